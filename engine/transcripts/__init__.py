@@ -1,0 +1,89 @@
+"""Loaders: every transcript format the call platforms export, into Call or Rejected."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from engine.model import Call, Rejected, SourceRef
+from engine.transcripts.jsonl import read_jsonl
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+TEXT_SUFFIXES = (".txt",)
+CSV_SUFFIXES = (".csv",)
+TRANSCRIPT_SUFFIXES = JSONL_SUFFIXES + TEXT_SUFFIXES + CSV_SUFFIXES
+# Metadata sidecars of dialogue files are not transcripts of their own.
+SIDECAR_SUFFIXES = (".meta.json", ".meta.yaml", ".meta.yml")
+
+LoadResult = Call | Rejected
+
+
+def _whole_file_reader(path: Path) -> Callable[[str, bytes], Iterator[LoadResult]]:
+    if path.suffix.lower() in TEXT_SUFFIXES:
+        from engine.transcripts.dialogue import read_dialogue
+
+        return read_dialogue
+    from engine.transcripts.csvturns import read_turn_csv
+
+    return read_turn_csv
+
+
+def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> Iterator[Path | Rejected]:
+    """Every transcript file named or found (recursively, sorted) under a named folder."""
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in TRANSCRIPT_SUFFIXES
+                and not p.name.lower().endswith(SIDECAR_SUFFIXES)
+                and not p.name.startswith(".")
+            )
+            yield from found
+        elif path.exists():
+            yield path
+        else:
+            yield Rejected(
+                SourceRef(str(path)),
+                "no such file or folder",
+                "check the path; give transcript files or folders that hold them",
+            )
+
+
+def load_calls(inputs: Iterable[str | os.PathLike[str]]) -> Iterator[LoadResult]:
+    """Stream every call from the given files and folders; bad records come out as Rejected."""
+    for item in expand_inputs(inputs):
+        if isinstance(item, Rejected):
+            yield item
+            continue
+        yield from load_file(item)
+
+
+def load_file(path: Path) -> Iterator[LoadResult]:
+    """The calls in one transcript file, chosen by its suffix."""
+    name = str(path)
+    suffix = path.suffix.lower()
+    if suffix not in TRANSCRIPT_SUFFIXES:
+        yield Rejected(
+            SourceRef(name),
+            f"unknown transcript format '{suffix or path.name}'",
+            "use .jsonl (interchange format), .txt (dialogue) or .csv (one row per turn)",
+        )
+        return
+    try:
+        if suffix in JSONL_SUFFIXES:
+            with path.open("rb") as handle:
+                yield from read_jsonl(name, handle)
+            return
+        data = path.read_bytes()
+    except OSError as exc:
+        yield Rejected(
+            SourceRef(name),
+            f"cannot read the file ({exc.strerror or exc})",
+            "check that the file exists and that this user may read it",
+        )
+        return
+    yield from _whole_file_reader(path)(name, data)

@@ -1,0 +1,49 @@
+"""JSON Lines: one interchange-format call per line, streamed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import orjson
+
+from engine.model import Call, Rejected, SourceRef
+from engine.transcripts.encoding import UndecodableError, decode_line
+from engine.transcripts.record import RecordError, call_from_record
+
+
+def _call_id_of(obj: object) -> str | None:
+    if isinstance(obj, dict) and isinstance(obj.get("call_id"), (str, int)):
+        return str(obj["call_id"])
+    return None
+
+
+def read_jsonl(path: str, lines: Iterable[bytes]) -> Iterator[Call | Rejected]:
+    """Each line of a JSON Lines file as a Call or a Rejected record, one at a time."""
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        source = SourceRef(path, number)
+        try:
+            line = decode_line(raw)
+        except UndecodableError as exc:
+            yield Rejected(
+                source,
+                f"undecodable text: {exc}",
+                "re-export this call as UTF-8 (or GB18030)",
+                excerpt=raw[:200].decode("utf-8", "replace"),
+            )
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield Rejected(
+                source,
+                f"broken JSON ({exc.args[0] if exc.args else exc})",
+                "fix or remove this line; each line must be one complete JSON object",
+                excerpt=line[:200],
+            )
+            continue
+        try:
+            yield call_from_record(obj, source)
+        except RecordError as exc:
+            yield Rejected(source, exc.reason, exc.hint, _call_id_of(obj), line[:200])
