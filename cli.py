@@ -1,0 +1,44 @@
+"""callaudit: audit outbound telemarketing calls against YAML compliance rules.
+
+The root command builds the application settings; each command group lives in its own
+module under cli_commands/. The engine never imports click.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from cli_commands import App
+from cli_commands.audit import audit_command, check_command
+from cli_commands.rules import rules_group
+from engine import __version__
+
+DEFAULT_RULES_ROOT = Path(__file__).resolve().parent / "rules"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="callaudit")
+@click.option(
+    "--rules-root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: os.environ.get("CALLAUDIT_RULES", str(DEFAULT_RULES_ROOT)),
+    show_default="$CALLAUDIT_RULES or the bundled rules/",
+    help="Folder holding one rule pack per language (zh-CN/, en-US/).",
+)
+@click.pass_context
+def main(ctx: click.Context, rules_root: Path) -> None:
+    """Audit call transcripts against YAML compliance rules."""
+    ctx.obj = App(rules_root=rules_root, colour=sys.stdout.isatty())
+
+
+main.add_command(rules_group)
+main.add_command(check_command)
+main.add_command(audit_command)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""`callaudit check` (one call, for a person) and `callaudit audit` (a batch, for the night)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from cli_commands import EXIT_FINDINGS, EXIT_OK, EXIT_REJECTED, App, RulePackFailed, UserError
+from engine.audit import PackChooser, audit_call
+from engine.batch import StrictInputError, run_batch
+from engine.model import Call, Rejected
+from engine.report.text import format_call_audit
+from engine.rules.base import SEVERITIES, severity_rank
+from engine.rules.problems import RulePackError
+from engine.transcripts import load_calls
+
+rules_option = click.option(
+    "--rules",
+    "rules_pack",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Use this rule pack for every call (default: chosen by each call's language).",
+)
+mask_option = click.option(
+    "--no-mask",
+    is_flag=True,
+    help="Show full phone numbers (masked by default).",
+)
+
+
+def _chooser(app: App, rules_pack: Path | None) -> PackChooser:
+    try:
+        return PackChooser(app.rules_root, rules_pack)
+    except RulePackError as exc:
+        raise RulePackFailed(exc.render()) from None
+
+
+@click.command("check")
+@click.argument("call_file", type=click.Path(path_type=Path))
+@click.option("--call-id", help="Which call, when the file holds several.")
+@rules_option
+@mask_option
+@click.pass_obj
+def check_command(
+    app: App, call_file: Path, call_id: str | None, rules_pack: Path | None, no_mask: bool
+) -> None:
+    """Audit one call and print its findings with the quoted evidence."""
+    chooser = _chooser(app, rules_pack)
+    chosen: Call | None = None
+    problems: list[Rejected] = []
+    for item in load_calls([call_file]):
+        if isinstance(item, Rejected):
+            problems.append(item)
+        elif call_id is None or item.call_id == call_id:
+            chosen = item
+            break
+    if chosen is None:
+        for rejected in problems:
+            click.echo(f"rejected: {rejected}", err=True)
+        wanted = f"call '{call_id}'" if call_id else "a call"
+        raise UserError(f"{call_file}: found no {wanted} to check")
+    try:
+        result = audit_call(chooser.for_call(chosen), chosen)
+    except RulePackError as exc:
+        raise RulePackFailed(exc.render()) from None
+    style = click.style if app.colour else None
+    text = (
+        format_call_audit(result, style, mask=not no_mask)
+        if style
+        else format_call_audit(result, mask=not no_mask)
+    )
+    click.echo(text)
+
+
+@click.command("audit")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for verdicts.jsonl, findings.jsonl, rejects.jsonl, summary.json.",
+)
+@rules_option
+@click.option("--strict", is_flag=True, help="Stop at the first rejected record (exit 3).")
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITIES),
+    help="Exit 1 when a finding of this severity or worse was made.",
+)
+@mask_option
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar (default: when stderr is a terminal).",
+)
+@click.pass_obj
+def audit_command(
+    app: App,
+    inputs: tuple[Path, ...],
+    out_dir: Path,
+    rules_pack: Path | None,
+    strict: bool,
+    fail_on: str | None,
+    no_mask: bool,
+    progress: bool | None,
+) -> None:
+    """Audit every call in INPUTS (files or folders) and write the results to --out."""
+    chooser = _chooser(app, rules_pack)
+    show = sys.stderr.isatty() if progress is None else progress
+    counter = _Progress(show)
+    try:
+        summary = run_batch(
+            [str(p) for p in inputs],
+            out_dir,
+            chooser,
+            strict=strict,
+            mask=not no_mask,
+            on_record=counter.tick,
+        )
+    except RulePackError as exc:
+        counter.close()
+        raise RulePackFailed(exc.render()) from None
+    except StrictInputError as exc:
+        counter.close()
+        click.echo(f"rejected (--strict): {exc.rejected}", err=True)
+        raise SystemExit(EXIT_REJECTED) from None
+    counter.close()
+    click.echo(summary.line() + f" → {out_dir}")
+    if summary.rejected:
+        click.echo(
+            f"{summary.rejected} record(s) rejected: see {out_dir / 'rejects.jsonl'}", err=True
+        )
+    if fail_on and summary.worst_severity_rank(SEVERITIES) >= severity_rank(fail_on):
+        raise SystemExit(EXIT_FINDINGS)
+    raise SystemExit(EXIT_OK)
+
+
+class _Progress:
+    """A live count on stderr: calls audited and rejected so far (the total is not known
+    in advance when calls are streamed)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.calls = 0
+        self.rejected = 0
+
+    def tick(self, item: Call | Rejected) -> None:
+        if isinstance(item, Rejected):
+            self.rejected += 1
+        else:
+            self.calls += 1
+        if self.enabled and (self.calls + self.rejected) % 50 == 1:
+            click.echo(
+                f"\rauditing… {self.calls} calls, {self.rejected} rejected", err=True, nl=False
+            )
+
+    def close(self) -> None:
+        if self.enabled:
+            click.echo(f"\rauditing… {self.calls} calls, {self.rejected} rejected", err=True)

@@ -1,0 +1,99 @@
+"""`callaudit rules check|test`: what compliance officers run after editing a rule file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli_commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, App, UserError
+from engine.audit import audit_call
+from engine.rules.pack import PACK_FILE, RulePack, load_pack
+from engine.rules.problems import RulePackError
+
+
+def pack_folders(app: App, packs: tuple[Path, ...]) -> list[Path]:
+    """The packs named, or every pack under the rules root."""
+    if packs:
+        return list(packs)
+    found = sorted(p.parent for p in app.rules_root.glob(f"*/{PACK_FILE}"))
+    if not found:
+        raise UserError(f"no rule packs under {app.rules_root} (folders with {PACK_FILE})")
+    return found
+
+
+@click.group("rules")
+def rules_group() -> None:
+    """Validate rule packs and run their embedded examples."""
+
+
+@rules_group.command("check")
+@click.argument("packs", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_obj
+def check_rules(app: App, packs: tuple[Path, ...]) -> None:
+    """Validate every file of each PACK (default: all packs); all errors, then exit 2."""
+    failed = False
+    for folder in pack_folders(app, packs):
+        try:
+            pack = load_pack(folder)
+        except RulePackError as exc:
+            failed = True
+            click.echo(exc.render() + "\n", err=True)
+            click.echo(f"{folder}: {len(exc.problems)} error(s)", err=True)
+            continue
+        for warning in pack.warnings:
+            click.echo(warning.render() + "\n", err=True)
+        matchers = len([m for m in pack.index.matchers if not m.name.startswith("<")])
+        click.echo(
+            f"{folder}: ok — {pack.label}, {len(pack.rules)} rules, {matchers} named "
+            f"matchers, {len(pack.warnings)} warning(s)"
+        )
+    raise SystemExit(EXIT_USAGE if failed else EXIT_OK)
+
+
+def example_failures(pack: RulePack) -> tuple[int, list[str]]:
+    """Run every rule's examples; return how many ran and a line per failure."""
+    ran = 0
+    failures: list[str] = []
+    for rule in pack.rules:
+        for _number, example in enumerate(rule.info.examples, start=1):
+            ran += 1
+            result = audit_call(pack, example.call, include_experimental=True)
+            fired = [f for f in result.findings if f.rule_id == rule.info.id]
+            group = "violating" if example.violating else "compliant"
+            if example.violating and not fired:
+                failures.append(
+                    f"{example.location}: {rule.info.id}: {group} example "
+                    f"{example.call.call_id.rsplit('/', 1)[-1]} did not trigger "
+                    "the rule"
+                )
+            elif not example.violating and fired:
+                quotes = "; ".join(e.quote for f in fired for e in f.evidence) or "no quote"
+                failures.append(
+                    f"{example.location}: {rule.info.id}: {group} example "
+                    f"{example.call.call_id.rsplit('/', 1)[-1]} triggered the "
+                    f"rule ({quotes})"
+                )
+    return ran, failures
+
+
+@rules_group.command("test")
+@click.argument("packs", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_obj
+def test_rules(app: App, packs: tuple[Path, ...]) -> None:
+    """Run every rule's embedded examples; fail naming the rule and the example."""
+    broken = failed = False
+    for folder in pack_folders(app, packs):
+        try:
+            pack = load_pack(folder)
+        except RulePackError as exc:
+            click.echo(exc.render() + "\n", err=True)
+            broken = True
+            continue
+        ran, failures = example_failures(pack)
+        for line in failures:
+            click.echo(f"FAIL {line}", err=True)
+        status = "ok" if not failures else f"{len(failures)} failed"
+        click.echo(f"{folder}: {status} — {ran} examples of {len(pack.rules)} rules")
+        failed = failed or bool(failures)
+    raise SystemExit(EXIT_USAGE if broken else EXIT_FINDINGS if failed else EXIT_OK)

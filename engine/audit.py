@@ -1,0 +1,117 @@
+"""The auditor: one call in, its findings and verdict out. No I/O, no printing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.findings import Evidence, Finding, Verdict, fingerprint
+from engine.model import Call
+from engine.rules.base import SIGNALS, VALIDITY_STANDARDS, Mark
+from engine.rules.context import CallContext
+from engine.rules.kinds import Rule
+from engine.rules.pack import RulePack, load_pack, resolve_pack_path
+
+
+@dataclass(frozen=True)
+class CallAudit:
+    """Everything the audit found on one call."""
+
+    call: Call
+    verdict: Verdict
+    findings: tuple[Finding, ...]
+
+
+def context_for(pack: RulePack, call: Call) -> CallContext:
+    """Normalise the call's turns and find every matcher's hits in one pass."""
+    turns = [pack.normalizer.normalize(t.text) for t in call.turns]
+    hits = pack.index.scan(turns, [t.speaker for t in call.turns])
+    ctx = CallContext(call, turns, hits)
+    if pack.sale_made is not None:
+        evidence = pack.sale_made.evaluate(ctx)
+        ctx.sale_made = evidence is not None
+        ctx.sale_evidence = evidence or ()
+    return ctx
+
+
+def _evidence(call: Call, mark: Mark) -> Evidence:
+    turn = call.turns[mark.turn]
+    return Evidence(
+        turn=mark.turn,
+        speaker=turn.speaker,
+        char_start=mark.start,
+        char_end=mark.end,
+        quote=turn.text[mark.start : mark.end],
+        text=turn.text,
+        start=turn.start,
+        end=turn.end,
+    )
+
+
+def run_rule(rule: Rule, ctx: CallContext) -> list[Finding]:
+    """One rule on one call."""
+    when = rule.when.evaluate(ctx) if rule.when is not None else ()
+    if when is None:
+        return []
+    info = rule.info
+    findings = []
+    for draft in rule.check(ctx, when):
+        evidence = tuple(_evidence(ctx.call, m) for m in draft.evidence)
+        findings.append(
+            Finding(
+                call_id=ctx.call.call_id,
+                rule_id=info.id,
+                standard=info.standard,
+                severity=info.severity,
+                message=info.message,
+                evidence=evidence,
+                rule_source=str(info.location),
+                detail=draft.detail,
+                fingerprint=fingerprint(ctx.call.call_id, info.id, evidence),
+            )
+        )
+    return findings
+
+
+def audit_call(pack: RulePack, call: Call, *, include_experimental: bool = False) -> CallAudit:
+    """Run every active rule of the pack on the call."""
+    ctx = context_for(pack, call)
+    findings: list[Finding] = []
+    for rule in pack.rules:
+        if rule.info.status == "deprecated":
+            continue
+        if rule.info.status == "experimental" and not include_experimental:
+            continue
+        findings.extend(run_rule(rule, ctx))
+    findings.sort(key=lambda f: f.sort_key)
+    standards = {f.standard for f in findings}
+    violations = tuple(s for s in VALIDITY_STANDARDS if s in standards)
+    verdict = Verdict(
+        call_id=call.call_id,
+        valid=(not violations) if ctx.sale_made else None,
+        violations=violations,
+        signals=tuple(s for s in SIGNALS if s in standards),
+        rule_pack=pack.label,
+        rule_pack_hash=pack.content_hash,
+        findings=len(findings),
+        sale_made=ctx.sale_made,
+    )
+    return CallAudit(call, verdict, tuple(findings))
+
+
+class PackChooser:
+    """Picks (and compiles once) the pack for each call: by language, or the one named."""
+
+    def __init__(self, rules_root: Path, fixed: Path | None = None) -> None:
+        self.rules_root = rules_root
+        self.fixed = load_pack(fixed) if fixed is not None else None
+        self._by_language: dict[str, RulePack] = {}
+
+    def for_call(self, call: Call) -> RulePack:
+        if self.fixed is not None:
+            return self.fixed
+        pack = self._by_language.get(call.language)
+        if pack is None:
+            pack = load_pack(resolve_pack_path(self.rules_root, call.language))
+            self._by_language[call.language] = pack
+        return pack

@@ -1,0 +1,153 @@
+"""A batch audit: stream calls from files, audit each, write verdicts, findings and rejects."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+
+from engine import __version__
+from engine.audit import PackChooser, audit_call
+from engine.model import Call, Rejected, SourceRef
+from engine.report.records import finding_record, reject_record, verdict_record
+from engine.transcripts import load_calls
+
+SUMMARY_SCHEMA = "callaudit.summary/1"
+
+
+class StrictInputError(Exception):
+    """Under --strict, the first rejected record stops the run."""
+
+    def __init__(self, rejected: Rejected) -> None:
+        super().__init__(str(rejected))
+        self.rejected = rejected
+
+
+@dataclass
+class BatchSummary:
+    """Counts for the one-line summary and summary.json."""
+
+    calls: int = 0
+    valid: int = 0
+    invalid: int = 0
+    no_sale: int = 0
+    findings: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    by_severity: Counter[str] = field(default_factory=Counter)
+    by_standard: Counter[str] = field(default_factory=Counter)
+    packs: dict[str, str] = field(default_factory=dict)  # name@version -> content hash
+
+    def line(self) -> str:
+        parts = [
+            f"audited {self.calls} call{'s' if self.calls != 1 else ''}: "
+            f"{self.invalid} invalid, {self.valid} valid, {self.no_sale} without a sale",
+            f"{self.findings} finding{'s' if self.findings != 1 else ''}",
+        ]
+        if self.rejected:
+            parts.append(f"{self.rejected} rejected")
+        return "; ".join(parts)
+
+    def worst_severity_rank(self, order: tuple[str, ...]) -> int:
+        ranks = [order.index(s) for s in self.by_severity if s in order]
+        return max(ranks) if ranks else -1
+
+
+def run_batch(
+    inputs: Iterable[str],
+    out_dir: Path,
+    chooser: PackChooser,
+    *,
+    strict: bool = False,
+    mask: bool = True,
+    on_record: Callable[[Call | Rejected], None] | None = None,
+) -> BatchSummary:
+    """Audit every call in the inputs and write DIR/verdicts.jsonl, findings.jsonl, rejects.jsonl.
+
+    Files are written to temporary names and renamed at the end, so a reader never sees a
+    half-written night.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = BatchSummary()
+    seen: set[str] = set()
+    started = datetime.now(timezone.utc)
+    names = ("verdicts.jsonl", "findings.jsonl", "rejects.jsonl")
+    temp = {name: out_dir / f".{name}.partial" for name in names}
+    with (
+        temp["verdicts.jsonl"].open("wb") as verdicts,
+        temp["findings.jsonl"].open("wb") as findings,
+        temp["rejects.jsonl"].open("wb") as rejects,
+    ):
+        for item in load_calls(inputs):
+            if isinstance(item, Call) and item.call_id in seen:
+                summary.duplicates += 1
+                item = Rejected(
+                    item.source or SourceRef("?"),
+                    f"call_id '{item.call_id}' was already audited in this run",
+                    "give every call a unique call_id; the first one was kept",
+                    item.call_id,
+                )
+            if isinstance(item, Rejected):
+                summary.rejected += 1
+                rejects.write(orjson.dumps(reject_record(item, mask=mask)) + b"\n")
+                if on_record:
+                    on_record(item)
+                if strict:
+                    raise StrictInputError(item)
+                continue
+            seen.add(item.call_id)
+            pack = chooser.for_call(item)
+            summary.packs[pack.label] = pack.content_hash
+            result = audit_call(pack, item)
+            verdicts.write(orjson.dumps(verdict_record(result.verdict, item, mask=mask)) + b"\n")
+            for finding in result.findings:
+                findings.write(orjson.dumps(finding_record(finding, mask=mask)) + b"\n")
+                summary.by_severity[finding.severity] += 1
+                summary.by_standard[finding.standard] += 1
+            _count(summary, result.verdict.valid, len(result.findings))
+            if on_record:
+                on_record(item)
+    for name in names:
+        temp[name].replace(out_dir / name)
+    _write_summary(out_dir, summary, started, list(inputs) if isinstance(inputs, list) else [])
+    return summary
+
+
+def _count(summary: BatchSummary, valid: bool | None, findings: int) -> None:
+    summary.calls += 1
+    summary.findings += findings
+    if valid is None:
+        summary.no_sale += 1
+    elif valid:
+        summary.valid += 1
+    else:
+        summary.invalid += 1
+
+
+def _write_summary(
+    out_dir: Path, summary: BatchSummary, started: datetime, inputs: list[str]
+) -> None:
+    document = {
+        "schema": SUMMARY_SCHEMA,
+        "callaudit_version": __version__,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "inputs": inputs,
+        "calls": summary.calls,
+        "valid": summary.valid,
+        "invalid": summary.invalid,
+        "no_sale": summary.no_sale,
+        "findings": summary.findings,
+        "rejected": summary.rejected,
+        "findings_by_severity": dict(sorted(summary.by_severity.items())),
+        "findings_by_standard": dict(sorted(summary.by_standard.items())),
+        "rule_packs": [{"pack": k, "hash": v} for k, v in sorted(summary.packs.items())],
+    }
+    (out_dir / "summary.json").write_text(
+        json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )

@@ -1,0 +1,67 @@
+"""What the audit says about a call: findings with evidence, and one verdict per call."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+FINDING_SCHEMA = "callaudit.finding/1"
+VERDICT_SCHEMA = "callaudit.verdict/1"
+REJECT_SCHEMA = "callaudit.reject/1"
+
+
+@dataclass(frozen=True, order=True)
+class Evidence:
+    """A quoted stretch of one turn, in the speaker's own words."""
+
+    turn: int  # 0-based index into the call's turns
+    speaker: str
+    char_start: int  # span of `quote` inside `text`
+    char_end: int
+    quote: str
+    text: str  # the whole turn, as transcribed
+    start: float | None  # seconds into the call
+    end: float | None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule violated (or one customer signal) on one call, with its evidence."""
+
+    call_id: str
+    rule_id: str
+    standard: str
+    severity: str
+    message: str
+    evidence: tuple[Evidence, ...]
+    rule_source: str  # file:line:col of the rule that found it
+    detail: str = ""  # kind-specific facts, e.g. the stated and the real fee
+    fingerprint: str = ""  # stable across re-runs: de-duplicates follow-up actions
+
+    @property
+    def sort_key(self) -> tuple[str, int, int, str]:
+        first = self.evidence[0] if self.evidence else None
+        return (self.call_id, first.turn if first else -1, first.char_start if first else -1,
+                self.rule_id)
+
+
+def fingerprint(call_id: str, rule_id: str, evidence: tuple[Evidence, ...]) -> str:
+    """The same rule on the same words of the same call always gives the same id."""
+    digest = hashlib.sha256(f"{call_id}\0{rule_id}".encode())
+    for item in evidence:
+        digest.update(f"\0{item.turn}:{item.char_start}:{item.char_end}".encode())
+    return digest.hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The audit's word on one call."""
+
+    call_id: str
+    valid: bool | None  # None: no sale or continuation was made, nothing to be valid
+    violations: tuple[str, ...]  # validity standards broken (sorted)
+    signals: tuple[str, ...]  # opt_out, complaint_risk
+    rule_pack: str  # name@version
+    rule_pack_hash: str
+    findings: int  # how many findings
+    sale_made: bool

@@ -1,0 +1,1 @@
+"""Formatters: findings and verdicts as people and other programs read them."""

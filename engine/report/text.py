@@ -1,0 +1,85 @@
+"""Findings printed for a person: rule, standard, severity, message, the quoted turn, time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from engine.audit import CallAudit
+from engine.findings import Evidence, Finding
+from engine.privacy import mask_numbers_in_text, mask_phone
+
+Style = Callable[..., str]
+
+SEVERITY_COLOURS = {"critical": "red", "major": "yellow", "minor": "cyan", "info": "white"}
+
+
+def _plain(text: str, **_: object) -> str:
+    return text
+
+
+def clock(seconds: float | None) -> str:
+    """12.5 -> '00:12'; 3725 -> '1:02:05'."""
+    if seconds is None:
+        return "--:--"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def quoted_turn(evidence: Evidence, style: Style, mask: bool) -> str:
+    """The turn with the evidence highlighted (bold red, or ⟦…⟧ without colour)."""
+    text = mask_numbers_in_text(evidence.text) if mask else evidence.text
+    before = text[: evidence.char_start]
+    quote = text[evidence.char_start : evidence.char_end]
+    after = text[evidence.char_end :]
+    if style is _plain:
+        marked = f"⟦{quote}⟧" if quote else ""
+    else:
+        marked = style(quote, fg="red", bold=True, underline=True)
+    return f"{before}{marked}{after}"
+
+
+def format_finding(finding: Finding, style: Style = _plain, mask: bool = True) -> list[str]:
+    colour = SEVERITY_COLOURS.get(finding.severity, "white")
+    lines = [
+        f"{style(finding.severity.upper(), fg=colour, bold=True)}  "
+        f"{finding.standard}  {style(finding.rule_id, bold=True)}",
+        f"  {finding.message}",
+    ]
+    if finding.detail:
+        lines.append(f"  {finding.detail}")
+    for item in finding.evidence:
+        lines.append(f"  [{clock(item.start)}] {item.speaker} #{item.turn + 1}: "
+                     f"{quoted_turn(item, style, mask)}")
+    lines.append(style(f"  rule: {finding.rule_source}", dim=True))
+    return lines
+
+
+def format_call_audit(result: CallAudit, style: Style = _plain, mask: bool = True) -> str:
+    """The whole report on one call."""
+    call, verdict = result.call, result.verdict
+    phone = mask_phone(call.customer_phone) if mask else call.customer_phone
+    facts = [f"call {call.call_id}", call.call_type]
+    if call.agent_id:
+        facts.append(f"agent {call.agent_id}")
+    if phone:
+        facts.append(phone)
+    if call.started_at:
+        facts.append(call.started_at.isoformat(timespec="minutes"))
+    facts.append(f"rules {verdict.rule_pack}")
+    if verdict.valid is None:
+        state = style("NO SALE", bold=True) + " (validity does not apply)"
+    elif verdict.valid:
+        state = style("VALID", fg="green", bold=True)
+    else:
+        state = style("INVALID", fg="red", bold=True) + f" ({', '.join(verdict.violations)})"
+    lines = [" · ".join(facts), f"verdict: {state}"]
+    if verdict.signals:
+        lines.append(f"signals: {', '.join(verdict.signals)}")
+    if not result.findings:
+        lines.append("no findings")
+    for finding in result.findings:
+        lines.append("")
+        lines.extend(format_finding(finding, style, mask))
+    return "\n".join(lines)

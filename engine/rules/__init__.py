@@ -1,0 +1,1 @@
+"""The rule language: YAML rule packs compiled into frozen rules (docs/rules.md)."""

@@ -1,0 +1,122 @@
+"""Shared state while a pack's files compile: known matchers and references to check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine.rules.matchers import SPEAKER_CHOICES, Matcher
+from engine.rules.problems import suggest
+from engine.rules.yamlsource import Node
+
+MATCHER_KEYS = frozenset(
+    {"speaker", "phrases", "regex", "except", "negation", "questions", "homophones", "description"}
+)
+
+
+@dataclass
+class Compiler:
+    """Collects matchers from every file and checks references once all files are read."""
+
+    matchers: dict[str, Matcher] = field(default_factory=dict)
+    references: list[tuple[str, Node]] = field(default_factory=list)
+    inline_count: int = 0
+
+    def reference(self, node: Node, what: str) -> str | None:
+        """A matcher named by a rule or condition: a name, or an inline matcher mapping."""
+        if node.is_mapping():
+            self.inline_count += 1
+            name = f"<inline {node.location}>"
+            matcher = compile_matcher(name, node, self)
+            if matcher is not None:
+                self.matchers[name] = matcher
+            return name
+        name = node.text(what)
+        if name is not None:
+            self.references.append((name, node))
+        return name
+
+    def check_references(self) -> None:
+        known = [n for n in self.matchers if not n.startswith("<inline")]
+        for name, node in self.references:
+            if name not in self.matchers:
+                node.error(
+                    f"no matcher is named '{name}'",
+                    suggest(name, known, "matchers defined in this pack"),
+                )
+
+    def add_matcher(self, name_node: Node, name: str, body: Node) -> None:
+        if name in self.matchers:
+            first = self.matchers[name].location
+            name_node.error(
+                f"matcher '{name}' is already defined at {first}",
+                "give the matcher another name, or merge the two phrase lists",
+            )
+            return
+        matcher = compile_matcher(name, body, self)
+        if matcher is not None:
+            self.matchers[name] = matcher
+
+
+def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None:
+    """A matcher from its YAML mapping (or a bare list of phrases)."""
+    if node.is_sequence():
+        phrases = node.texts(f"phrases of matcher '{name}'")
+        return Matcher(name, node.location, None, phrases=phrases) if phrases else None
+    fields = node.mapping(f"matcher '{name}'", MATCHER_KEYS)
+    if fields is None:
+        return None
+    speaker = None
+    if "speaker" in fields:
+        chosen = fields["speaker"].choice("speaker", SPEAKER_CHOICES)
+        speaker = None if chosen in (None, "any") else chosen
+    phrases = fields["phrases"].texts("phrases") if "phrases" in fields else ()
+    patterns = _patterns(fields["regex"]) if "regex" in fields else ()
+    if not phrases and not patterns:
+        if "phrases" in fields or "regex" in fields:
+            return None  # the problem with them is already reported
+        node.error(
+            f"matcher '{name}' has no phrases and no regex",
+            "add a 'phrases:' list (or a 'regex:' list)",
+        )
+        return None
+    flags = {
+        key: fields[key].boolean(key) if key in fields else None
+        for key in ("negation", "questions", "homophones")
+    }
+    return Matcher(
+        name=name,
+        location=node.location,
+        speaker=speaker,
+        phrases=phrases,
+        patterns=patterns,
+        exceptions=fields["except"].texts("except") if "except" in fields else (),
+        negation=flags["negation"] is not False,
+        questions=flags["questions"] is not False,
+        homophones=flags["homophones"] is True,
+    )
+
+
+def _patterns(node: Node) -> tuple[str, ...]:
+    """Regexes, each checked now so a bad one is reported at its own line."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False
+    items = [node] if node.is_scalar() else list(node.items("regex"))
+    good: list[str] = []
+    for item in items:
+        pattern = item.text("regex")
+        if pattern is None:
+            continue
+        try:
+            re2.compile(pattern, options)
+        except re2.error as exc:
+            reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+            item.error(
+                f"the regex cannot be used: {reason}",
+                "regexes use RE2 syntax (no look-around or back-references); "
+                "prefer a 'phrases:' list where you can",
+            )
+            continue
+        good.append(pattern)
+    return tuple(good)

@@ -1,0 +1,248 @@
+"""Conditions: named matchers combined the way a checklist reads.
+
+    when:
+      all:
+        - call_type: sale
+        - said: activation_notice
+        - not: {before: {first: explicit_acceptance, then: activation_notice}}
+
+A condition evaluates to the hits that make it true (its evidence), or None when false.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.model import CALL_TYPES, LANGUAGES
+from engine.rules.compiler import Compiler
+from engine.rules.context import CallContext
+from engine.rules.matchers import Hit
+from engine.rules.problems import suggest
+from engine.rules.yamlsource import Node
+
+Evidence = tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple[Condition, ...]
+
+    def evaluate(self, ctx: CallContext) -> Evidence | None:
+        evidence: list[Hit] = []
+        for item in self.items:
+            found = item.evaluate(ctx)
+            if found is None:
+                return None
+            evidence.extend(found)
+        return tuple(evidence)
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple[Condition, ...]
+
+    def evaluate(self, ctx: CallContext) -> Evidence | None:
+        for item in self.items:
+            found = item.evaluate(ctx)
+            if found is not None:
+                return found
+        return None
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Condition
+
+    def evaluate(self, ctx: CallContext) -> Evidence | None:
+        return () if self.item.evaluate(ctx) is None else None
+
+
+@dataclass(frozen=True)
+class Said:
+    """The matcher matched (optionally: said by this speaker)."""
+
+    matcher: str
+    by: str | None = None
+
+    def evaluate(self, ctx: CallContext) -> Evidence | None:
+        hits = ctx.hits_of(self.matcher, self.by)
+        return tuple(hits) if hits else None
+
+
+@dataclass(frozen=True)
+class Before:
+    """`first` matched before `then` (order); with `within_turns`, close after it (proximity)."""
+
+    first: str
+    then: str
+    within_turns: int | None = None
+
+    def evaluate(self, ctx: CallContext) -> Evidence | None:
+        firsts = ctx.hits_of(self.first)
+        for later in ctx.hits_of(self.then):
+            for earlier in firsts:
+                if not precedes(earlier, later):
+                    break
+                if self.within_turns is None or later.turn - earlier.turn <= self.within_turns:
+                    return (earlier, later)
+        return None
+
+
+@dataclass(frozen=True)
+class InFirstTurns:
+    """The matcher matched within the call's first N turns."""
+
+    matcher: str
+    turns: int
+
+    def evaluate(self, ctx: CallContext) -> Evidence | None:
+        hits = [h for h in ctx.hits_of(self.matcher) if h.turn < self.turns]
+        return tuple(hits) if hits else None
+
+
+@dataclass(frozen=True)
+class CallIs:
+    """Call metadata: call_type, language, product code, has_trial or sale_made."""
+
+    field: str
+    values: tuple[object, ...]
+
+    def evaluate(self, ctx: CallContext) -> Evidence | None:
+        call = ctx.call
+        actual: object = {
+            "call_type": call.call_type,
+            "language": call.language,
+            "product": call.product.code if call.product else None,
+            "has_trial": call.has_trial,
+            "sale_made": ctx.sale_made,
+        }[self.field]
+        if actual not in self.values:
+            return None
+        return ctx.sale_evidence if self.field == "sale_made" else ()
+
+
+Condition = All | AnyOf | Not | Said | Before | InFirstTurns | CallIs
+
+
+def precedes(earlier: Hit, later: Hit) -> bool:
+    """Earlier turn, or earlier and not overlapping in the same turn."""
+    return earlier.turn < later.turn or (earlier.turn == later.turn and earlier.end <= later.start)
+
+
+def _compile_list(node: Node, compiler: Compiler, what: str) -> tuple[Condition, ...] | None:
+    items = [compile_condition(item, compiler) for item in node.items(what)]
+    if not node.is_sequence():
+        return None
+    if not items:
+        node.error(f"'{what}' needs at least one condition")
+        return None
+    if any(item is None for item in items):
+        return None
+    return tuple(i for i in items if i is not None)
+
+
+def _all(node: Node, compiler: Compiler) -> Condition | None:
+    items = _compile_list(node, compiler, "all")
+    return All(items) if items else None
+
+
+def _any(node: Node, compiler: Compiler) -> Condition | None:
+    items = _compile_list(node, compiler, "any")
+    return AnyOf(items) if items else None
+
+
+def _not(node: Node, compiler: Compiler) -> Condition | None:
+    item = compile_condition(node, compiler)
+    return Not(item) if item is not None else None
+
+
+def _said(node: Node, compiler: Compiler) -> Condition | None:
+    if node.is_mapping() and "matcher" in {k.value for k, _ in node.node.value}:
+        fields = node.mapping("said", frozenset({"matcher", "by"}), frozenset({"matcher"}))
+        if fields is None:
+            return None
+        name = compiler.reference(fields["matcher"], "matcher")
+        by = fields["by"].choice("by", ("agent", "customer")) if "by" in fields else None
+        return Said(name, by) if name else None
+    name = compiler.reference(node, "said")
+    return Said(name) if name else None
+
+
+def _before(node: Node, compiler: Compiler) -> Condition | None:
+    fields = node.mapping(
+        "before", frozenset({"first", "then", "within_turns"}), frozenset({"first", "then"})
+    )
+    if fields is None or "first" not in fields or "then" not in fields:
+        return None
+    first = compiler.reference(fields["first"], "first")
+    then = compiler.reference(fields["then"], "then")
+    within = fields["within_turns"].integer("within_turns", 0) if "within_turns" in fields else None
+    if first is None or then is None:
+        return None
+    return Before(first, then, within)
+
+
+def _first_turns(node: Node, compiler: Compiler) -> Condition | None:
+    fields = node.mapping(
+        "in_first_turns", frozenset({"matcher", "turns"}), frozenset({"matcher", "turns"})
+    )
+    if fields is None or len(fields) < 2:
+        return None
+    name = compiler.reference(fields["matcher"], "matcher")
+    turns = fields["turns"].integer("turns", 1)
+    return InFirstTurns(name, turns) if name and turns else None
+
+
+def _metadata(
+    field: str, options: tuple[str, ...] | None
+) -> Callable[[Node, Compiler], Condition | None]:
+    def compile_it(node: Node, compiler: Compiler) -> Condition | None:
+        if options is None:  # a yes/no fact
+            value = node.boolean(field)
+            return CallIs(field, (value,)) if value is not None else None
+        if options:
+            values = tuple(node.choice(field, options) for node in _one_or_many(node, field))
+        else:
+            values = node.texts(field)
+        return CallIs(field, values) if values and None not in values else None
+
+    return compile_it
+
+
+def _one_or_many(node: Node, what: str) -> list[Node]:
+    return [node] if node.is_scalar() else list(node.items(what))
+
+
+CONDITIONS: dict[str, Callable[[Node, Compiler], Condition | None]] = {
+    "all": _all,
+    "any": _any,
+    "not": _not,
+    "said": _said,
+    "before": _before,
+    "in_first_turns": _first_turns,
+    "call_type": _metadata("call_type", CALL_TYPES),
+    "language": _metadata("language", LANGUAGES),
+    "product": _metadata("product", ()),
+    "has_trial": _metadata("has_trial", None),
+    "sale_made": _metadata("sale_made", None),
+}
+
+
+def compile_condition(node: Node, compiler: Compiler) -> Condition | None:
+    """A condition from a one-key mapping such as `said: x` or `all: [...]`."""
+    if not node.is_mapping() or len(node.node.value) != 1:
+        node.error(
+            "a condition must be one 'kind: value' entry",
+            f"kinds of condition: {', '.join(sorted(CONDITIONS))}; combine several with 'all:'",
+        )
+        return None
+    fields = node.mapping("condition", frozenset(CONDITIONS))
+    if not fields:
+        return None
+    ((kind, value),) = fields.items()
+    return CONDITIONS[kind](value, compiler)
+
+
+def describe_menu() -> str:
+    return suggest("", CONDITIONS, "kinds of condition")

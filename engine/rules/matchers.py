@@ -1,0 +1,240 @@
+"""Matchers: named phrase lists and patterns, searched in one automaton pass per turn.
+
+A matcher is what a compliance officer names ("explicit_acceptance", "fee_disclosure"):
+phrases and regexes said by a speaker, with exceptions. Matches are negation-aware by
+default ("不同意" never counts as "同意"), can skip questions ("你能保证吗？"), and can
+tolerate speech-recognition homophones ("自费" for "资费").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import ahocorasick_rs
+import re2
+
+from engine.rules.problems import Location
+from engine.text.normalize import NormalizedTurn, Normalizer
+from engine.text.pinyin import homophone_key
+
+SPEAKER_CHOICES = ("agent", "customer", "any")
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """A named set of phrases and patterns, compiled from a rule file."""
+
+    name: str
+    location: Location
+    speaker: str | None  # "agent", "customer", or None for anyone
+    phrases: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()  # RE2 syntax, matched against the normalised text
+    exceptions: tuple[str, ...] = ()  # phrases that cancel a match they overlap
+    negation: bool = True  # a negated match ("不同意", "don't agree") does not count
+    questions: bool = True  # a match inside a question counts
+    homophones: bool = False  # Chinese phrases also match by toneless pinyin
+
+
+@dataclass(frozen=True, order=True)
+class Hit:
+    """Where a matcher matched: a span of a turn's match text."""
+
+    turn: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Negation:
+    """Words that negate what follows them within a clause, per language."""
+
+    pattern: re2._Regexp  # group 1: look-alikes that do not negate; group 2: negators
+    window: int  # characters (Chinese) or words (English) looked back from a match
+    by_words: bool
+
+
+DEFAULT_NEGATION: dict[str, tuple[tuple[str, ...], tuple[str, ...], int]] = {
+    # (negators, look-alikes that are not negation, window)
+    "zh": (
+        ("没有", "不要", "不用", "不想", "不是", "不", "没", "别", "未", "无", "非", "勿", "甭"),
+        ("不好意思", "不错", "没错", "不客气", "没关系", "不仅", "无论", "非常", "不管"),
+        4,
+    ),
+    "en": (
+        (
+            "not",
+            "no",
+            "never",
+            "n't",
+            "dont",
+            "didnt",
+            "wont",
+            "cant",
+            "cannot",
+            "nor",
+            "neither",
+            "without",
+            "refuse",
+        ),
+        ("no problem", "not only", "no doubt", "never mind"),
+        3,
+    ),
+}
+
+
+def compile_negation(
+    language: str, words: Sequence[str], not_negation: Sequence[str], window: int
+) -> Negation:
+    """The negation detector of a pack: longest look-alikes win over the negators they hold."""
+
+    def alternation(items: Sequence[str]) -> str:
+        ordered = sorted(set(items), key=len, reverse=True)
+        return "|".join(re2.escape(w) for w in ordered) or "(?!)"
+
+    by_words = language == "en"
+    if by_words:
+        pattern = rf"(\b(?:{alternation(not_negation)})\b)|((?:\b|n't)(?:{alternation(words)})\b)"
+    else:
+        pattern = f"({alternation(not_negation)})|({alternation(words)})"
+    return Negation(re2.compile(pattern), window, by_words)
+
+
+def is_negated(negation: Negation, turn: NormalizedTurn, start: int) -> bool:
+    """An odd number of negators just before the match, in its clause, negates it."""
+    clause_start = turn.clause_start(start)
+    before = turn.text[clause_start:start]
+    if negation.by_words:
+        words = before.split()
+        before = " ".join(words[-negation.window :])
+    else:
+        before = before[-negation.window :]
+    if not before:
+        return False
+    count = sum(1 for m in negation.pattern.finditer(before) if m.group(2))
+    return count % 2 == 1
+
+
+def _needs_word_edges(phrase: str) -> tuple[bool, bool]:
+    return (
+        phrase[:1].isascii() and phrase[:1].isalnum(),
+        phrase[-1:].isascii() and phrase[-1:].isalnum(),
+    )
+
+
+def _at_word_edges(text: str, start: int, end: int, edges: tuple[bool, bool]) -> bool:
+    """Latin phrases match whole words only: "no" is not in "know"."""
+    if edges[0] and start > 0 and text[start - 1].isascii() and text[start - 1].isalnum():
+        return False
+    return not (edges[1] and end < len(text) and text[end].isascii() and text[end].isalnum())
+
+
+@dataclass(frozen=True)
+class _Entry:
+    matcher: int  # index into PhraseIndex.matchers
+    exception: bool
+    edges: tuple[bool, bool]
+
+
+class PhraseIndex:
+    """Every phrase of a rule pack in one Aho-Corasick automaton (plus one for homophones)."""
+
+    def __init__(
+        self, matchers: Sequence[Matcher], normalizer: Normalizer, negation: Negation
+    ) -> None:
+        self.matchers = tuple(matchers)
+        self.negation = negation
+        exact: dict[str, list[_Entry]] = defaultdict(list)
+        sounds: dict[str, list[_Entry]] = defaultdict(list)
+        self.regexes: list[tuple[int, re2._Regexp]] = []
+        options = re2.Options()
+        options.log_errors = False
+        for index, matcher in enumerate(self.matchers):
+            for phrases, is_exception in ((matcher.phrases, False), (matcher.exceptions, True)):
+                for phrase in phrases:
+                    key = normalizer.phrase(phrase)
+                    if not key:
+                        continue
+                    entry = _Entry(index, is_exception, _needs_word_edges(key))
+                    exact[key].append(entry)
+                    if matcher.homophones and not is_exception and not key.isascii():
+                        sounds[homophone_key(key)].append(entry)
+            for pattern in matcher.patterns:
+                self.regexes.append((index, re2.compile(pattern, options)))
+        self._exact_keys = list(exact)
+        self._exact_entries = [exact[k] for k in self._exact_keys]
+        self._exact = _automaton(self._exact_keys)
+        sound_keys = [k for k in sounds if k not in exact]
+        self._sound_entries = [sounds[k] for k in sound_keys]
+        self._sounds = _automaton(sound_keys)
+
+    def scan(
+        self, turns: Sequence[NormalizedTurn], speakers: Sequence[str]
+    ) -> dict[str, list[Hit]]:
+        """Hits of every matcher in a call's turns (speaker, exceptions, negation applied)."""
+        found: dict[int, list[Hit]] = defaultdict(list)
+        for number, (turn, speaker) in enumerate(zip(turns, speakers, strict=False)):
+            if not turn.text:
+                continue
+            hits: dict[int, list[tuple[int, int]]] = defaultdict(list)
+            cancels: dict[int, list[tuple[int, int]]] = defaultdict(list)
+            self._collect(
+                self._exact, self._exact_entries, turn.text, turn.text, speaker, hits, cancels
+            )
+            if self._sounds is not None:
+                self._collect(
+                    self._sounds,
+                    self._sound_entries,
+                    homophone_key(turn.text),
+                    turn.text,
+                    speaker,
+                    hits,
+                    cancels,
+                )
+            for index, regex in self.regexes:
+                if self._speaks(index, speaker):
+                    hits[index].extend(
+                        m.span() for m in regex.finditer(turn.text) if m.end() > m.start()
+                    )
+            for index, spans in hits.items():
+                matcher = self.matchers[index]
+                for start, end in sorted(set(spans)):
+                    if any(s < end and start < e for s, e in cancels.get(index, ())):
+                        continue
+                    if not matcher.questions and turn.is_question_at(start):
+                        continue
+                    if matcher.negation and is_negated(self.negation, turn, start):
+                        continue
+                    found[index].append(Hit(number, start, end))
+        return {self.matchers[i].name: sorted(h) for i, h in found.items()}
+
+    def _speaks(self, index: int, speaker: str) -> bool:
+        wanted = self.matchers[index].speaker
+        return wanted is None or wanted == speaker
+
+    def _collect(
+        self,
+        automaton: ahocorasick_rs.AhoCorasick | None,
+        entries: list[list[_Entry]],
+        searched: str,
+        text: str,
+        speaker: str,
+        hits: dict[int, list[tuple[int, int]]],
+        cancels: dict[int, list[tuple[int, int]]],
+    ) -> None:
+        if automaton is None:
+            return
+        for pattern, start, end in automaton.find_matches_as_indexes(searched, overlapping=True):
+            for entry in entries[pattern]:
+                if not self._speaks(entry.matcher, speaker):
+                    continue
+                if not _at_word_edges(text, start, end, entry.edges):
+                    continue
+                (cancels if entry.exception else hits)[entry.matcher].append((start, end))
+
+
+def _automaton(keys: list[str]) -> ahocorasick_rs.AhoCorasick | None:
+    if not keys:
+        return None
+    return ahocorasick_rs.AhoCorasick(keys, matchkind=ahocorasick_rs.MatchKind.Standard)

@@ -1,0 +1,303 @@
+"""A rule pack: a folder of YAML files compiled once into frozen rules and one phrase index.
+
+rules/zh-CN/
+  pack.yaml        name, version, language, fillers, negation words, what a sale is
+  consent.yaml     matchers: and rules: (any number of files, any names)
+  ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.model import LANGUAGES
+from engine.rules.base import SEVERITIES, STANDARDS, STATUSES, Example, RuleInfo
+from engine.rules.compiler import Compiler
+from engine.rules.conditions import Condition, compile_condition
+from engine.rules.examples import compile_examples
+from engine.rules.kinds import RULE_KINDS, Rule
+from engine.rules.matchers import DEFAULT_NEGATION, Negation, PhraseIndex, compile_negation
+from engine.rules.problems import Location, Problem, RulePackError, suggest
+from engine.rules.yamlsource import Node, SourceFile, parse
+from engine.text.normalize import Normalizer
+
+PACK_FILE = "pack.yaml"
+PACK_KEYS = frozenset(
+    {"name", "version", "language", "description", "fillers", "negation", "sale_made"}
+)
+NEGATION_KEYS = frozenset({"words", "not_negation", "window"})
+FILE_KEYS = frozenset({"matchers", "rules"})
+COMMON_RULE_KEYS = frozenset(
+    {
+        "id",
+        "kind",
+        "standard",
+        "severity",
+        "message",
+        "rationale",
+        "description",
+        "status",
+        "since",
+        "examples",
+        "when",
+    }
+)
+REQUIRED_RULE_KEYS = frozenset(
+    {"id", "kind", "standard", "severity", "message", "rationale", "examples"}
+)
+PACK_ROOT_LANGUAGES = {"zh": "zh-CN", "en": "en-US"}
+
+
+@dataclass(frozen=True)
+class RulePack:
+    """Everything needed to audit calls of one language, compiled and ready."""
+
+    name: str
+    version: str
+    language: str
+    path: str
+    content_hash: str  # sha256 of every file's name and bytes: which rules judged a call
+    rules: tuple[Rule, ...]
+    sale_made: Condition | None
+    normalizer: Normalizer = field(compare=False)
+    index: PhraseIndex = field(compare=False)
+    warnings: tuple[Problem, ...] = ()
+    files: tuple[str, ...] = ()
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.info.id == rule_id), None)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+def display_path(path: Path) -> str:
+    """A path as the user would type it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def pack_files(folder: Path) -> list[Path]:
+    """The pack's YAML files, pack.yaml first, then the rest by name."""
+    found = sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    return sorted(found, key=lambda p: (p.name != PACK_FILE, str(p.relative_to(folder))))
+
+
+def content_hash(folder: Path, files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return "sha256:" + digest.hexdigest()
+
+
+def load_pack(folder: str | Path) -> RulePack:
+    """Compile a pack folder; every problem in every file is collected before failing."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise RulePackError(
+            [
+                Problem(
+                    Location(str(folder), 1, 1),
+                    "no rule pack folder here",
+                    "name a folder holding pack.yaml and rule files",
+                )
+            ]
+        )
+    files = pack_files(folder)
+    if not files or files[0].name != PACK_FILE:
+        raise RulePackError(
+            [
+                Problem(
+                    Location(str(folder / PACK_FILE), 1, 1),
+                    "the pack has no pack.yaml",
+                    "add pack.yaml with name, version and language",
+                )
+            ]
+        )
+    sources: list[SourceFile] = []
+    for path in files:
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RulePackError(
+                [
+                    Problem(
+                        Location(str(path), 1, 1),
+                        f"cannot read the rule file ({exc})",
+                        "save rule files as UTF-8 text",
+                    )
+                ]
+            ) from None
+        sources.append(SourceFile(display_path(path), text))
+    return _compile(folder, files, sources)
+
+
+def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> RulePack:
+    compiler = Compiler()
+    header = _pack_header(sources[0], compiler)
+    rules: list[Rule] = []
+    seen: dict[str, Location] = {}
+    language = header.get("language") or "zh"
+    for source in sources[1:]:
+        root = parse(source)
+        fields = root.mapping("a rule file", FILE_KEYS) if root is not None else None
+        if not fields:
+            continue
+        if "matchers" in fields:
+            _matchers(fields["matchers"], compiler)
+        if "rules" in fields:
+            for node in fields["rules"].items("rules"):
+                rule = _rule(node, compiler, language, seen)
+                if rule is not None:
+                    rules.append(rule)
+    compiler.check_references()
+    problems = [p for s in sources for p in s.problems]
+    errors = [p for p in problems if p.level == "error"]
+    if errors:
+        raise RulePackError(errors)
+    normalizer = Normalizer(language, header.get("fillers"))
+    negation: Negation = header["negation"]
+    index = PhraseIndex(list(compiler.matchers.values()), normalizer, negation)
+    warnings = tuple(sorted(p for p in problems if p.level == "warning"))
+    return RulePack(
+        name=header["name"],
+        version=header["version"],
+        language=language,
+        path=display_path(folder),
+        content_hash=content_hash(folder, files),
+        rules=tuple(rules),
+        sale_made=header.get("sale_made"),
+        normalizer=normalizer,
+        index=index,
+        warnings=warnings,
+        files=tuple(str(p) for p in files),
+    )
+
+
+def _pack_header(source: SourceFile, compiler: Compiler) -> dict:
+    """pack.yaml: the pack's identity and language settings."""
+    root = parse(source)
+    fields = (
+        root.mapping("pack.yaml", PACK_KEYS, frozenset({"name", "version", "language"}))
+        if root is not None
+        else None
+    ) or {}
+    if root is None and not source.problems:
+        source.problem(1, 1, "pack.yaml is empty", "give the pack a name, version and language")
+    header: dict = {
+        "name": fields["name"].text("name") if "name" in fields else "unnamed",
+        "version": fields["version"].text("version") if "version" in fields else "0",
+        "language": fields["language"].choice("language", LANGUAGES)
+        if "language" in fields
+        else None,
+    }
+    if "fillers" in fields:
+        header["fillers"] = fields["fillers"].texts("fillers")
+    language = header["language"] or "zh"
+    words, not_negation, window = DEFAULT_NEGATION[language]
+    if "negation" in fields:
+        neg = fields["negation"].mapping("negation", NEGATION_KEYS) or {}
+        words = neg["words"].texts("words") if "words" in neg else words
+        not_negation = (
+            neg["not_negation"].texts("not_negation") if "not_negation" in neg else not_negation
+        )
+        window = neg["window"].integer("window", 1, 20) or window if "window" in neg else window
+    header["negation"] = compile_negation(language, words, not_negation, window)
+    if "sale_made" in fields:
+        header["sale_made"] = compile_condition(fields["sale_made"], compiler)
+    return header
+
+
+def _matchers(node: Node, compiler: Compiler) -> None:
+    if not node.is_mapping():
+        node.error(
+            "'matchers' must be a mapping of names to matchers",
+            "write 'name:' and under it 'phrases:'",
+        )
+        return
+    for key_node, value_node in node.node.value:
+        key = Node(key_node, node.source)
+        name = key.text("a matcher name")
+        if name is not None:
+            compiler.add_matcher(key, name, Node(value_node, node.source))
+
+
+def _rule(node: Node, compiler: Compiler, language: str, seen: dict[str, Location]) -> Rule | None:
+    if not node.is_mapping():
+        node.error(
+            f"each rule must be a mapping, not {node.describe()}",
+            "start each rule with '- id: ...' and give its kind, standard, message...",
+        )
+        return None
+    kind_name = None
+    for key_node, value_node in node.node.value:
+        if key_node.value == "kind":
+            kind_name = Node(value_node, node.source).choice("kind", tuple(RULE_KINDS))
+    kind = RULE_KINDS.get(kind_name or "")
+    allowed = COMMON_RULE_KEYS | (kind.keys if kind else frozenset())
+    required = REQUIRED_RULE_KEYS | (kind.required if kind else frozenset())
+    fields = node.mapping("a rule", allowed if kind else _ANY_KEY, required)
+    if fields is None or kind is None or "id" not in fields:
+        return None
+    rule_id = fields["id"].text("id")
+    if rule_id is None:
+        return None
+    if rule_id in seen:
+        fields["id"].error(
+            f"rule id '{rule_id}' is already used at {seen[rule_id]}",
+            "rule ids must be unique across the pack",
+        )
+        return None
+    seen[rule_id] = fields["id"].location
+    when = compile_condition(fields["when"], compiler) if "when" in fields else None
+    examples: tuple[Example, ...] = ()
+    if "examples" in fields:
+        examples = compile_examples(fields["examples"], rule_id, language)
+    info = RuleInfo(
+        id=rule_id,
+        kind=kind_name or "",
+        standard=_choice(fields, "standard", STANDARDS) or "",
+        severity=_choice(fields, "severity", SEVERITIES) or "",
+        message=_text(fields, "message"),
+        rationale=_text(fields, "rationale"),
+        description=_text(fields, "description"),
+        status=_choice(fields, "status", STATUSES) or "active",
+        since=_text(fields, "since"),
+        location=node.location,
+        examples=examples,
+    )
+    if "when" in fields and when is None:
+        return None
+    return kind.compile(info, when, fields, compiler)
+
+
+class _AnyKey(frozenset):
+    """Accept every key: used when the kind is unknown, so only the kind is reported."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+_ANY_KEY = _AnyKey()
+
+
+def _choice(fields: dict[str, Node], key: str, options: tuple[str, ...]) -> str | None:
+    return fields[key].choice(key, options) if key in fields else None
+
+
+def _text(fields: dict[str, Node], key: str) -> str:
+    return (fields[key].text(key) or "") if key in fields else ""
+
+
+def resolve_pack_path(root: Path, language: str) -> Path:
+    """The default pack folder for a call's language under a rules root."""
+    return root / PACK_ROOT_LANGUAGES.get(language, language)
+
+
+def describe_kinds() -> str:
+    return suggest("", RULE_KINDS, "rule kinds")

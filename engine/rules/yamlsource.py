@@ -1,0 +1,267 @@
+"""Reading rule YAML node by node, so every value remembers its file:line:col.
+
+Raw dicts never leave this module's callers: the compiler asks a `Node` for a string, a
+list of strings, a mapping with known keys..., and every mistake becomes a `Problem` in
+the shared list instead of an exception, so one run reports them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+
+from engine.rules.problems import Location, Problem, suggest
+
+MAX_FILE_BYTES = 2 * 1024 * 1024  # a rule file is prose-sized; anything larger is a mistake
+MAX_DEPTH = 40
+
+
+@dataclass
+class SourceFile:
+    """A rule file's text and the problems found in it so far."""
+
+    path: str
+    text: str
+    problems: list[Problem] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.lines = self.text.splitlines()
+
+    def problem(
+        self,
+        line: int,
+        column: int,
+        message: str,
+        help: str | None = None,
+        *,
+        width: int = 1,
+        level: str = "error",
+    ) -> None:
+        source_line = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        self.problems.append(
+            Problem(
+                Location(self.path, line, column),
+                message,
+                help,
+                level,  # type: ignore[arg-type]
+                source_line,
+                width,
+            )
+        )
+
+
+def _depth(node: yaml.Node, limit: int) -> bool:
+    """True when the tree is at most `limit` levels deep (iteratively: no recursion limit)."""
+    stack: list[tuple[yaml.Node, int]] = [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if depth > limit:
+            return False
+        if isinstance(current, yaml.MappingNode):
+            stack.extend((child, depth + 1) for pair in current.value for child in pair)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in current.value)
+    return True
+
+
+def parse(source: SourceFile) -> Node | None:
+    """Compose the file safely (no object construction); None after reporting a problem."""
+    if len(source.text.encode("utf-8")) > MAX_FILE_BYTES:
+        source.problem(
+            1,
+            1,
+            f"the file is larger than {MAX_FILE_BYTES // 1024} KiB",
+            "split the rules over several files in the pack folder",
+        )
+        return None
+    try:
+        root = yaml.compose(source.text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or "the file is not valid YAML"
+        source.problem(
+            line,
+            column,
+            f"YAML syntax: {problem}",
+            "check indentation, colons and quotes around text with ': ' or '#'",
+        )
+        return None
+    except yaml.YAMLError as exc:
+        source.problem(1, 1, f"YAML syntax: {exc}", "check the file is valid YAML")
+        return None
+    if root is None:
+        return None
+    if not _depth(root, MAX_DEPTH):
+        source.problem(
+            root.start_mark.line + 1,
+            1,
+            f"nesting deeper than {MAX_DEPTH} levels",
+            "flatten the conditions; name matchers and refer to them",
+        )
+        return None
+    return Node(root, source)
+
+
+class Node:
+    """One YAML node with its position; accessors report problems and return None."""
+
+    _constructor = SafeConstructor()
+
+    def __init__(self, node: yaml.Node, source: SourceFile) -> None:
+        self.node = node
+        self.source = source
+
+    @property
+    def location(self) -> Location:
+        mark = self.node.start_mark
+        return Location(self.source.path, mark.line + 1, mark.column + 1)
+
+    @property
+    def width(self) -> int:
+        start, end = self.node.start_mark, self.node.end_mark
+        return max(1, end.column - start.column) if end.line == start.line else 1
+
+    def error(self, message: str, help: str | None = None, *, level: str = "error") -> None:
+        loc = self.location
+        self.source.problem(loc.line, loc.column, message, help, width=self.width, level=level)
+
+    # -- shapes -------------------------------------------------------------------------
+
+    def is_mapping(self) -> bool:
+        return isinstance(self.node, yaml.MappingNode)
+
+    def is_sequence(self) -> bool:
+        return isinstance(self.node, yaml.SequenceNode)
+
+    def is_scalar(self) -> bool:
+        return isinstance(self.node, yaml.ScalarNode)
+
+    def describe(self) -> str:
+        if self.is_mapping():
+            return "a mapping"
+        if self.is_sequence():
+            return "a list"
+        value = self.scalar_value()
+        if value is None:
+            return "nothing (null)"
+        return {bool: "true/false", int: "a number", float: "a number", str: "text"}.get(
+            type(value), "a value"
+        )
+
+    def scalar_value(self) -> Any:
+        if not self.is_scalar():
+            return None
+        try:
+            return self._constructor.construct_object(self.node, deep=True)
+        except yaml.YAMLError:
+            return self.node.value
+
+    def items(self, what: str) -> Iterator[Node]:
+        """The entries of a list (reports a problem and yields nothing if it is not one)."""
+        if not self.is_sequence():
+            self.error(
+                f"{what} must be a list, not {self.describe()}",
+                "write each entry on its own line starting with '- '",
+            )
+            return
+        for child in self.node.value:
+            yield Node(child, self.source)
+
+    def mapping(
+        self,
+        what: str,
+        allowed: frozenset[str] | set[str],
+        required: frozenset[str] | set[str] = frozenset(),
+    ) -> dict[str, Node] | None:
+        """The keys of a mapping, checking for unknown, repeated and missing keys."""
+        if not self.is_mapping():
+            self.error(f"{what} must be a mapping of 'key: value' lines, not {self.describe()}")
+            return None
+        result: dict[str, Node] = {}
+        for key_node, value_node in self.node.value:
+            key = Node(key_node, self.source)
+            name = key.scalar_value()
+            if not isinstance(name, str):
+                key.error(f"keys in {what} must be words, not {key.describe()}")
+                continue
+            if name in result:
+                key.error(f"'{name}' is given twice in {what}", "keep one of them")
+                continue
+            if name not in allowed:
+                key.error(f"unknown key '{name}' in {what}", suggest(name, allowed, "allowed keys"))
+                continue
+            result[name] = Node(value_node, self.source)
+        missing = sorted(set(required) - set(result))
+        for name in missing:
+            self.error(f"{what} is missing '{name}'", f"add a '{name}:' line")
+        return result
+
+    # -- scalars ------------------------------------------------------------------------
+
+    def text(self, what: str) -> str | None:
+        value = self.scalar_value()
+        if not self.is_scalar() or value is None or isinstance(value, (dict, list)):
+            self.error(f"{what} must be text, not {self.describe()}")
+            return None
+        if isinstance(value, bool):
+            self.error(
+                f"{what} must be text, not true/false", "quote words like yes/no/on/off: 'yes'"
+            )
+            return None
+        text = str(self.node.value if isinstance(value, (int, float)) else value)
+        if not text.strip():
+            self.error(f"{what} is empty")
+            return None
+        return text
+
+    def texts(self, what: str) -> tuple[str, ...]:
+        """One text or a list of texts."""
+        if self.is_scalar():
+            single = self.text(what)
+            return (single,) if single is not None else ()
+        found = (item.text(f"each entry of {what}") for item in self.items(what))
+        return tuple(t for t in found if t is not None)
+
+    def choice(self, what: str, options: tuple[str, ...] | frozenset[str]) -> str | None:
+        value = self.text(what)
+        if value is None:
+            return None
+        if value not in options:
+            self.error(
+                f"{what} '{value}' is not one of the allowed values",
+                suggest(value, options, "allowed values"),
+            )
+            return None
+        return value
+
+    def boolean(self, what: str) -> bool | None:
+        value = self.scalar_value()
+        if not isinstance(value, bool):
+            self.error(f"{what} must be true or false, not {self.describe()}")
+            return None
+        return value
+
+    def integer(self, what: str, minimum: int = 0, maximum: int = 1_000_000) -> int | None:
+        value = self.scalar_value()
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error(f"{what} must be a whole number, not {self.describe()}")
+            return None
+        if not minimum <= value <= maximum:
+            self.error(f"{what} must be from {minimum} to {maximum}, not {value}")
+            return None
+        return value
+
+    def number(self, what: str, minimum: float = 0.0) -> float | None:
+        value = self.scalar_value()
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.error(f"{what} must be a number, not {self.describe()}")
+            return None
+        if value < minimum:
+            self.error(f"{what} must be at least {minimum}, not {value}")
+            return None
+        return float(value)

@@ -1,0 +1,87 @@
+"""Normalisation: match on folded text, map every match back to the original words."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine.text.normalize import Normalizer, fold
+from engine.text.pinyin import homophone_key
+
+ZH = Normalizer("zh")
+EN = Normalizer("en")
+
+
+def original_of(normalizer: Normalizer, text: str, phrase: str) -> str:
+    turn = normalizer.normalize(text)
+    key = normalizer.phrase(phrase)
+    at = turn.text.find(key)
+    assert at >= 0, f"{phrase!r} not found in {turn.text!r}"
+    start, end = turn.to_original(at, at + len(key))
+    return text[start:end]
+
+
+def test_full_width_becomes_half_width():
+    assert fold("ＡＢＣ１２３％").text == "abc123%"
+
+
+def test_traditional_becomes_simplified_keeping_length():
+    folded = fold("這個業務絕對免費")
+    assert folded.text == "这个业务绝对免费"
+    assert len(folded.text) == len("這個業務絕對免費")
+
+
+def test_case_folding():
+    assert EN.normalize("I AGREE").text == "i agree"
+
+
+def test_punctuation_and_fillers_do_not_break_a_phrase():
+    assert original_of(ZH, "这个是绝对，呃，免费的", "绝对免费") == "绝对，呃，免费"
+    assert original_of(EN, "It is, um, totally free.", "totally free") == "totally free"
+
+
+def test_match_maps_back_to_traditional_original():
+    assert original_of(ZH, "您放心，這是絕對免費的！", "绝对免费") == "絕對免費"
+
+
+def test_match_maps_back_through_full_width_expansion():
+    text = "资费每月５元，㎏不相关，绝对免费"
+    assert original_of(ZH, text, "绝对免费") == "绝对免费"
+
+
+def test_decimal_point_between_digits_is_kept():
+    assert "5.5元" in ZH.normalize("每月5.5元").text
+
+
+def test_latin_words_stay_separate():
+    assert EN.normalize("don't, call-me again").text == "don't call me again"
+
+
+def test_clauses_and_questions():
+    turn = ZH.normalize("我不需要。你能保证吗？好的")
+    assert turn.text == "我不需要你能保证吗好的"
+    assert turn.clause_starts == (0, 4, 9)
+    assert turn.is_question_at(turn.text.index("保证"))
+    assert not turn.is_question_at(0)
+
+
+def test_question_particle_without_punctuation():
+    turn = ZH.normalize("你能保证吗我要投诉")
+    assert turn.is_question_at(turn.text.index("保证"))
+    assert not turn.is_question_at(turn.text.index("投诉"))
+
+
+def test_homophone_keys():
+    assert homophone_key("资费") == homophone_key("自费")
+    assert homophone_key("退订") == homophone_key("退定")
+    assert homophone_key("资费") != homophone_key("费用")
+
+
+@given(st.text(max_size=60))
+def test_every_match_span_maps_inside_the_original(text: str):
+    for normalizer in (ZH, EN):
+        turn = normalizer.normalize(text)
+        for start in range(len(turn.text)):
+            for end in range(start + 1, min(len(turn.text), start + 4) + 1):
+                a, b = turn.to_original(start, end)
+                assert 0 <= a <= b <= len(text)

@@ -1,0 +1,120 @@
+"""Rule-file errors, exactly as a compliance officer reads them (snapshots)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from engine.rules.pack import load_pack
+from engine.rules.problems import RulePackError
+from tests.conftest import write_pack
+
+GOOD_RULE = """
+  - id: ok-rule
+    kind: forbidden
+    standard: forbidden_phrase
+    severity: major
+    matcher: promise
+    message: m
+    rationale: r
+    examples:
+      violating: [[{agent: 我保证}]]
+      compliant: [[{agent: 你好}]]
+"""
+MATCHERS = "matchers:\n  promise:\n    speaker: agent\n    phrases: [保证]\n"
+
+
+def errors_of(tmp_path, files: dict[str, str], header: str = "") -> str:
+    folder = write_pack(tmp_path / "pack", files, header=header)
+    with pytest.raises(RulePackError) as caught:
+        load_pack(folder)
+    return caught.value.render().replace(str(tmp_path) + "/", "")
+
+
+def test_unknown_kind_shows_line_caret_and_nearest_kind(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = errors_of(tmp_path, {"a.yaml": MATCHERS + "rules:" + GOOD_RULE.replace(
+        "kind: forbidden", "kind: forbiden")})
+    assert text == textwrap.dedent("""\
+        pack/a.yaml:7:11: error: kind 'forbiden' is not one of the allowed values
+          |
+        7 |     kind: forbiden
+          |           ^^^^^^^^
+        help: did you mean 'forbidden'? allowed values: condition, fee_check, forbidden, precedence, required, trial_end_check""")
+
+
+def test_unknown_key_and_wrong_value_and_missing_field_all_reported_at_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    broken = GOOD_RULE.replace("severity: major", "severity: huge").replace(
+        "message: m", "mesage: m").replace("matcher: promise", "matcher: promis")
+    text = errors_of(tmp_path, {"a.yaml": MATCHERS + "rules:" + broken})
+    assert text == textwrap.dedent("""\
+        pack/a.yaml:6:5: error: a rule is missing 'message'
+          |
+        6 |   - id: ok-rule
+          |     ^
+        help: add a 'message:' line
+
+        pack/a.yaml:9:15: error: severity 'huge' is not one of the allowed values
+          |
+        9 |     severity: huge
+          |               ^^^^
+        help: allowed values: critical, info, major, minor
+
+        pack/a.yaml:10:14: error: no matcher is named 'promis'
+           |
+        10 |     matcher: promis
+           |              ^^^^^^
+        help: did you mean 'promise'? matchers defined in this pack: promise
+
+        pack/a.yaml:11:5: error: unknown key 'mesage' in a rule
+           |
+        11 |     mesage: m
+           |     ^^^^^^
+        help: did you mean 'message'? allowed keys: by, description, examples, id, kind, matcher, message, rationale, severity, since, standard, status, when""")
+
+
+def test_yaml_syntax_error_names_the_place(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = errors_of(tmp_path, {"a.yaml": "rules:\n  - id: x\n   kind: [forbidden\n"})
+    assert text.startswith("pack/a.yaml:3:")
+    assert "YAML syntax" in text
+
+
+def test_bad_regex_is_reported_with_help(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = errors_of(tmp_path, {"a.yaml": "matchers:\n  m:\n    regex: ['(a)\\1']\n"})
+    assert text.splitlines()[0] == "pack/a.yaml:3:13: error: the regex cannot be used: " \
+        "invalid escape sequence: \\1"
+    assert "RE2 syntax" in text
+
+
+def test_rule_without_examples_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    no_examples = GOOD_RULE.split("    examples:")[0]
+    text = errors_of(tmp_path, {"a.yaml": MATCHERS + "rules:" + no_examples})
+    assert "a rule is missing 'examples'" in text
+
+
+def test_examples_need_both_groups(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    one_group = GOOD_RULE.replace("      compliant: [[{agent: 你好}]]\n", "")
+    text = errors_of(tmp_path, {"a.yaml": MATCHERS + "rules:" + one_group})
+    assert "examples is missing 'compliant'" in text
+
+
+def test_duplicate_rule_ids_name_the_first(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = errors_of(tmp_path, {"a.yaml": MATCHERS + "rules:" + GOOD_RULE + GOOD_RULE})
+    assert "rule id 'ok-rule' is already used at pack/a.yaml:6:9" in text
+
+
+def test_pack_header_language_checked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "pack.yaml").write_text("name: x\nversion: '1'\nlanguage: fr\n", encoding="utf-8")
+    with pytest.raises(RulePackError) as caught:
+        load_pack(folder)
+    assert caught.value.problems[0].message == "language 'fr' is not one of the allowed values"
