@@ -8,7 +8,7 @@ import click
 
 from cli_commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, App, UserError
 from engine.audit import audit_call
-from engine.rules.pack import PACK_FILE, RulePack, load_pack
+from engine.rules.pack import PACK_FILE, RulePack, display_path, load_pack
 from engine.rules.problems import RulePackError
 
 
@@ -39,7 +39,7 @@ def check_rules(app: App, packs: tuple[Path, ...]) -> None:
         except RulePackError as exc:
             failed = True
             click.echo(exc.render() + "\n", err=True)
-            click.echo(f"{folder}: {len(exc.problems)} error(s)", err=True)
+            click.echo(f"{display_path(folder)}: {len(exc.problems)} error(s)", err=True)
             continue
         for warning in pack.warnings:
             click.echo(warning.render() + "\n", err=True)
@@ -94,6 +94,6 @@ def test_rules(app: App, packs: tuple[Path, ...]) -> None:
         for line in failures:
             click.echo(f"FAIL {line}", err=True)
         status = "ok" if not failures else f"{len(failures)} failed"
-        click.echo(f"{folder}: {status} — {ran} examples of {len(pack.rules)} rules")
+        click.echo(f"{pack.path}: {status} — {ran} examples of {len(pack.rules)} rules")
         failed = failed or bool(failures)
     raise SystemExit(EXIT_USAGE if broken else EXIT_FINDINGS if failed else EXIT_OK)

@@ -204,16 +204,11 @@ class Node:
     # -- scalars ------------------------------------------------------------------------
 
     def text(self, what: str) -> str | None:
-        value = self.scalar_value()
-        if not self.is_scalar() or value is None or isinstance(value, (dict, list)):
+        """Text as written: `yes`, `12315` or `3.5` stay the words the author typed."""
+        if not self.is_scalar() or self.scalar_value() is None:
             self.error(f"{what} must be text, not {self.describe()}")
             return None
-        if isinstance(value, bool):
-            self.error(
-                f"{what} must be text, not true/false", "quote words like yes/no/on/off: 'yes'"
-            )
-            return None
-        text = str(self.node.value if isinstance(value, (int, float)) else value)
+        text = str(self.node.value)
         if not text.strip():
             self.error(f"{what} is empty")
             return None
