@@ -115,7 +115,8 @@ def test_required_said_too_late_is_missing(pack_factory):
 
 
 def test_required_said_in_time(pack_factory):
-    assert findings(pack_factory, REQUIRED, [("agent", "资费五元"), ("agent", "已经为您开通")]) == ()
+    turns = [("agent", "资费五元"), ("agent", "已经为您开通")]
+    assert findings(pack_factory, REQUIRED, turns) == ()
 
 
 def test_required_does_not_apply_when_the_condition_is_false(pack_factory):

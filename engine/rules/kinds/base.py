@@ -1,0 +1,58 @@
+"""What every rule kind shares: the Rule base class and the helpers kinds use to compile."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from engine.rules.base import Draft, Mark, RuleInfo
+from engine.rules.compiler import Compiler
+from engine.rules.conditions import Condition, Evidence
+from engine.rules.context import CallContext
+from engine.rules.matchers import Hit
+from engine.rules.yamlsource import Node
+
+SPEAKERS = ("agent", "customer")
+Fields = dict[str, Node]
+
+
+def marks(ctx: CallContext, hits: Evidence | list[Hit]) -> tuple[Mark, ...]:
+    """Match-text hits as spans of the original turns."""
+    found = set()
+    for hit in hits:
+        start, end = ctx.turns[hit.turn].to_original(hit.start, hit.end)
+        found.add(Mark(hit.turn, start, end))
+    return tuple(sorted(found))
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A compiled rule: shared info, an optional `when` condition, and its kind's check."""
+
+    info: RuleInfo
+    when: Condition | None = field(default=None, kw_only=True)
+
+    def check(self, ctx: CallContext, when: Evidence) -> Iterator[Draft]:
+        raise NotImplementedError  # each kind's module defines it
+
+    def matchers(self) -> tuple[str, ...]:
+        """Matchers this rule reads (besides its condition's)."""
+        return ()
+
+
+def speaker_field(fields: Fields, key: str = "by", default: str | None = None) -> str | None:
+    return fields[key].choice(key, SPEAKERS) if key in fields else default
+
+
+def matcher_field(fields: Fields, key: str, compiler: Compiler) -> str | None:
+    return compiler.reference(fields[key], key) if key in fields else None
+
+
+@dataclass(frozen=True)
+class RuleKind:
+    """One entry of the menu: its own keys and how to compile them."""
+
+    keys: frozenset[str]
+    required: frozenset[str]
+    compile: Callable[[RuleInfo, Condition | None, Fields, Compiler], Rule | None]
+    summary: str

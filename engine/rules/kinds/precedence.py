@@ -1,0 +1,52 @@
+"""`precedence`: before the trigger matches, another matcher must have matched.
+
+Identity checked before the pitch; explicit acceptance before the activation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from engine.rules.base import Draft, RuleInfo
+from engine.rules.compiler import Compiler
+from engine.rules.conditions import Condition, Evidence, precedes
+from engine.rules.context import CallContext
+from engine.rules.kinds.base import Fields, Rule, RuleKind, marks, matcher_field
+
+
+@dataclass(frozen=True)
+class Precedence(Rule):
+    trigger: str
+    requires_before: str
+    within_turns: int | None = None
+
+    def check(self, ctx: CallContext, when: Evidence) -> Iterator[Draft]:
+        triggers = ctx.hits_of(self.trigger)
+        if not triggers:
+            return
+        first = triggers[0]
+        for earlier in ctx.hits_of(self.requires_before):
+            if not precedes(earlier, first):
+                break
+            if self.within_turns is None or first.turn - earlier.turn <= self.within_turns:
+                return
+        yield Draft(marks(ctx, [first]))
+
+    def matchers(self) -> tuple[str, ...]:
+        return (self.trigger, self.requires_before)
+
+
+def _precedence(info: RuleInfo, when: Condition | None, f: Fields, c: Compiler) -> Rule | None:
+    trigger, before = matcher_field(f, "trigger", c), matcher_field(f, "requires_before", c)
+    within = f["within_turns"].integer("within_turns", 0) if "within_turns" in f else None
+    if trigger is None or before is None:
+        return None
+    return Precedence(info, when=when, trigger=trigger, requires_before=before, within_turns=within)
+
+
+KIND = RuleKind(
+    frozenset({"trigger", "requires_before", "within_turns"}),
+    frozenset({"trigger", "requires_before"}),
+    _precedence,
+    "a matcher must match before the trigger does",
+)
