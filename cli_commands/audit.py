@@ -14,7 +14,7 @@ from engine.model import Call, Rejected
 from engine.report.text import format_call_audit
 from engine.rules.base import SEVERITIES, severity_rank
 from engine.rules.problems import RulePackError
-from engine.transcripts import load_calls
+from engine.transcripts import count_units, expand_inputs, load_calls
 
 rules_option = click.option(
     "--rules",
@@ -109,7 +109,7 @@ def audit_command(
     """Audit every call in INPUTS (files or folders) and write the results to --out."""
     chooser = _chooser(app, rules_pack)
     show = sys.stderr.isatty() if progress is None else progress
-    counter = _Progress(show)
+    counter = _Progress(show, inputs)
     try:
         summary = run_batch(
             [str(p) for p in inputs],
@@ -138,24 +138,41 @@ def audit_command(
 
 
 class _Progress:
-    """A live count on stderr: calls audited and rejected so far (the total is not known
-    in advance when calls are streamed)."""
+    """A progress bar on stderr: JSON Lines files advance by line, other files by file."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, inputs: tuple[Path, ...]) -> None:
         self.enabled = enabled
-        self.calls = 0
-        self.rejected = 0
+        self.calls = self.rejected = 0
+        self._done: dict[str, int] = {}
+        self._bar = None
+        if enabled:
+            files = [p for p in expand_inputs(inputs) if isinstance(p, Path)]
+            self._units = {str(p): count_units(p) for p in files}
+            self._bar = click.progressbar(
+                length=max(sum(self._units.values()), 1), label="auditing", file=sys.stderr,
+                show_pos=True, item_show_func=self._status,
+            )
+            self._bar.__enter__()
+
+    def _status(self, _: object) -> str:
+        return f"{self.calls} calls, {self.rejected} rejected"
 
     def tick(self, item: Call | Rejected) -> None:
         if isinstance(item, Rejected):
             self.rejected += 1
         else:
             self.calls += 1
-        if self.enabled and (self.calls + self.rejected) % 50 == 1:
-            click.echo(
-                f"\rauditing… {self.calls} calls, {self.rejected} rejected", err=True, nl=False
-            )
+        if self._bar is None or item.source is None:
+            return
+        path, line = item.source.path, item.source.line
+        total = self._units.get(path, 1)
+        now = min(line, total) if line is not None and total > 1 else total
+        step = now - self._done.get(path, 0)
+        if step > 0:
+            self._done[path] = now
+            self._bar.update(step, item)
 
     def close(self) -> None:
-        if self.enabled:
-            click.echo(f"\rauditing… {self.calls} calls, {self.rejected} rejected", err=True)
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None

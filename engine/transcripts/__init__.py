@@ -7,14 +7,14 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from engine.model import Call, Rejected, SourceRef
-from engine.transcripts.jsonl import read_jsonl
+from engine.transcripts.jsonl import read_json_document, read_jsonl
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 TEXT_SUFFIXES = (".txt",)
 CSV_SUFFIXES = (".csv",)
 TRANSCRIPT_SUFFIXES = JSONL_SUFFIXES + TEXT_SUFFIXES + CSV_SUFFIXES
-# Metadata sidecars of dialogue files are not transcripts of their own.
-SIDECAR_SUFFIXES = (".meta.json", ".meta.yaml", ".meta.yml")
+# Metadata sidecars of dialogue files and eval label files are not transcripts.
+SIDECAR_SUFFIXES = (".meta.json", ".meta.yaml", ".meta.yml", ".labels.jsonl")
 
 LoadResult = Call | Rejected
 
@@ -62,6 +62,22 @@ def load_calls(inputs: Iterable[str | os.PathLike[str]]) -> Iterator[LoadResult]
         yield from load_file(item)
 
 
+def count_units(path: Path) -> int:
+    """Progress units in a file: its lines for JSON Lines (one call each), else one."""
+    if path.suffix.lower() not in JSONL_SUFFIXES:
+        return 1
+    lines = 0
+    last = b"\n"
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+    except OSError:
+        return 1
+    return max(lines + (last != b"\n"), 1)
+
+
 def load_file(path: Path) -> Iterator[LoadResult]:
     """The calls in one transcript file, chosen by its suffix."""
     name = str(path)
@@ -74,6 +90,9 @@ def load_file(path: Path) -> Iterator[LoadResult]:
         )
         return
     try:
+        if suffix == ".json":
+            yield from read_json_document(name, path.read_bytes())
+            return
         if suffix in JSONL_SUFFIXES:
             with path.open("rb") as handle:
                 yield from read_jsonl(name, handle)

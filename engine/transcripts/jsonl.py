@@ -47,3 +47,21 @@ def read_jsonl(path: str, lines: Iterable[bytes]) -> Iterator[Call | Rejected]:
             yield call_from_record(obj, source)
         except RecordError as exc:
             yield Rejected(source, exc.reason, exc.hint, _call_id_of(obj), line[:200])
+
+
+def read_json_document(path: str, data: bytes) -> Iterator[Call | Rejected]:
+    """A .json file: one call object, a list of them, or (despite the name) JSON Lines."""
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        yield from read_jsonl(path, data.splitlines(keepends=True))
+        return
+    records = document if isinstance(document, list) else [document]
+    for number, obj in enumerate(records, start=1):
+        # A record's place in the list stands in for a line number: "file.json:3" is the third.
+        source = SourceRef(path, number)
+        try:
+            yield call_from_record(obj, source)
+        except RecordError as exc:
+            excerpt = orjson.dumps(obj)[:200].decode("utf-8", "replace")
+            yield Rejected(source, exc.reason, exc.hint, _call_id_of(obj), excerpt)
