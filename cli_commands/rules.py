@@ -45,7 +45,7 @@ def check_rules(app: App, packs: tuple[Path, ...]) -> None:
             click.echo(warning.render() + "\n", err=True)
         matchers = len([m for m in pack.index.matchers if not m.name.startswith("<")])
         click.echo(
-            f"{folder}: ok — {pack.label}, {len(pack.rules)} rules, {matchers} named "
+            f"{pack.path}: ok — {pack.label}, {len(pack.rules)} rules, {matchers} named "
             f"matchers, {len(pack.warnings)} warning(s)"
         )
     raise SystemExit(EXIT_USAGE if failed else EXIT_OK)
