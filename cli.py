@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from cli_commands import App
+from cli_commands import EXIT_INTERNAL, App
 from cli_commands.audit import audit_command, check_command
 from cli_commands.rules import rules_group
 from engine import __version__
@@ -40,5 +40,21 @@ main.add_command(check_command)
 main.add_command(audit_command)
 
 
+def run() -> None:
+    """The installed `callaudit` command: user errors are click's; anything else is a bug."""
+    try:
+        main(standalone_mode=True)
+    except Exception as exc:  # click has already handled every user error by now
+        if os.environ.get("CALLAUDIT_DEBUG"):
+            raise
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in callaudit, not a problem with your files. Please report it with "
+            "the command you ran; set CALLAUDIT_DEBUG=1 to print the traceback.",
+            err=True,
+        )
+        raise SystemExit(EXIT_INTERNAL) from None
+
+
 if __name__ == "__main__":
-    main()
+    run()

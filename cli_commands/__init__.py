@@ -12,6 +12,7 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1  # only with --fail-on: a finding at or above that severity
 EXIT_USAGE = 2  # usage error or rule-file error
 EXIT_REJECTED = 3  # --strict and an input record was rejected
+EXIT_INTERNAL = 4  # a bug in callaudit (reported as such, never as the user's fault)
 
 
 @dataclass(frozen=True)

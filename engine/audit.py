@@ -99,6 +99,15 @@ def audit_call(pack: RulePack, call: Call, *, include_experimental: bool = False
     return CallAudit(call, verdict, tuple(findings))
 
 
+class NoPackForLanguage(LookupError):
+    """No rule pack folder exists for a call's language."""
+
+    def __init__(self, language: str, folder: Path) -> None:
+        super().__init__(f"no rule pack for language '{language}' (looked in {folder})")
+        self.language = language
+        self.folder = folder
+
+
 class PackChooser:
     """Picks (and compiles once) the pack for each call: by language, or the one named."""
 
@@ -112,6 +121,9 @@ class PackChooser:
             return self.fixed
         pack = self._by_language.get(call.language)
         if pack is None:
-            pack = load_pack(resolve_pack_path(self.rules_root, call.language))
+            folder = resolve_pack_path(self.rules_root, call.language)
+            if not folder.is_dir():
+                raise NoPackForLanguage(call.language, folder)
+            pack = load_pack(folder)
             self._by_language[call.language] = pack
         return pack

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,12 +12,13 @@ from pathlib import Path
 import orjson
 
 from engine import __version__
-from engine.audit import PackChooser, audit_call
+from engine.audit import CallAudit, NoPackForLanguage, PackChooser, audit_call
 from engine.model import Call, Rejected, SourceRef
 from engine.report.records import finding_record, reject_record, verdict_record
 from engine.transcripts import load_calls
 
 SUMMARY_SCHEMA = "callaudit.summary/1"
+OUTPUT_FILES = ("verdicts.jsonl", "findings.jsonl", "rejects.jsonl", "summary.json")
 
 
 class StrictInputError(Exception):
@@ -67,55 +68,89 @@ def run_batch(
     mask: bool = True,
     on_record: Callable[[Call | Rejected], None] | None = None,
 ) -> BatchSummary:
-    """Audit every call in the inputs and write DIR/verdicts.jsonl, findings.jsonl, rejects.jsonl.
+    """Audit every call in the inputs and write DIR/verdicts.jsonl, findings.jsonl,
+    rejects.jsonl and summary.json.
 
-    Files are written to temporary names and renamed at the end, so a reader never sees a
-    half-written night.
+    Every file is written under a temporary name and renamed only when the whole batch is
+    done, so a reader never sees a half-written night; a run that stops early leaves the
+    previous results as they were and no partial files behind.
     """
+    inputs = list(inputs)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = BatchSummary()
-    seen: set[str] = set()
     started = datetime.now(timezone.utc)
-    names = ("verdicts.jsonl", "findings.jsonl", "rejects.jsonl")
-    temp = {name: out_dir / f".{name}.partial" for name in names}
-    with (
-        temp["verdicts.jsonl"].open("wb") as verdicts,
-        temp["findings.jsonl"].open("wb") as findings,
-        temp["rejects.jsonl"].open("wb") as rejects,
-    ):
-        for item in load_calls(inputs):
-            if isinstance(item, Call) and item.call_id in seen:
-                summary.duplicates += 1
-                item = Rejected(
+    temp = {name: out_dir / f".{name}.partial" for name in OUTPUT_FILES}
+    try:
+        with (
+            temp["verdicts.jsonl"].open("wb") as verdicts,
+            temp["findings.jsonl"].open("wb") as findings,
+            temp["rejects.jsonl"].open("wb") as rejects,
+        ):
+            for item, result in _audited(load_calls(inputs, skip=[out_dir]), chooser, summary):
+                if on_record:
+                    on_record(item)
+                if isinstance(item, Rejected):
+                    summary.rejected += 1
+                    rejects.write(orjson.dumps(reject_record(item, mask=mask)) + b"\n")
+                    if strict:
+                        raise StrictInputError(item)
+                    continue
+                assert result is not None
+                verdicts.write(
+                    orjson.dumps(verdict_record(result.verdict, item, mask=mask)) + b"\n"
+                )
+                for finding in result.findings:
+                    findings.write(orjson.dumps(finding_record(finding, mask=mask)) + b"\n")
+                    summary.by_severity[finding.severity] += 1
+                    summary.by_standard[finding.standard] += 1
+                _count(summary, result.verdict.valid, len(result.findings))
+        _write_summary(temp["summary.json"], summary, started, inputs)
+    except BaseException:
+        for path in temp.values():
+            path.unlink(missing_ok=True)
+        raise
+    for name in OUTPUT_FILES:
+        temp[name].replace(out_dir / name)
+    return summary
+
+
+def _audited(
+    items: Iterable[Call | Rejected], chooser: PackChooser, summary: BatchSummary
+) -> Iterator[tuple[Call | Rejected, CallAudit | None]]:
+    """Each loaded item with its audit; duplicates and calls without a pack become rejects."""
+    seen: set[str] = set()
+    for item in items:
+        if isinstance(item, Rejected):
+            yield item, None
+            continue
+        if item.call_id in seen:
+            summary.duplicates += 1
+            yield (
+                Rejected(
                     item.source or SourceRef("?"),
                     f"call_id '{item.call_id}' was already audited in this run",
                     "give every call a unique call_id; the first one was kept",
                     item.call_id,
-                )
-            if isinstance(item, Rejected):
-                summary.rejected += 1
-                rejects.write(orjson.dumps(reject_record(item, mask=mask)) + b"\n")
-                if on_record:
-                    on_record(item)
-                if strict:
-                    raise StrictInputError(item)
-                continue
-            seen.add(item.call_id)
+                ),
+                None,
+            )
+            continue
+        try:
             pack = chooser.for_call(item)
-            summary.packs[pack.label] = pack.content_hash
-            result = audit_call(pack, item)
-            verdicts.write(orjson.dumps(verdict_record(result.verdict, item, mask=mask)) + b"\n")
-            for finding in result.findings:
-                findings.write(orjson.dumps(finding_record(finding, mask=mask)) + b"\n")
-                summary.by_severity[finding.severity] += 1
-                summary.by_standard[finding.standard] += 1
-            _count(summary, result.verdict.valid, len(result.findings))
-            if on_record:
-                on_record(item)
-    for name in names:
-        temp[name].replace(out_dir / name)
-    _write_summary(out_dir, summary, started, list(inputs) if isinstance(inputs, list) else [])
-    return summary
+        except NoPackForLanguage as exc:
+            yield (
+                Rejected(
+                    item.source or SourceRef("?"),
+                    str(exc),
+                    "add a rule pack for this language, or name one with --rules",
+                    item.call_id,
+                ),
+                None,
+            )
+            continue
+        seen.add(item.call_id)
+        summary.packs[pack.label] = pack.content_hash
+        yield item, audit_call(pack, item)
 
 
 def _count(summary: BatchSummary, valid: bool | None, findings: int) -> None:
@@ -130,7 +165,7 @@ def _count(summary: BatchSummary, valid: bool | None, findings: int) -> None:
 
 
 def _write_summary(
-    out_dir: Path, summary: BatchSummary, started: datetime, inputs: list[str]
+    path: Path, summary: BatchSummary, started: datetime, inputs: list[str]
 ) -> None:
     document = {
         "schema": SUMMARY_SCHEMA,
@@ -144,10 +179,9 @@ def _write_summary(
         "no_sale": summary.no_sale,
         "findings": summary.findings,
         "rejected": summary.rejected,
+        "duplicates": summary.duplicates,
         "findings_by_severity": dict(sorted(summary.by_severity.items())),
         "findings_by_standard": dict(sorted(summary.by_standard.items())),
         "rule_packs": [{"pack": k, "hash": v} for k, v in sorted(summary.packs.items())],
     }
-    (out_dir / "summary.json").write_text(
-        json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -185,3 +185,45 @@ def test_audit_with_a_broken_pack_stops_before_writing(tmp_path):
     assert result.exit_code == 2
     assert "pack.yaml is missing 'version'" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_internal_error_is_reported_as_a_bug_not_a_traceback(tmp_path, monkeypatch, capsys):
+    import cli
+    import engine.batch
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine.batch, "audit_call", explode)
+    monkeypatch.setattr("sys.argv", ["callaudit", "--rules-root", RULES, "audit",
+                                     str(write_jsonl(tmp_path / "c.jsonl", CLEAN)),
+                                     "--out", str(tmp_path / "o")])
+    monkeypatch.delenv("CALLAUDIT_DEBUG", raising=False)
+    try:
+        cli.run()
+    except SystemExit as exit_:
+        assert exit_.code == 4
+    err = capsys.readouterr().err
+    assert "internal error: RuntimeError: boom" in err
+    assert "Traceback" not in err
+    assert not list((tmp_path / "o").glob(".*partial"))
+
+
+def test_a_call_whose_language_has_no_pack_is_rejected_and_the_rest_audited(tmp_path):
+    root = tmp_path / "rules"
+    shutil.copytree(REPO / "rules" / "zh-CN", root / "zh-CN")
+    english = {**CLEAN, "call_id": "E-1", "language": "en"}
+    path = write_jsonl(tmp_path / "c.jsonl", CLEAN, english)
+    result = CliRunner().invoke(main, ["--rules-root", str(root), "audit", str(path), "--out",
+                                       str(tmp_path / "o")])
+    assert result.exit_code == 0
+    assert "audited 1 call" in result.output
+    rejects = (tmp_path / "o" / "rejects.jsonl").read_text(encoding="utf-8")
+    assert "no rule pack for language 'en'" in rejects
+
+
+def test_output_folder_inside_the_input_is_not_read_back(tmp_path):
+    write_jsonl(tmp_path / "c.jsonl", CLEAN)
+    for _ in range(2):
+        result = run("audit", str(tmp_path), "--out", str(tmp_path / "out"))
+        assert "audited 1 call:" in result.output and "rejected" not in result.output

@@ -592,12 +592,13 @@ def test_csv_bad_call_level_value_points_at_its_row() -> None:
     assert (rejected.source.line, rejected.reason) == (3, "unknown language 'fr'")
 
 
-def test_csv_broken_quoting_keeps_calls_read_before_it() -> None:
+def test_csv_broken_quoting_rejects_the_calls_it_may_have_cut_short() -> None:
     results = turn_csv('call_id,speaker,text\nC1,agent,hello\nC2,agent,"never closed\nC3,agent,x\n')
     assert [(type(r).__name__, r.call_id) for r in results] == [
-        ("Call", "C1"),
+        ("Rejected", "C1"),
         ("Rejected", None),
     ]
+    assert results[0].reason.startswith("the CSV breaks at line 3 before this call's rows")
     rejected = results[1]
     assert isinstance(rejected, Rejected)
     assert rejected.source == SourceRef("turns.csv", 3)
@@ -646,3 +647,16 @@ def test_samples_load() -> None:
     assert confirm.call_type == "second_confirmation"
     assert confirm.customer_phone == "13800138003"
     assert [t.speaker for t in confirm.turns] == ["agent", "customer"] * 2 + ["agent"]
+
+
+def test_sound_note_before_the_label_stays_with_the_speaker() -> None:
+    (call,) = list(read_dialogue("x.txt", "坐席：您好\n[笑声] 客户：好的\n".encode()))
+    assert isinstance(call, Call)
+    assert [(t.speaker, t.text) for t in call.turns] == [("agent", "您好"),
+                                                         ("customer", "[笑声]好的")]
+
+
+def test_numbered_diarisation_label_is_an_unknown_speaker_not_a_wrapped_line() -> None:
+    (rejected,) = list(read_dialogue("x.txt", b"Agent: hi\nSpeaker 2: yes\n"))
+    assert isinstance(rejected, Rejected)
+    assert rejected.reason == "line 2: unknown speaker 'Speaker 2'"

@@ -30,7 +30,8 @@ def verdict_record(verdict: Verdict, call: Call, *, mask: bool = True) -> dict[s
 
 
 def finding_record(finding: Finding, *, mask: bool = True) -> dict[str, Any]:
-    clean = mask_numbers_in_text if mask else (lambda text: text)
+    # Masking keeps lengths, so the quote is cut from the masked text at the same span.
+    texts = [mask_numbers_in_text(e.text) if mask else e.text for e in finding.evidence]
     return {
         "schema": FINDING_SCHEMA,
         "call_id": finding.call_id,
@@ -43,14 +44,14 @@ def finding_record(finding: Finding, *, mask: bool = True) -> dict[str, Any]:
             {
                 "turn": e.turn,
                 "speaker": e.speaker,
-                "text": clean(e.text),
-                "quote": clean(e.quote),
+                "text": text,
+                "quote": text[e.char_start : e.char_end],
                 "char_start": e.char_start,
                 "char_end": e.char_end,
                 "start": e.start,
                 "end": e.end,
             }
-            for e in finding.evidence
+            for e, text in zip(finding.evidence, texts, strict=True)
         ],
         "rule_source": finding.rule_source,
         "fingerprint": finding.fingerprint,
@@ -58,6 +59,7 @@ def finding_record(finding: Finding, *, mask: bool = True) -> dict[str, Any]:
 
 
 def reject_record(rejected: Rejected, *, mask: bool = True) -> dict[str, Any]:
+    excerpt = rejected.excerpt.rstrip("\r\n")
     return {
         "schema": REJECT_SCHEMA,
         "file": rejected.source.path,
@@ -65,5 +67,5 @@ def reject_record(rejected: Rejected, *, mask: bool = True) -> dict[str, Any]:
         "call_id": rejected.call_id,
         "reason": rejected.reason,
         "hint": rejected.hint,
-        "excerpt": mask_numbers_in_text(rejected.excerpt) if mask else rejected.excerpt,
+        "excerpt": (mask_numbers_in_text(excerpt) if mask else excerpt),
     }

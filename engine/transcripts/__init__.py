@@ -29,20 +29,30 @@ def _whole_file_reader(path: Path) -> Callable[[str, bytes], Iterator[LoadResult
     return read_turn_csv
 
 
-def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> Iterator[Path | Rejected]:
-    """Every transcript file named or found (recursively, sorted) under a named folder."""
+def _is_transcript(path: Path, folder: Path, skip: tuple[Path, ...]) -> bool:
+    relative = path.relative_to(folder)
+    return (
+        path.suffix.lower() in TRANSCRIPT_SUFFIXES
+        and not path.name.lower().endswith(SIDECAR_SUFFIXES)
+        and not any(part.startswith(".") for part in relative.parts)
+        and not any(path.resolve().is_relative_to(s) for s in skip)
+        and path.is_file()
+    )
+
+
+def expand_inputs(
+    inputs: Iterable[str | os.PathLike[str]], skip: Iterable[Path] = ()
+) -> Iterator[Path | Rejected]:
+    """Every transcript file named or found (recursively, sorted) under a named folder.
+
+    Hidden files and folders are passed over, and so are the `skip` folders (the audit's
+    own output folder, so a re-run never reads its results back as transcripts).
+    """
+    skipped = tuple(p.resolve() for p in skip)
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in TRANSCRIPT_SUFFIXES
-                and not p.name.lower().endswith(SIDECAR_SUFFIXES)
-                and not p.name.startswith(".")
-            )
-            yield from found
+            yield from sorted(p for p in path.rglob("*") if _is_transcript(p, path, skipped))
         elif path.exists():
             yield path
         else:
@@ -53,9 +63,11 @@ def expand_inputs(inputs: Iterable[str | os.PathLike[str]]) -> Iterator[Path | R
             )
 
 
-def load_calls(inputs: Iterable[str | os.PathLike[str]]) -> Iterator[LoadResult]:
+def load_calls(
+    inputs: Iterable[str | os.PathLike[str]], skip: Iterable[Path] = ()
+) -> Iterator[LoadResult]:
     """Stream every call from the given files and folders; bad records come out as Rejected."""
-    for item in expand_inputs(inputs):
+    for item in expand_inputs(inputs, skip):
         if isinstance(item, Rejected):
             yield item
             continue

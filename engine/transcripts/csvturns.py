@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,6 +195,7 @@ def _calls(
     for item in rows:
         if isinstance(item, Rejected):
             entries.append(item)
+            _cut_short(calls.values(), item)
             continue
         source, row = item
         excerpt = ",".join(row)[:EXCERPT_CHARS]
@@ -223,6 +224,20 @@ def _calls(
         )
     for entry in entries:
         yield entry if isinstance(entry, Rejected) else _finish(entry)
+
+
+def _cut_short(groups: Iterable[_CallRows], broken: Rejected) -> None:
+    """After broken quoting, a call read so far may miss later turns: reject it, not guess."""
+    for group in groups:
+        if group.rejected is None:
+            group.rejected = Rejected(
+                group.source,
+                f"the CSV breaks at line {broken.source.line} before this call's rows could all "
+                "be read; the call may be incomplete",
+                "fix the quoting at that line and audit the file again",
+                group.call_id,
+                group.excerpt,
+            )
 
 
 def _finish(group: _CallRows) -> Call | Rejected:

@@ -77,6 +77,8 @@ _TIME_BRACKET = re.compile(r"\[([^\]\n]*)\]\s*")
 # A label is everything before the first colon, without spaces; '://' is a URL, not a label.
 _LABELLED = re.compile(r"([^\s:：]+)\s*[:：](?!//)\s*(.*)")
 # What a speaker label looks like, known or not ("经理", "说话人1", "Supervisor").
+# Diarisation labels such as "Speaker 2:" are speakers too (unknown ones, to be rejected).
+_NUMBERED_LABEL = re.compile(r"([A-Za-z]+ \d{1,2})\s*[:：]\s*(.*)")
 _LABEL_LIKE = re.compile(rf"[A-Za-z][A-Za-z0-9_.\-]{{0,19}}|[{_CJK}][{_CJK}0-9A-Za-z]{{0,7}}")
 _HEADER = re.compile(r"([^:：]+?)\s*[:：]\s*(.*)")
 _EXTRA_KEY = re.compile(r"[^\W\d][\w\-]{0,39}")
@@ -343,7 +345,13 @@ class _DialogueParser:
 
     def _line(self, line: str, source: SourceRef) -> None:
         time_text, body = _split_time(line)
-        labelled = _LABELLED.fullmatch(body)
+        labelled = _LABELLED.fullmatch(body) or _NUMBERED_LABEL.fullmatch(body)
+        if time_text is None and speaker_name(labelled[1] if labelled else None) is None:
+            # "[笑声] 客户：好的": a sound note before the label belongs to the turn's text.
+            note = _TIME_BRACKET.match(body)
+            after = _LABELLED.fullmatch(body[note.end() :]) if note else None
+            if note and after and speaker_name(after[1]) is not None:
+                labelled = _LABELLED.fullmatch(f"{after[1]}：{note[0].strip()}{after[2]}")
         label = labelled[1] if labelled else None
         speaker = speaker_name(label)
         if speaker is not None:
@@ -355,7 +363,7 @@ class _DialogueParser:
             raise SourceError(source, f"line {source.line}: {what}", speaker_labels_hint())
         elif labelled is not None and metadata_key(labelled[1]) in METADATA_KEYS:
             self._header(metadata_key(labelled[1]), labelled[2].strip(), source)
-        elif label is not None and _LABEL_LIKE.fullmatch(label):
+        elif label is not None and (_LABEL_LIKE.fullmatch(label) or " " in label):
             hint = speaker_labels_hint()
             if not self.turns:  # it may have been meant as a header line
                 hint += "; write other metadata as '# key: value'"

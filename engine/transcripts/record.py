@@ -139,10 +139,13 @@ def _turn(raw: object, index: int) -> Turn:
         )
     confidence = raw.get("confidence")
     if confidence is not None and (
-        isinstance(confidence, bool) or not isinstance(confidence, (int, float))
+        isinstance(confidence, bool)
+        or not isinstance(confidence, (int, float))
+        or not 0 <= confidence <= 1
     ):
         raise RecordError(
-            f"{where} confidence must be a number", "write confidence as a number from 0 to 1"
+            f"{where} confidence must be a number from 0 to 1, not {confidence!r}",
+            "write confidence as a number from 0 to 1",
         )
     return Turn(
         speaker=speaker,  # type: ignore[arg-type]
@@ -174,7 +177,11 @@ def _product(raw: object) -> Product | None:
             ) from None
         if not math.isfinite(fee) or fee < 0:
             raise RecordError("'product.monthly_fee' must be ≥ 0", "write the fee as 5 or 5.5")
-    trial = raw.get("trial_days") or 0
+    trial = raw.get("trial_days")
+    if trial is None or trial == "":
+        trial = 0
+    if isinstance(trial, str) and trial.strip().isdigit():
+        trial = int(trial.strip())
     if isinstance(trial, bool) or not isinstance(trial, (int, float)) or trial < 0 or trial % 1:
         raise RecordError(
             f"'product.trial_days' must be a whole number of days ≥ 0, not {trial!r}",
@@ -212,6 +219,15 @@ def parse_started_at(value: object) -> datetime:
             "add the offset the call centre runs in, e.g. 2026-11-23T09:30:00+08:00",
         )
     return when
+
+
+def _extra_fields(obj: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """Fields the format does not define, product ones as 'product.<name>': kept, not used."""
+    extra = [(k, v) for k, v in obj.items() if k not in KNOWN_FIELDS]
+    product = obj.get("product")
+    if isinstance(product, Mapping):
+        extra += [(f"product.{k}", v) for k, v in product.items() if k not in PRODUCT_FIELDS]
+    return tuple(extra)
 
 
 def call_from_record(obj: object, source: SourceRef | None = None) -> Call:
@@ -266,5 +282,5 @@ def call_from_record(obj: object, source: SourceRef | None = None) -> Call:
         product=_product(obj.get("product")),
         related_call_id=_text(obj, "related_call_id", required=False),
         source=source,
-        extra=tuple((k, v) for k, v in obj.items() if k not in KNOWN_FIELDS),
+        extra=_extra_fields(obj),
     )
