@@ -148,7 +148,7 @@ def _parse_with_units(tokens: list[str]) -> Decimal | None:
                 done, wan = (done + wan + section) * _BIG_UNITS[token], Decimal(0)
             else:
                 wan = section * _BIG_UNITS[token]
-            section, digit, last_small, last_unit, zero = Decimal(0), None, None, None, False
+            section, digit, last_small, zero = Decimal(0), None, None, False
             last_unit = _BIG_UNITS[token]
         else:
             return None
@@ -160,12 +160,18 @@ def _parse_with_units(tokens: list[str]) -> Decimal | None:
 
 
 def _numeral_tail(run: str) -> tuple[int, Decimal] | None:
-    """The longest tail of a numeral run that is a number: "唯一五" gives up "一五" for "五"."""
+    """The longest tail of a numeral run that is a number: "唯一五" gives up "一五" for "五".
+
+    None for a range, which is no stated amount: "三四块", "五六十块", "一两块".
+    """
     for offset, char in enumerate(run):
         if char.isspace():
             continue
         value = _parse_number(run[offset:], strict=True)
         if value is not None:
+            head = run[:offset].rstrip()
+            if head and _CN_DIGITS.get(head[-1], -9) + 1 == _CN_DIGITS.get(char):
+                return None
             return offset, value
     return None
 
@@ -221,10 +227,16 @@ def _spaced(word: str) -> str:
 _DIGITS = r"(?<![0-9.])[0-9]+(?:,[0-9]{3})*(?:\.[0-9]+)?"
 _NUM = (
     rf"(?:{_DIGITS}[十百千万亿]*"
-    rf"|[{_CN_NUMERAL_CHARS}](?:\s?[{_CN_NUMERAL_CHARS}])*(?:点[零〇一二三四五六七八九]+[万亿]?)?)"
+    rf"|[{_CN_NUMERAL_CHARS}](?:\s?[{_CN_NUMERAL_CHARS}]){{0,23}}(?:点[零〇一二三四五六七八九]+[万亿]?)?)"
 )
 # "一个月", "每天" after an amount; the spaces are speech recognition's.
-_CN_PER_WORD = r"(?:每|一)\s?(?:个\s?)?(?:月|天|日|年|周|星\s?期|礼\s?拜)"
+_CN_PERIOD = r"(?:月|天|日|年|周|星\s?期|礼\s?拜)"
+_CN_PER_WORD = rf"(?:每|一)\s?(?:个\s?)?{_CN_PERIOD}"
+# What must follow a number without a currency: "/月", "/month", "a month", "monthly".
+_PERIOD_AHEAD = (
+    r"\s*(?:/|(?:per|an?|each|every)\s+(?:month|day|year|week)"
+    r"|monthly|daily|yearly|annually|weekly)"
+)
 _NONZERO = "一二两三四五六七八九1-9"
 # What may not follow a bare trailing digit: "五块五" is 5.5, "五块一个月" is 5 a month.
 _STOP = (
@@ -247,27 +259,38 @@ _FOREIGN = {
 
 _AMOUNT = re.compile(
     rf"""
-    (?:(?P<cn_pre>人民币|rmb|¥|港币|美金)\s?)?
+    # Fail fast where no amount can start: most positions, as the alternatives are many.
+    (?=[0-9{_CN_NUMERAL_CHARS}人¥港美$]|(?<![a-z])[aefnorstuz])
     (?:
-        (?P<yuan>{_NUM})\s?(?P<unit>{_CN_UNIT})
+        # 人民币五元, 五块五, 一块九毛九, 9块9, 三毛钱, 五分钱
+        (?:(?P<cn_pre>人民币|rmb|¥|港币|美金)\s?)?
         (?:
-            \s?(?P<jiao>[{_NONZERO}])\s?{_JIAO}(?:\s?(?P<fen>[{_NONZERO}])(?:\s?分|{_STOP}))?
-          | \s?零?\s?(?P<fen_a>[{_NONZERO}])\s?分
-          | (?P<frac>\s?零?\s?[一二三四五六七八九]{{1,2}}|[0-9]{{1,2}}){_STOP}
-        )?
-      | (?<![0-9{_CN_NUMERAL_CHARS}])(?P<jiao_only>[{_NONZERO}])\s?{_JIAO}
-        (?:\s?(?P<fen_b>[{_NONZERO}])(?:\s?分|{_STOP}))?
-      | (?P<fen_only>{_NUM})\s?分钱
+            (?P<yuan>{_NUM})\s?(?P<unit>{_CN_UNIT})
+            (?:
+                \s?(?P<jiao>[{_NONZERO}])\s?{_JIAO}(?:\s?(?P<fen>[{_NONZERO}])(?:\s?分|{_STOP}))?
+              | \s?零?\s?(?P<fen_a>[{_NONZERO}])\s?分
+              | (?P<frac>\s?零?\s?[一二三四五六七八九]{{1,2}}|[0-9]{{1,2}}){_STOP}
+            )?
+          | (?<![0-9{_CN_NUMERAL_CHARS}])(?P<jiao_only>[{_NONZERO}])\s?{_JIAO}
+            (?:\s?(?P<fen_b>[{_NONZERO}])(?:\s?分|{_STOP}))?
+          | (?P<fen_only>{_NUM})\s?分钱
+        )
+        (?:\s?钱)?(?:\s?人民币)?
+        # ¥5, 人民币一万
+      | (?P<sign>人民币|rmb|¥|港币|美金)\s?(?P<sign_num>{_NUM})
+        # $4.99, usd 5
+      | (?P<usd_pre>us\$|\$|usd(?![a-z]))\s?(?P<usd_num>{_DIGITS})
+        (?:\s?(?:dollars?|bucks?|usd)(?![a-z]))?
+        # 5 dollars, twelve ninety-nine dollars, 50 cents, 5 dollars and 50 cents
+      | (?:(?P<en_digits>{_DIGITS})|(?P<en_words>{_EN_NUMBER})(?:\s+(?P<en_wcents>{_EN_CENTS}))?)
+        \s?(?P<en_unit>dollars?|bucks?|usd|cents?|¢)(?![a-z])
+        (?:\s+(?:and\s+)?(?P<en_cents>[0-9]{{1,2}}|{_EN_BELOW_100})\s?cents?(?![a-z]))?
+        # No currency: an amount only with a period after it ("9.99/month"), see find_amounts
+      | (?:
+            (?P<bare_digits>{_DIGITS})
+          | (?P<bare_words>{_EN_NUMBER})(?:\s+(?P<bare_wcents>{_EN_CENTS}))?
+        )(?={_PERIOD_AHEAD})
     )
-    (?:\s?钱)?(?:\s?人民币)?
-  | (?P<sign>人民币|rmb|¥|港币|美金)\s?(?P<sign_num>{_NUM})
-  | (?P<usd_pre>us\$|\$|usd(?![a-z]))\s?(?P<usd_num>{_DIGITS})
-    (?:\s?(?:dollars?|bucks?|usd)(?![a-z]))?
-  | (?:(?P<en_digits>{_DIGITS})|(?P<en_words>{_EN_NUMBER})(?:\s+(?P<en_wcents>{_EN_CENTS}))?)
-    \s?(?P<en_unit>dollars?|bucks?|usd|cents?|¢)(?![a-z])
-    (?:\s+(?:and\s+)?(?P<en_cents>[0-9]{{1,2}}|{_EN_BELOW_100})\s?cents?(?![a-z]))?
-  | (?P<bare_digits>{_DIGITS})(?![0-9])
-  | (?P<bare_words>{_EN_NUMBER})(?:\s+(?P<bare_wcents>{_EN_CENTS}))?
     """,
     re.VERBOSE,
 )
@@ -278,8 +301,8 @@ _PER_SUFFIX = re.compile(
         (?P<slash>/)\s*(?P<s1>月|天|日|年|周|星期|month|mon|mth|mo|day|year|yr|week|wk)
       | (?:per|an?|each|every)\s+(?P<s2>month|day|year|week)
       | (?P<s3>monthly|daily|yearly|annually|weekly)
-      | (?P<s4>{_CN_PER_WORD})
-      | (?P<s5>包\s?月)
+      | (?P<s4>一\s?(?:个\s?)?{_CN_PERIOD}|包\s?月)
+      | (?P<weak>每\s?(?:个\s?)?{_CN_PERIOD})
     )(?![a-z])
     """,
     re.VERBOSE,
@@ -316,8 +339,9 @@ _PERIODS = {
     "周": "week", "星期": "week", "礼拜": "week", "week": "week", "wk": "week",
     "weekly": "week",
 }  # fmt: skip
+# Every amount has a currency or a period word; most turns have neither.
 _AMOUNT_HINT = re.compile(
-    rf"[0-9{_CN_NUMERAL_CHARS}$¥¢]|dollar|buck|cent|{_ONES_RE}|{_TEENS_RE}|{_TENS_RE}"
+    r"[元圆块毛角分$¥¢/]|人民币|rmb|美金|港币|usd|dollar|buck|cent|month|day|year|week|annual"
 )
 # Dividing (not multiplying by 0.01) keeps values tidy: 50 cents is 0.5, not 0.50.
 _HUNDRED = Decimal(100)
@@ -335,16 +359,18 @@ def find_amounts(text: str) -> list[StatedAmount]:
             continue
         value, currency, start, precise = core
         end = match.end()
-        per, slashed = None, False
         suffix = _PER_SUFFIX.match(text, end)
-        if suffix:
-            period = next(g for g in suffix.group("s1", "s2", "s3", "s4", "s5") if g)
-            per, slashed, end = _period_of(period), bool(suffix["slash"]), suffix.end()
         # Without a currency, "30" is a count, not money; "9.99/month" is a price.
-        if currency is None and not (slashed or (per and precise)):
+        if currency is None and not (suffix and (suffix["slash"] or precise)):
             continue
-        if per is None:
+        # A period after the amount binds tighter than one before it, except "每…", which
+        # as often starts the next clause: "每月29元每天1g流量".
+        if suffix and suffix.lastgroup != "weak":
+            per, end = _period_of(suffix[suffix.lastgroup]), suffix.end()
+        else:
             per, start = _per_before(text, max(floor, start - _PREFIX_WINDOW), start)
+            if per is None and suffix:
+                per, end = _period_of(suffix["weak"]), suffix.end()
         found.append(StatedAmount(value, start, end, per, currency))
         floor = end
     return found
@@ -443,9 +469,10 @@ def _english_core(m: re.Match[str]) -> tuple[Decimal, str | None, int, bool]:
 _CN_MONTH = r"(?:1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九])"
 _CN_DAY = r"(?:(?:3[01]|[12][0-9]|0?[1-9])(?![0-9])|[一二三四五六七八九十廿卅]{1,3})"
 # A day without 号/日 must not be the start of an amount or a count: "12月5块".
-_DAY_END = r"(?:\s?(?P<mark>[日号])|(?![0-9块元毛角分点.个天年月/%]))"
+_DAY_END = r"(?:\s?[日号]|(?![0-9块元毛角分点.个天年月/%]))"
 _CN_DATE = re.compile(
     rf"""
+    (?=[0-9零〇一二三四五六七八九十])
     (?<![0-9零〇一二两三四五六七八九十百千统唯同])  # "统一月底" is not January
     (?:(?P<year>[0-9]{{4}}|[零〇一二三四五六七八九]{{4}})\s?年\s?)?
     (?P<month>{_CN_MONTH})\s?月\s?
@@ -462,7 +489,7 @@ _CN_RELATIVE = re.compile(
 )
 _NUMERIC_DATE = re.compile(
     r"""
-    (?<![0-9./-])
+    (?=[0-9])(?<![0-9./-])
     (?:
         (?P<y1>[0-9]{4})(?P<sep>[-/.])(?P<m1>1[0-2]|0?[1-9])(?P=sep)(?P<d1>3[01]|[12][0-9]|0?[1-9])
       | (?P<m2>1[0-2]|0?[1-9])/(?P<d2>3[01]|[12][0-9]|0?[1-9])(?:/(?P<y2>[0-9]{4}|[0-9]{2}))?
@@ -504,13 +531,13 @@ _EN_DAY = (
     rf"|(?P<dw>{_ORDINAL_RE}))"
 )
 _EN_YEAR = r"(?:(?:,\s*|\s+)(?P<year>(?:19|20|21)[0-9]{2})(?![0-9]))?"
-_EN_MONTH_DAY = re.compile(rf"{_MONTH_RE}\s+(?:the\s+)?{_EN_DAY}{_EN_YEAR}")
+# The leading lookaheads only fail fast on letters no month name or day can start with.
+_EN_MONTH_DAY = re.compile(rf"(?=[adfjmnos]){_MONTH_RE}\s+(?:the\s+)?{_EN_DAY}{_EN_YEAR}")
 _EN_DAY_MONTH = re.compile(
-    rf"(?<![a-z0-9])(?:the\s+)?{_EN_DAY}\s+(?P<of>of\s+)?{_MONTH_RE}{_EN_YEAR}"
+    rf"(?=[0-9efnst])(?<![a-z0-9])(?:the\s+)?{_EN_DAY}\s+(?P<of>of\s+)?{_MONTH_RE}{_EN_YEAR}"
 )
-_DATE_HINT = re.compile(
-    r"[0-9零〇一二三四五六七八九十廿卅月]|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
-)
+_NUMERIC_HINT = re.compile(r"[0-9][-/.][0-9]")
+_MONTH_NAME_HINT = re.compile(r"(?<![a-z])(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)")
 _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -520,20 +547,16 @@ def find_dates(text: str, reference: date | None = None) -> list[StatedDate]:
     reference (the call date) is only needed for relative dates such as "下个月5号"; without
     it they are skipped. Stated years are kept; missing ones stay None (see resolve_date).
     """
-    if not _DATE_HINT.search(text):
-        return []
-    found: list[StatedDate] = []
-    for match in _CN_DATE.finditer(text):
-        found.append(_chinese_date(match))
-    if reference is not None:
-        for match in _CN_RELATIVE.finditer(text):
-            found.append(_relative_date(match, reference))
-    for match in _NUMERIC_DATE.finditer(text):
-        found.append(_numeric_date(match))
-    for match in _EN_MONTH_DAY.finditer(text):
-        found.append(_english_date(match, day_first=False))
-    for match in _EN_DAY_MONTH.finditer(text):
-        found.append(_english_date(match, day_first=True))
+    found: list[StatedDate | None] = []
+    if "月" in text:  # cheap checks first: most turns state no date at all
+        found += [_chinese_date(m) for m in _CN_DATE.finditer(text)]
+        if reference is not None:
+            found += [_relative_date(m, reference) for m in _CN_RELATIVE.finditer(text)]
+    if _NUMERIC_HINT.search(text):
+        found += [_numeric_date(m) for m in _NUMERIC_DATE.finditer(text)]
+    if _MONTH_NAME_HINT.search(text):
+        found += [_english_date(m, day_first=False) for m in _EN_MONTH_DAY.finditer(text)]
+        found += [_english_date(m, day_first=True) for m in _EN_DAY_MONTH.finditer(text)]
     return _without_overlaps([d for d in found if d is not None])
 
 
