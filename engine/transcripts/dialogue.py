@@ -25,21 +25,14 @@ from engine.model import Call, Rejected, SourceRef
 from engine.transcripts import SIDECAR_SUFFIXES
 from engine.transcripts.encoding import UndecodableError, decode_bytes
 from engine.transcripts.record import (
+    CALL_FIELDS,
     SPEAKER_ALIASES,
     RecordError,
     call_from_record,
     speaker_name,
 )
 
-CALL_KEYS = (
-    "call_id",
-    "call_type",
-    "agent_id",
-    "customer_phone",
-    "started_at",
-    "language",
-    "related_call_id",
-)
+CALL_KEYS = CALL_FIELDS
 # Flat metadata keys for the product, mapped to the interchange `product` fields.
 PRODUCT_KEYS: dict[str, str] = {
     "product_code": "code",

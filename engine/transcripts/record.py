@@ -13,19 +13,17 @@ from typing import Any
 
 from engine.model import CALL_TYPES, LANGUAGES, Call, Product, SourceRef, Turn
 
-KNOWN_FIELDS = frozenset(
-    {
-        "call_id",
-        "call_type",
-        "agent_id",
-        "customer_phone",
-        "started_at",
-        "language",
-        "product",
-        "related_call_id",
-        "turns",
-    }
+# The call-level fields that are plain values (product and turns are structured).
+CALL_FIELDS: tuple[str, ...] = (
+    "call_id",
+    "call_type",
+    "agent_id",
+    "customer_phone",
+    "started_at",
+    "language",
+    "related_call_id",
 )
+KNOWN_FIELDS = frozenset((*CALL_FIELDS, "product", "turns"))
 PRODUCT_FIELDS = frozenset({"code", "name", "monthly_fee", "currency", "trial_days"})
 
 # Speaker labels seen in call-platform exports, mapped to the interchange names.
