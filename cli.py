@@ -14,6 +14,7 @@ import click
 
 from cli_commands import EXIT_INTERNAL, App
 from cli_commands.audit import audit_command, check_command
+from cli_commands.evaluate import eval_command
 from cli_commands.rules import rules_group
 from engine import __version__
 
@@ -38,6 +39,7 @@ def main(ctx: click.Context, rules_root: Path) -> None:
 main.add_command(rules_group)
 main.add_command(check_command)
 main.add_command(audit_command)
+main.add_command(eval_command)
 
 
 def run() -> None:

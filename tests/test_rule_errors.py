@@ -118,3 +118,11 @@ def test_pack_header_language_checked(tmp_path, monkeypatch):
     with pytest.raises(RulePackError) as caught:
         load_pack(folder)
     assert caught.value.problems[0].message == "language 'fr' is not one of the allowed values"
+
+
+def test_matchers_replying_to_each_other_in_a_circle(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = errors_of(tmp_path, {"a.yaml": (
+        "matchers:\n  a:\n    phrases: [x]\n    replies_to: b\n"
+        "  b:\n    phrases: [y]\n    replies_to: a\n")})
+    assert "matchers reply to each other in a circle: a → b → a" in text

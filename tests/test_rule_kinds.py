@@ -51,6 +51,15 @@ matchers:
   trial:
     speaker: agent
     phrases: [体验期]
+  offer_question:
+    speaker: agent
+    phrases: [您同意办理吗, 给您开通好吗]
+  reply_accept:
+    speaker: customer
+    phrases: [好的, 可以]
+    replies_to: offer_question
+    reply_within: 1
+    unless_turn_says: [考虑, 再说]
 """
 
 
@@ -210,3 +219,20 @@ def test_trial_end_check(pack_factory, said, fires):
     if fires:
         assert found[0].evidence[0].quote == "12月31号"
         assert "2026-12-23" in found[0].detail
+
+
+# -- replies and turn-level vetoes ----------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("turns", "fires"),
+    [
+        ([("agent", "您同意办理吗？"), ("customer", "好的")], True),
+        ([("agent", "请问您是机主吗？"), ("customer", "好的")], False),
+        ([("agent", "您同意办理吗？"), ("agent", "x"), ("customer", "可以")], False),
+        ([("agent", "给您开通好吗？"), ("customer", "好的，我考虑一下")], False),
+        ([("agent", "给您开通好吗？"), ("customer", "可以，再说吧")], False),
+    ],
+)
+def test_replies_to_and_unless_turn_says(pack_factory, turns, fires):
+    found = findings(pack_factory, rule("kind: forbidden\nmatcher: reply_accept"), turns)
+    assert bool(found) is fires

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.rules.matchers import SPEAKER_CHOICES, Matcher
+from engine.rules.matchers import SPEAKER_CHOICES, Matcher, reply_cycle
 from engine.rules.problems import suggest
 from engine.rules.yamlsource import Node
 
 MATCHER_KEYS = frozenset(
-    {"speaker", "phrases", "regex", "except", "negation", "questions", "homophones", "description"}
+    {"speaker", "phrases", "regex", "except", "negation", "questions", "homophones",
+     "description", "unless_turn_says", "replies_to", "reply_within"}
 )
 
 
@@ -19,6 +20,7 @@ class Compiler:
 
     matchers: dict[str, Matcher] = field(default_factory=dict)
     references: list[tuple[str, Node]] = field(default_factory=list)
+    reply_nodes: list[tuple[str, Node]] = field(default_factory=list)  # matcher, its replies_to
     inline_count: int = 0
 
     def reference(self, node: Node, what: str) -> str | None:
@@ -42,6 +44,15 @@ class Compiler:
                 node.error(
                     f"no matcher is named '{name}'",
                     suggest(name, known, "matchers defined in this pack"),
+                )
+        reported: set[str] = set()
+        for name, node in self.reply_nodes:
+            cycle = reply_cycle(self.matchers, name) if name in self.matchers else None
+            if cycle and not reported & set(cycle):
+                reported |= set(cycle)
+                node.error(
+                    "matchers reply to each other in a circle: " + " → ".join(cycle),
+                    "a reply must answer a matcher that does not itself reply to it",
                 )
 
     def add_matcher(self, name_node: Node, name: str, body: Node) -> None:
@@ -79,6 +90,13 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
             "add a 'phrases:' list (or a 'regex:' list)",
         )
         return None
+    replies_to = None
+    if "replies_to" in fields:
+        replies_to = compiler.reference(fields["replies_to"], "replies_to")
+        compiler.reply_nodes.append((name, fields["replies_to"]))
+    within = (
+        fields["reply_within"].integer("reply_within", 1, 20) if "reply_within" in fields else None
+    )
     flags = {
         key: fields[key].boolean(key) if key in fields else None
         for key in ("negation", "questions", "homophones")
@@ -93,6 +111,11 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
         negation=flags["negation"] is not False,
         questions=flags["questions"] is not False,
         homophones=flags["homophones"] is True,
+        unless_turn_says=fields["unless_turn_says"].texts("unless_turn_says")
+        if "unless_turn_says" in fields
+        else (),
+        replies_to=replies_to,
+        reply_within=within or 2,
     )
 
 

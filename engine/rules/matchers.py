@@ -35,6 +35,12 @@ class Matcher:
     negation: bool = True  # a negated match ("不同意", "don't agree") does not count
     questions: bool = True  # a match inside a question counts
     homophones: bool = False  # Chinese phrases also match by toneless pinyin
+    # A match does not count when the same turn also says one of these ("好的，我考虑一下").
+    unless_turn_says: tuple[str, ...] = ()
+    # A match counts only as a reply: the named matcher matched in the `reply_within`
+    # turns before it ("同意" answering "您同意办理吗？", not "您是机主吗？").
+    replies_to: str | None = None
+    reply_within: int = 2
 
 
 @dataclass(frozen=True, order=True)
@@ -130,10 +136,13 @@ def _at_word_edges(text: str, start: int, end: int, edges: tuple[bool, bool]) ->
     return not (edges[1] and end < len(text) and text[end].isascii() and text[end].isalnum())
 
 
+MATCH, EXCEPTION, VETO = "match", "except", "veto"
+
+
 @dataclass(frozen=True)
 class _Entry:
     matcher: int  # index into PhraseIndex.matchers
-    exception: bool
+    role: str  # MATCH, EXCEPTION (cancels an overlapping match) or VETO (cancels the turn)
     edges: tuple[bool, bool]
 
 
@@ -151,17 +160,23 @@ class PhraseIndex:
         options = re2.Options()
         options.log_errors = False
         for index, matcher in enumerate(self.matchers):
-            for phrases, is_exception in ((matcher.phrases, False), (matcher.exceptions, True)):
+            roles = (
+                (matcher.phrases, MATCH),
+                (matcher.exceptions, EXCEPTION),
+                (matcher.unless_turn_says, VETO),
+            )
+            for phrases, role in roles:
                 for phrase in phrases:
                     key = normalizer.phrase(phrase)
                     if not key:
                         continue
-                    entry = _Entry(index, is_exception, _needs_word_edges(key))
+                    entry = _Entry(index, role, _needs_word_edges(key))
                     exact[key].append(entry)
-                    if matcher.homophones and not is_exception and not key.isascii():
+                    if matcher.homophones and role == MATCH and not key.isascii():
                         sounds[homophone_key(key)].append(entry)
             for pattern in matcher.patterns:
-                self.regexes.append((index, re2.compile(pattern, options)))
+                self.regexes.append((index, re2.compile("(?i)" + pattern, options)))
+        self._reply_order = _reply_order(self.matchers)
         self._exact_keys = list(exact)
         self._exact_entries = [exact[k] for k in self._exact_keys]
         self._exact = _automaton(self._exact_keys)
@@ -179,8 +194,16 @@ class PhraseIndex:
                 continue
             hits: dict[int, list[tuple[int, int]]] = defaultdict(list)
             cancels: dict[int, list[tuple[int, int]]] = defaultdict(list)
+            vetoed: set[int] = set()
             self._collect(
-                self._exact, self._exact_entries, turn.text, turn.text, speaker, hits, cancels
+                self._exact,
+                self._exact_entries,
+                turn.text,
+                turn.text,
+                speaker,
+                hits,
+                cancels,
+                vetoed,
             )
             if self._sounds is not None:
                 self._collect(
@@ -191,6 +214,7 @@ class PhraseIndex:
                     speaker,
                     hits,
                     cancels,
+                    vetoed,
                 )
             for index, regex in self.regexes:
                 if self._speaks(index, speaker):
@@ -198,6 +222,8 @@ class PhraseIndex:
                         m.span() for m in regex.finditer(turn.text) if m.end() > m.start()
                     )
             for index, spans in hits.items():
+                if index in vetoed:
+                    continue
                 matcher = self.matchers[index]
                 for start, end in sorted(set(spans)):
                     if any(s < end and start < e for s, e in cancels.get(index, ())):
@@ -207,7 +233,18 @@ class PhraseIndex:
                     if matcher.negation and is_negated(self.negation, turn, start):
                         continue
                     found[index].append(Hit(number, start, end))
-        return {self.matchers[i].name: sorted(h) for i, h in found.items()}
+        for index in self._reply_order:
+            matcher = self.matchers[index]
+            asked = {h.turn for h in found.get(self._index_of(matcher.replies_to), [])}
+            found[index] = [
+                h
+                for h in found.get(index, [])
+                if any(h.turn - matcher.reply_within <= t < h.turn for t in asked)
+            ]
+        return {self.matchers[i].name: sorted(h) for i, h in found.items() if h}
+
+    def _index_of(self, name: str | None) -> int:
+        return next(i for i, m in enumerate(self.matchers) if m.name == name)
 
     def _speaks(self, index: int, speaker: str) -> bool:
         wanted = self.matchers[index].speaker
@@ -222,6 +259,7 @@ class PhraseIndex:
         speaker: str,
         hits: dict[int, list[tuple[int, int]]],
         cancels: dict[int, list[tuple[int, int]]],
+        vetoed: set[int],
     ) -> None:
         if automaton is None:
             return
@@ -231,7 +269,46 @@ class PhraseIndex:
                     continue
                 if not _at_word_edges(text, start, end, entry.edges):
                     continue
-                (cancels if entry.exception else hits)[entry.matcher].append((start, end))
+                if entry.role == VETO:
+                    vetoed.add(entry.matcher)
+                else:
+                    (cancels if entry.role == EXCEPTION else hits)[entry.matcher].append(
+                        (start, end)
+                    )
+
+
+def _reply_order(matchers: Sequence[Matcher]) -> list[int]:
+    """Matchers that reply to others, each after the one it replies to (no cycles: the
+    compiler rejects them)."""
+    by_name = {m.name: i for i, m in enumerate(matchers)}
+    order: list[int] = []
+    placed: set[int] = set()
+
+    def place(index: int, trail: frozenset[int]) -> None:
+        if index in placed or index in trail:
+            return
+        target = matchers[index].replies_to
+        if target is not None and target in by_name:
+            place(by_name[target], trail | {index})
+        if target is not None:
+            order.append(index)
+        placed.add(index)
+
+    for index in range(len(matchers)):
+        place(index, frozenset())
+    return order
+
+
+def reply_cycle(matchers: dict[str, Matcher], start: str) -> list[str] | None:
+    """The chain of `replies_to` from a matcher back to itself, if there is one."""
+    chain = [start]
+    current = matchers[start].replies_to
+    while current is not None and current in matchers:
+        if current in chain:
+            return [*chain[chain.index(current) :], current]
+        chain.append(current)
+        current = matchers[current].replies_to
+    return None
 
 
 def _automaton(keys: list[str]) -> ahocorasick_rs.AhoCorasick | None:

@@ -1,10 +1,10 @@
 """Problems in rule files, told the way a compliance officer can act on them.
 
-    rules/zh-CN/consent.yaml:14:11: error: unknown rule kind 'forbiden'
-       |
-    14 |     kind: forbiden
-       |           ^^^^^^^^
-    help: did you mean 'forbidden'? Allowed kinds: condition, fee_check, forbidden, ...
+rules/zh-CN/consent.yaml:14:11: error: unknown rule kind 'forbiden'
+   |
+14 |     kind: forbiden
+   |           ^^^^^^^^
+help: did you mean 'forbidden'? Allowed kinds: condition, fee_check, forbidden, ...
 """
 
 from __future__ import annotations

@@ -1,0 +1,73 @@
+"""`callaudit eval CALLS LABELS`: how well the rule packs find what people labelled."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from cli_commands import EXIT_OK, EXIT_USAGE, App, RulePackFailed, UserError
+from engine.audit import CallAudit, NoPackForLanguage, PackChooser, audit_call
+from engine.evaluation import evaluate, label_files, read_labels
+from engine.model import Call, Rejected
+from engine.report.evaluation import format_report, report_json
+from engine.rules.problems import RulePackError
+from engine.transcripts import load_calls
+
+
+@click.command("eval")
+@click.argument("calls", type=click.Path(exists=True, path_type=Path))
+@click.argument("labels", type=click.Path(exists=True, path_type=Path))
+@click.option("--rules", "rules_pack", type=click.Path(file_okay=False, path_type=Path),
+              help="Use this rule pack for every call (default: by each call's language).")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the report as JSON to this file.")
+@click.pass_obj
+def eval_command(app: App, calls: Path, labels: Path, rules_pack: Path | None,
+                 json_out: Path | None) -> None:
+    """Precision, recall and F1 per standard on labelled CALLS (file or folder).
+
+    LABELS is a file of {"call_id", "violations"} lines, or a folder of *.labels.jsonl.
+    Every miss and false alarm is listed with the call and the rule.
+    """
+    try:
+        chooser = PackChooser(app.rules_root, rules_pack)
+    except RulePackError as exc:
+        raise RulePackFailed(exc.render()) from None
+    known, problems = read_labels(label_files(labels))
+    if not known:
+        for problem in problems:
+            click.echo(f"{problem.source}: {problem.reason}", err=True)
+        raise UserError(f"no usable labels in {labels}")
+    rejected: list[Rejected] = []
+    try:
+        audits = list(_audit(load_calls([calls]), chooser, rejected))
+    except RulePackError as exc:
+        raise RulePackFailed(exc.render()) from None
+    report = evaluate(audits, known)
+    report.label_problems.extend(problems)
+    for line in format_report(report):
+        click.echo(line)
+    for item in rejected:
+        click.echo(f"REJECTED    {item}", err=True)
+    if json_out is not None:
+        json_out.write_text(json.dumps(report_json(report), ensure_ascii=False, indent=2) + "\n",
+                            encoding="utf-8")
+    raise SystemExit(EXIT_USAGE if problems else EXIT_OK)
+
+
+def _audit(items, chooser: PackChooser, rejected: list[Rejected]):
+    for item in items:
+        if isinstance(item, Rejected):
+            rejected.append(item)
+            continue
+        assert isinstance(item, Call)
+        try:
+            pack = chooser.for_call(item)
+        except NoPackForLanguage as exc:
+            rejected.append(Rejected(item.source, str(exc), "add the pack or use --rules",
+                                     item.call_id))
+            continue
+        result: CallAudit = audit_call(pack, item)
+        yield result

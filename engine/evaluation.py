@@ -1,0 +1,188 @@
+"""Measuring a rule pack against calls people have labelled (docs/labelling.md).
+
+Call level: a call is predicted to have a label when any finding of that standard (or
+signal) was made on it. Per label: precision, recall, F1, and every miss and false alarm
+with the call and the rules involved, so an officer sees which rule to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from engine.audit import CallAudit
+from engine.rules.base import STANDARDS
+
+
+@dataclass(frozen=True)
+class Label:
+    """What a person said is wrong with one call."""
+
+    call_id: str
+    violations: frozenset[str]
+    note: str
+    source: str  # file:line
+
+
+@dataclass(frozen=True)
+class LabelProblem:
+    """A line of a labels file that could not be used."""
+
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Score:
+    """Call-level counts for one standard or signal."""
+
+    label: str
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+
+    @property
+    def support(self) -> int:
+        return self.true_positives + self.false_negatives
+
+    @property
+    def precision(self) -> float | None:
+        predicted = self.true_positives + self.false_positives
+        return self.true_positives / predicted if predicted else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.true_positives / self.support if self.support else None
+
+    @property
+    def f1(self) -> float | None:
+        p, r = self.precision, self.recall
+        if p is None or r is None or p + r == 0:
+            return None if p is None or r is None else 0.0
+        return 2 * p * r / (p + r)
+
+
+@dataclass(frozen=True)
+class Error:
+    """A call where the pack and the label disagree on one standard."""
+
+    call_id: str
+    label: str
+    kind: str  # "miss" (labelled, not found) or "false alarm" (found, not labelled)
+    rules: tuple[str, ...]  # for a false alarm: rule id @ file:line:col that fired
+    quotes: tuple[str, ...]  # for a false alarm: what the rules quoted
+    note: str  # the labeller's note
+
+
+@dataclass
+class EvalReport:
+    """Scores per label, the disagreements, and what could not be compared."""
+
+    scores: list[Score]
+    errors: list[Error]
+    calls: int
+    unlabelled: list[str] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+    label_problems: list[LabelProblem] = field(default_factory=list)
+
+    def score(self, label: str) -> Score:
+        return next(s for s in self.scores if s.label == label)
+
+
+def label_files(path: Path) -> list[Path]:
+    """A labels file, or every *.labels.jsonl under a folder."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*.labels.jsonl") if p.is_file())
+    return [path]
+
+
+def read_labels(paths: Iterable[Path]) -> tuple[dict[str, Label], list[LabelProblem]]:
+    """Every label line; a bad line is a problem to show, not a crash."""
+    labels: dict[str, Label] = {}
+    problems: list[LabelProblem] = []
+    for path in paths:
+        try:
+            lines = path.read_bytes().splitlines()
+        except OSError as exc:
+            problems.append(LabelProblem(str(path), f"cannot read the file ({exc.strerror})"))
+            continue
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            where = f"{path}:{number}"
+            label = _label(raw, where, problems)
+            if label is None:
+                continue
+            if label.call_id in labels:
+                problems.append(LabelProblem(where, f"call {label.call_id} is labelled twice "
+                                             f"(first at {labels[label.call_id].source})"))
+                continue
+            labels[label.call_id] = label
+    return labels, problems
+
+
+def _label(raw: bytes, where: str, problems: list[LabelProblem]) -> Label | None:
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        problems.append(LabelProblem(where, "broken JSON"))
+        return None
+    if not isinstance(obj, dict) or not isinstance(obj.get("call_id"), str):
+        problems.append(LabelProblem(where, "a label needs a 'call_id' string"))
+        return None
+    violations = obj.get("violations")
+    if not isinstance(violations, list) or not all(isinstance(v, str) for v in violations):
+        problems.append(LabelProblem(where, "'violations' must be a list of standards"))
+        return None
+    unknown = sorted(set(violations) - set(STANDARDS))
+    if unknown:
+        problems.append(LabelProblem(where, f"unknown label(s) {', '.join(unknown)}; "
+                                     f"use: {', '.join(STANDARDS)}"))
+        return None
+    return Label(obj["call_id"], frozenset(violations), str(obj.get("note") or ""), where)
+
+
+def evaluate(audits: Iterable[CallAudit], labels: dict[str, Label]) -> EvalReport:
+    """Compare each audited call's standards with its label."""
+    counts = {s: [0, 0, 0] for s in STANDARDS}  # tp, fp, fn
+    errors: list[Error] = []
+    unlabelled: list[str] = []
+    seen: set[str] = set()
+    calls = 0
+    for audit in audits:
+        call_id = audit.call.call_id
+        label = labels.get(call_id)
+        if label is None:
+            unlabelled.append(call_id)
+            continue
+        seen.add(call_id)
+        calls += 1
+        found = {f.standard for f in audit.findings}
+        for standard in STANDARDS:
+            expected, predicted = standard in label.violations, standard in found
+            if expected and predicted:
+                counts[standard][0] += 1
+            elif predicted:
+                counts[standard][1] += 1
+                errors.append(_false_alarm(audit, standard, label.note))
+            elif expected:
+                counts[standard][2] += 1
+                errors.append(Error(call_id, standard, "miss", (), (), label.note))
+    scores = [Score(s, *counts[s]) for s in STANDARDS]
+    missing = sorted(set(labels) - seen)
+    return EvalReport(scores, errors, calls, unlabelled, missing)
+
+
+def _false_alarm(audit: CallAudit, standard: str, note: str) -> Error:
+    fired = [f for f in audit.findings if f.standard == standard]
+    return Error(
+        audit.call.call_id,
+        standard,
+        "false alarm",
+        tuple(dict.fromkeys(f"{f.rule_id} @ {f.rule_source}" for f in fired)),
+        tuple(e.quote for f in fired for e in f.evidence)[:4],
+        note,
+    )

@@ -1,0 +1,56 @@
+"""`callaudit eval`: scores computed from labels, every disagreement listed."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from cli import main
+from engine.evaluation import Score
+from tests.conftest import REPO
+from tests.test_cli import CALL, CLEAN, write_jsonl
+
+
+def test_score_arithmetic():
+    score = Score("consent", true_positives=3, false_positives=1, false_negatives=2)
+    assert score.support == 5
+    assert score.precision == 0.75 and score.recall == 0.6
+    assert round(score.f1, 4) == round(2 * 0.75 * 0.6 / 1.35, 4)
+    assert Score("x", 0, 0, 0).precision is None
+
+
+def test_eval_prints_scores_misses_and_false_alarms(tmp_path):
+    calls = write_jsonl(tmp_path / "calls.jsonl", CALL, CLEAN)
+    labels = tmp_path / "calls.labels.jsonl"
+    labels.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in [
+        {"call_id": "C-1", "violations": ["consent", "script", "opt_out"], "note": "嗯 不是同意"},
+        {"call_id": "C-2", "violations": []},
+    ]) + "\n", encoding="utf-8")
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(main, ["--rules-root", str(REPO / "rules"), "eval", str(calls),
+                                       str(labels), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    consent = next(line for line in lines if line.startswith("consent "))
+    assert consent.split() == ["consent", "1", "1", "0", "0", "1.00", "1.00", "1.00"]
+    assert "MISS        C-1  opt_out" in result.output
+    assert "FALSE ALARM C-1  identity  ← pitch-before-identity-check @ " in result.output
+    assert "note: 嗯 不是同意" in result.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    identity = next(s for s in report["scores"] if s["label"] == "identity")
+    assert (identity["tp"], identity["fp"], identity["precision"]) == (0, 1, 0.0)
+
+
+def test_eval_reports_bad_label_lines_and_unlabelled_calls(tmp_path):
+    calls = write_jsonl(tmp_path / "calls.jsonl", CALL, CLEAN)
+    labels = tmp_path / "l.labels.jsonl"
+    labels.write_text('{"call_id": "C-1", "violations": ["consent"]}\n'
+                      '{"call_id": "C-9", "violations": ["consnt"]}\nnot json\n',
+                      encoding="utf-8")
+    result = CliRunner().invoke(main, ["--rules-root", str(REPO / "rules"), "eval", str(calls),
+                                       str(labels)])
+    assert result.exit_code == 2
+    assert "UNLABELLED  C-2" in result.output
+    assert "l.labels.jsonl:2: unknown label(s) consnt" in result.output
+    assert "l.labels.jsonl:3: broken JSON" in result.output
