@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from cli import main
 from tests.conftest import REPO
 
-RULES = str(REPO / "rules")
+# A small fixed pack, so these tests follow the commands, not the bundled packs' tuning.
+RULES = str(REPO / "tests" / "fixtures" / "rules")
 
 CALL = {
     "call_id": "C-1",
@@ -52,14 +53,14 @@ def test_check_prints_findings_with_quoted_evidence_and_time(tmp_path):
     assert result.exit_code == 0
     out = result.output
     assert out.splitlines()[0] == ("call C-1 · sale · agent A01 · 138****8000 · "
-                                   "2026-11-23T10:00+08:00 · rules zh-CN-telecom@0.1.0")
+                                   "2026-11-23T10:00+08:00 · rules zh-CN-fixture@0.1.0")
     assert "verdict: INVALID (identity, script, consent, forbidden_phrase)" in out
     assert "fee-not-stated" not in out
     assert "CRITICAL  consent  activation-without-explicit-consent" in out
     assert "[01:12] agent #4: 好的，⟦已经为您开通⟧了" in out
     assert "stated 5 a month; the product's fee is 10" in out
     assert "13912345678" not in out and "139****5678" in out
-    assert "rule: rules/zh-CN/consent.yaml:2:5" in out
+    assert "rule: tests/fixtures/rules/zh-CN/consent.yaml:2:5" in out
 
 
 def test_check_picks_the_named_call_and_says_when_missing(tmp_path):
@@ -88,7 +89,7 @@ def test_audit_writes_verdicts_findings_rejects_and_summary(tmp_path):
     assert first["schema"] == "callaudit.verdict/1"
     assert first["violations"] == ["identity", "script", "consent", "forbidden_phrase"]
     assert first["signals"] == []
-    assert first["rule_pack"] == "zh-CN-telecom@0.1.0"
+    assert first["rule_pack"] == "zh-CN-fixture@0.1.0"
     assert first["rule_pack_hash"].startswith("sha256:")
     assert first["customer_phone"] == "138****8000"
     findings = [orjson.loads(x) for x in (out / "findings.jsonl").read_bytes().splitlines()]
@@ -143,17 +144,19 @@ def test_missing_input_is_listed_and_the_rest_goes_on(tmp_path):
 
 
 def test_rules_check_and_test_pass_on_bundled_packs():
-    checked = run("rules", "check")
-    assert checked.exit_code == 0
-    assert "rules/zh-CN: ok — zh-CN-telecom@0.1.0" in checked.output
-    tested = run("rules", "test")
-    assert tested.exit_code == 0
-    assert "rules/en-US: ok" in tested.output
+    bundled = ["--rules-root", str(REPO / "rules")]
+    checked = CliRunner().invoke(main, [*bundled, "rules", "check"])
+    assert checked.exit_code == 0, checked.output
+    assert "rules/zh-CN: ok — zh-CN-telecom@" in checked.output
+    assert "0 warning(s)" in checked.output
+    tested = CliRunner().invoke(main, [*bundled, "rules", "test"])
+    assert tested.exit_code == 0, tested.output
+    assert "rules/en-US: ok" in tested.output and "rules/zh-CN: ok" in tested.output
 
 
 def test_rules_check_reports_errors_with_exit_2(tmp_path):
     pack = tmp_path / "pack"
-    shutil.copytree(REPO / "rules" / "zh-CN", pack)
+    shutil.copytree(Path(RULES) / "zh-CN", pack)
     text = (pack / "consent.yaml").read_text(encoding="utf-8")
     (pack / "consent.yaml").write_text(text.replace("severity: critical", "severity: urgent"),
                                        encoding="utf-8")
@@ -166,7 +169,7 @@ def test_rules_check_reports_errors_with_exit_2(tmp_path):
 
 def test_rules_test_names_the_failing_rule_and_example(tmp_path):
     pack = tmp_path / "pack"
-    shutil.copytree(REPO / "rules" / "zh-CN", pack)
+    shutil.copytree(Path(RULES) / "zh-CN", pack)
     text = (pack / "forbidden.yaml").read_text(encoding="utf-8")
     (pack / "forbidden.yaml").write_text(text.replace("- agent: 您放心，这个是绝对免费的",
                                                       "- agent: 您放心，这个是免费的"),
@@ -211,7 +214,7 @@ def test_internal_error_is_reported_as_a_bug_not_a_traceback(tmp_path, monkeypat
 
 def test_a_call_whose_language_has_no_pack_is_rejected_and_the_rest_audited(tmp_path):
     root = tmp_path / "rules"
-    shutil.copytree(REPO / "rules" / "zh-CN", root / "zh-CN")
+    shutil.copytree(Path(RULES) / "zh-CN", root / "zh-CN")
     english = {**CLEAN, "call_id": "E-1", "language": "en"}
     path = write_jsonl(tmp_path / "c.jsonl", CLEAN, english)
     result = CliRunner().invoke(main, ["--rules-root", str(root), "audit", str(path), "--out",

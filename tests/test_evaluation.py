@@ -8,8 +8,7 @@ from click.testing import CliRunner
 
 from cli import main
 from engine.evaluation import Score
-from tests.conftest import REPO
-from tests.test_cli import CALL, CLEAN, write_jsonl
+from tests.test_cli import CALL, CLEAN, RULES, write_jsonl
 
 
 def test_score_arithmetic():
@@ -28,7 +27,7 @@ def test_eval_prints_scores_misses_and_false_alarms(tmp_path):
         {"call_id": "C-2", "violations": []},
     ]) + "\n", encoding="utf-8")
     out = tmp_path / "report.json"
-    result = CliRunner().invoke(main, ["--rules-root", str(REPO / "rules"), "eval", str(calls),
+    result = CliRunner().invoke(main, ["--rules-root", RULES, "eval", str(calls),
                                        str(labels), "--json", str(out)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -48,7 +47,7 @@ def test_eval_reports_bad_label_lines_and_unlabelled_calls(tmp_path):
     labels.write_text('{"call_id": "C-1", "violations": ["consent"]}\n'
                       '{"call_id": "C-9", "violations": ["consnt"]}\nnot json\n',
                       encoding="utf-8")
-    result = CliRunner().invoke(main, ["--rules-root", str(REPO / "rules"), "eval", str(calls),
+    result = CliRunner().invoke(main, ["--rules-root", RULES, "eval", str(calls),
                                        str(labels)])
     assert result.exit_code == 2
     assert "UNLABELLED  C-2" in result.output

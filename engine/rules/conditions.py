@@ -64,10 +64,11 @@ class Said:
 
     matcher: str
     by: str | None = None
+    at_least: int = 1  # how many matches it takes ("没听清" once is ordinary; twice is not)
 
     def evaluate(self, ctx: CallContext) -> Evidence | None:
         hits = ctx.hits_of(self.matcher, self.by)
-        return tuple(hits) if hits else None
+        return tuple(hits) if len(hits) >= self.at_least and hits else None
 
 
 @dataclass(frozen=True)
@@ -159,12 +160,15 @@ def _not(node: Node, compiler: Compiler) -> Condition | None:
 
 def _said(node: Node, compiler: Compiler) -> Condition | None:
     if node.is_mapping() and "matcher" in {k.value for k, _ in node.node.value}:
-        fields = node.mapping("said", frozenset({"matcher", "by"}), frozenset({"matcher"}))
+        fields = node.mapping(
+            "said", frozenset({"matcher", "by", "at_least"}), frozenset({"matcher"})
+        )
         if fields is None:
             return None
         name = compiler.reference(fields["matcher"], "matcher")
         by = fields["by"].choice("by", ("agent", "customer")) if "by" in fields else None
-        return Said(name, by) if name else None
+        times = fields["at_least"].integer("at_least", 1, 100) if "at_least" in fields else 1
+        return Said(name, by, times or 1) if name else None
     name = compiler.reference(node, "said")
     return Said(name) if name else None
 

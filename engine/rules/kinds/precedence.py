@@ -19,6 +19,8 @@ class Precedence(Rule):
     trigger: str
     requires_before: str
     within_turns: int | None = None
+    # Anywhere in the trigger's own turn also counts ("给您介绍一下，您现在方便吗？").
+    same_turn: bool = False
 
     def check(self, ctx: CallContext, when: Evidence) -> Iterator[Draft]:
         triggers = ctx.hits_of(self.trigger)
@@ -26,6 +28,8 @@ class Precedence(Rule):
             return
         first = triggers[0]
         for earlier in ctx.hits_of(self.requires_before):
+            if self.same_turn and earlier.turn == first.turn:
+                return
             if not precedes(earlier, first):
                 break
             if self.within_turns is None or first.turn - earlier.turn <= self.within_turns:
@@ -39,13 +43,15 @@ class Precedence(Rule):
 def _precedence(info: RuleInfo, when: Condition | None, f: Fields, c: Compiler) -> Rule | None:
     trigger, before = matcher_field(f, "trigger", c), matcher_field(f, "requires_before", c)
     within = f["within_turns"].integer("within_turns", 0) if "within_turns" in f else None
+    same_turn = f["same_turn"].boolean("same_turn") if "same_turn" in f else False
     if trigger is None or before is None:
         return None
-    return Precedence(info, when=when, trigger=trigger, requires_before=before, within_turns=within)
+    return Precedence(info, when=when, trigger=trigger, requires_before=before,
+                      within_turns=within, same_turn=bool(same_turn))
 
 
 KIND = RuleKind(
-    frozenset({"trigger", "requires_before", "within_turns"}),
+    frozenset({"trigger", "requires_before", "within_turns", "same_turn"}),
     frozenset({"trigger", "requires_before"}),
     _precedence,
     "a matcher must match before the trigger does",
