@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from cli_commands import EXIT_FINDINGS, EXIT_OK, EXIT_REJECTED, App, RulePackFailed, UserError
-from engine.audit import PackChooser, audit_call
+from engine.audit import NoPackForLanguage, PackChooser, audit_call, context_for
 from engine.batch import StrictInputError, run_batch
 from engine.model import Call, Rejected
-from engine.report.text import format_call_audit
+from engine.report.text import format_call_audit, format_matches
 from engine.rules.base import SEVERITIES, severity_rank
 from engine.rules.problems import RulePackError
 from engine.transcripts import count_units, expand_inputs, load_calls
@@ -41,9 +41,17 @@ def _chooser(app: App, rules_pack: Path | None) -> PackChooser:
 @click.option("--call-id", help="Which call, when the file holds several.")
 @rules_option
 @mask_option
+@click.option(
+    "--show-matches", is_flag=True, help="Also print every turn with the matchers that matched."
+)
 @click.pass_obj
 def check_command(
-    app: App, call_file: Path, call_id: str | None, rules_pack: Path | None, no_mask: bool
+    app: App,
+    call_file: Path,
+    call_id: str | None,
+    rules_pack: Path | None,
+    no_mask: bool,
+    show_matches: bool,
 ) -> None:
     """Audit one call and print its findings with the quoted evidence."""
     chooser = _chooser(app, rules_pack)
@@ -61,9 +69,16 @@ def check_command(
         wanted = f"call '{call_id}'" if call_id else "a call"
         raise UserError(f"{call_file}: found no {wanted} to check")
     try:
-        result = audit_call(chooser.for_call(chosen), chosen)
+        pack = chooser.for_call(chosen)
     except RulePackError as exc:
         raise RulePackFailed(exc.render()) from None
+    except NoPackForLanguage as exc:
+        raise UserError(str(exc)) from None
+    result = audit_call(pack, chosen)
+    if show_matches:
+        for line in format_matches(chosen, context_for(pack, chosen).hits, mask=not no_mask):
+            click.echo(line)
+        click.echo("")
     style = click.style if app.colour else None
     text = (
         format_call_audit(result, style, mask=not no_mask)

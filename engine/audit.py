@@ -25,7 +25,8 @@ class CallAudit:
 def context_for(pack: RulePack, call: Call) -> CallContext:
     """Normalise the call's turns and find every matcher's hits in one pass."""
     turns = [pack.normalizer.normalize(t.text) for t in call.turns]
-    hits = pack.index.scan(turns, [t.speaker for t in call.turns])
+    product = call.product.name if call.product else None
+    hits = pack.index.scan(turns, [t.speaker for t in call.turns], product)
     ctx = CallContext(call, turns, hits)
     if pack.sale_made is not None:
         evidence = pack.sale_made.evaluate(ctx)

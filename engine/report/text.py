@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 from engine.audit import CallAudit
 from engine.findings import Evidence, Finding
+from engine.model import Call
 from engine.privacy import mask_numbers_in_text, mask_phone
+from engine.rules.matchers import Hit
 
 Style = Callable[..., str]
 
@@ -83,3 +85,20 @@ def format_call_audit(result: CallAudit, style: Style = _plain, mask: bool = Tru
         lines.append("")
         lines.extend(format_finding(finding, style, mask))
     return "\n".join(lines)
+
+
+def format_matches(call: Call, hits: dict[str, list[Hit]], mask: bool = True) -> list[str]:
+    """Every turn with the matchers that matched in it: how a rule author debugs a rule."""
+    by_turn: dict[int, list[str]] = {}
+    for name, found in sorted(hits.items()):
+        for hit in found:
+            by_turn.setdefault(hit.turn, [])
+            if name not in by_turn[hit.turn]:
+                by_turn[hit.turn].append(name)
+    lines = []
+    for number, turn in enumerate(call.turns):
+        text = mask_numbers_in_text(turn.text) if mask else turn.text
+        lines.append(f"#{number + 1:<3} [{clock(turn.start)}] {turn.speaker}: {text}")
+        if number in by_turn:
+            lines.append(f"       matches: {', '.join(by_turn[number])}")
+    return lines

@@ -10,7 +10,7 @@ from engine.rules.yamlsource import Node
 
 MATCHER_KEYS = frozenset(
     {"speaker", "phrases", "regex", "except", "negation", "questions", "homophones",
-     "description", "unless_turn_says", "replies_to", "reply_within"}
+     "description", "unless_turn_says", "replies_to", "reply_within", "product_name"}
 )
 
 
@@ -82,12 +82,14 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
         speaker = None if chosen in (None, "any") else chosen
     phrases = fields["phrases"].texts("phrases") if "phrases" in fields else ()
     patterns = _patterns(fields["regex"]) if "regex" in fields else ()
-    if not phrases and not patterns:
+    product_name = fields["product_name"].boolean("product_name") if "product_name" in fields \
+        else False
+    if not phrases and not patterns and not product_name:
         if "phrases" in fields or "regex" in fields:
             return None  # the problem with them is already reported
         node.error(
             f"matcher '{name}' has no phrases and no regex",
-            "add a 'phrases:' list (or a 'regex:' list)",
+            "add a 'phrases:' list (or a 'regex:' list, or 'product_name: true')",
         )
         return None
     replies_to = None
@@ -116,6 +118,7 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
         else (),
         replies_to=replies_to,
         reply_within=within or 2,
+        product_name=bool(product_name),
     )
 
 

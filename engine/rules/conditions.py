@@ -75,12 +75,12 @@ class Said:
 class Before:
     """`first` matched before `then` (order); with `within_turns`, close after it (proximity)."""
 
-    first: str
+    first: tuple[str, ...]  # any of these
     then: str
     within_turns: int | None = None
 
     def evaluate(self, ctx: CallContext) -> Evidence | None:
-        firsts = ctx.hits_of(self.first)
+        firsts = sorted(h for name in self.first for h in ctx.hits_of(name))
         for later in ctx.hits_of(self.then):
             for earlier in firsts:
                 if not precedes(earlier, later):
@@ -179,7 +179,11 @@ def _before(node: Node, compiler: Compiler) -> Condition | None:
     )
     if fields is None or "first" not in fields or "then" not in fields:
         return None
-    first = compiler.reference(fields["first"], "first")
+    first_nodes = (
+        list(fields["first"].items("first")) if fields["first"].is_sequence() else [fields["first"]]
+    )
+    firsts = [compiler.reference(node, "first") for node in first_nodes]
+    first = tuple(f for f in firsts if f) if firsts and all(firsts) else None
     then = compiler.reference(fields["then"], "then")
     within = fields["within_turns"].integer("within_turns", 0) if "within_turns" in fields else None
     if first is None or then is None:

@@ -41,6 +41,8 @@ class Matcher:
     # turns before it ("同意" answering "您同意办理吗？", not "您是机主吗？").
     replies_to: str | None = None
     reply_within: int = 2
+    # Also match the call's own product name (from its metadata), e.g. "定向流量包".
+    product_name: bool = False
 
 
 @dataclass(frozen=True, order=True)
@@ -177,6 +179,8 @@ class PhraseIndex:
             for pattern in matcher.patterns:
                 self.regexes.append((index, re2.compile("(?i)" + pattern, options)))
         self._reply_order = _reply_order(self.matchers)
+        self._product_matchers = [i for i, m in enumerate(self.matchers) if m.product_name]
+        self.normalizer = normalizer
         self._exact_keys = list(exact)
         self._exact_entries = [exact[k] for k in self._exact_keys]
         self._exact = _automaton(self._exact_keys)
@@ -185,10 +189,14 @@ class PhraseIndex:
         self._sounds = _automaton(sound_keys)
 
     def scan(
-        self, turns: Sequence[NormalizedTurn], speakers: Sequence[str]
+        self,
+        turns: Sequence[NormalizedTurn],
+        speakers: Sequence[str],
+        product_name: str | None = None,
     ) -> dict[str, list[Hit]]:
         """Hits of every matcher in a call's turns (speaker, exceptions, negation applied)."""
         found: dict[int, list[Hit]] = defaultdict(list)
+        product_key = self.normalizer.phrase(product_name) if product_name else ""
         for number, (turn, speaker) in enumerate(zip(turns, speakers, strict=False)):
             if not turn.text:
                 continue
@@ -221,6 +229,8 @@ class PhraseIndex:
                     hits[index].extend(
                         m.span() for m in regex.finditer(turn.text) if m.end() > m.start()
                     )
+            if product_key:
+                self._product_hits(product_key, turn.text, speaker, hits)
             for index, spans in hits.items():
                 if index in vetoed:
                     continue
@@ -245,6 +255,17 @@ class PhraseIndex:
 
     def _index_of(self, name: str | None) -> int:
         return next(i for i, m in enumerate(self.matchers) if m.name == name)
+
+    def _product_hits(
+        self, key: str, text: str, speaker: str, hits: dict[int, list[tuple[int, int]]]
+    ) -> None:
+        """The call's product name, for matchers that ask for it."""
+        at = text.find(key)
+        if at < 0:
+            return
+        for index in self._product_matchers:
+            if self._speaks(index, speaker):
+                hits[index].append((at, at + len(key)))
 
     def _speaks(self, index: int, speaker: str) -> bool:
         wanted = self.matchers[index].speaker

@@ -12,12 +12,13 @@ from engine.rules.compiler import Compiler
 from engine.rules.conditions import Condition, Evidence, precedes
 from engine.rules.context import CallContext
 from engine.rules.kinds.base import Fields, Rule, RuleKind, marks, matcher_field
+from engine.rules.yamlsource import Node
 
 
 @dataclass(frozen=True)
 class Precedence(Rule):
     trigger: str
-    requires_before: str
+    requires_before: tuple[str, ...]  # any one of these matchers will do
     within_turns: int | None = None
     # Anywhere in the trigger's own turn also counts ("给您介绍一下，您现在方便吗？").
     same_turn: bool = False
@@ -27,7 +28,8 @@ class Precedence(Rule):
         if not triggers:
             return
         first = triggers[0]
-        for earlier in ctx.hits_of(self.requires_before):
+        candidates = sorted(h for name in self.requires_before for h in ctx.hits_of(name))
+        for earlier in candidates:
             if self.same_turn and earlier.turn == first.turn:
                 return
             if not precedes(earlier, first):
@@ -37,17 +39,27 @@ class Precedence(Rule):
         yield Draft(marks(ctx, [first]))
 
     def matchers(self) -> tuple[str, ...]:
-        return (self.trigger, self.requires_before)
+        return (self.trigger, *self.requires_before)
 
 
 def _precedence(info: RuleInfo, when: Condition | None, f: Fields, c: Compiler) -> Rule | None:
-    trigger, before = matcher_field(f, "trigger", c), matcher_field(f, "requires_before", c)
+    trigger = matcher_field(f, "trigger", c)
+    before = _matcher_list(f["requires_before"], c) if "requires_before" in f else None
     within = f["within_turns"].integer("within_turns", 0) if "within_turns" in f else None
     same_turn = f["same_turn"].boolean("same_turn") if "same_turn" in f else False
     if trigger is None or before is None:
         return None
     return Precedence(info, when=when, trigger=trigger, requires_before=before,
                       within_turns=within, same_turn=bool(same_turn))
+
+
+def _matcher_list(node: Node, compiler: Compiler) -> tuple[str, ...] | None:
+    """One matcher, or a list of matchers any one of which will do."""
+    items = list(node.items("requires_before")) if node.is_sequence() else [node]
+    names = [compiler.reference(item, "requires_before") for item in items]
+    if not names or any(n is None for n in names):
+        return None
+    return tuple(n for n in names if n is not None)
 
 
 KIND = RuleKind(
