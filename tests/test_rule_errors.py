@@ -126,3 +126,11 @@ def test_matchers_replying_to_each_other_in_a_circle(tmp_path, monkeypatch):
         "matchers:\n  a:\n    phrases: [x]\n    replies_to: b\n"
         "  b:\n    phrases: [y]\n    replies_to: a\n")})
     assert "matchers reply to each other in a circle: a → b → a" in text
+
+
+def test_a_syntax_error_is_not_buried_under_missing_matcher_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    broken = MATCHERS.replace("phrases: [保证]", "phrases: [保证")
+    text = errors_of(tmp_path, {"a.yaml": broken, "b.yaml": "rules:" + GOOD_RULE})
+    assert "YAML syntax" in text
+    assert "no matcher is named" not in text

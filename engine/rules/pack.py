@@ -155,7 +155,11 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
                 rule = _rule(node, compiler, language, seen)
                 if rule is not None:
                     rules.append(rule)
-    compiler.check_references()
+    unreadable = any(s.unparsable for s in sources)
+    if not unreadable:
+        # With a file that could not be read, its matchers are unknown: naming them all as
+        # missing would bury the one real error under dozens of false ones.
+        compiler.check_references()
     problems = [p for s in sources for p in s.problems]
     errors = [p for p in problems if p.level == "error"]
     if errors:

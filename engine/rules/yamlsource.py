@@ -27,6 +27,7 @@ class SourceFile:
     path: str
     text: str
     problems: list[Problem] = field(default_factory=list)
+    unparsable: bool = False  # a syntax or size problem stopped this file being read
 
     def __post_init__(self) -> None:
         self.lines = self.text.splitlines()
@@ -81,17 +82,21 @@ def parse(source: SourceFile) -> Node | None:
     try:
         root = yaml.compose(source.text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
+        source.unparsable = True
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or "the file is not valid YAML"
-        source.problem(
-            line,
-            column,
-            f"YAML syntax: {problem}",
-            "check indentation, colons and quotes around text with ': ' or '#'",
-        )
+        text = source.lines[line - 1] if 0 < line <= len(source.lines) else ""
+        hint = "check indentation, colons and quotes around text with ': ' or '#'"
+        if "'" in text and (text.count("'") % 2 or text.count("'") > 2):
+            hint = (
+                "an apostrophe ends a '...' text early: write it twice (it''s) "
+                'or quote the whole text with "..."'
+            )
+        source.problem(line, column, f"YAML syntax: {problem}", hint)
         return None
     except yaml.YAMLError as exc:
+        source.unparsable = True
         source.problem(1, 1, f"YAML syntax: {exc}", "check the file is valid YAML")
         return None
     if root is None:

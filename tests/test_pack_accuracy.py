@@ -1,0 +1,49 @@
+"""The bundled packs against the labelled calls: every standard and signal must reach
+recall ≥ 0.95 and precision ≥ 0.90 (call level), in both languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.audit import PackChooser, audit_call
+from engine.evaluation import evaluate, label_files, read_labels
+from engine.model import Call
+from engine.rules.base import STANDARDS
+from engine.transcripts import load_calls
+from tests.conftest import REPO
+
+LABELLED = REPO / "transcripts" / "labelled"
+
+
+@pytest.fixture(scope="module")
+def reports():
+    chooser = PackChooser(REPO / "rules")
+    labels, problems = read_labels(label_files(LABELLED))
+    assert problems == []
+    calls = [c for c in load_calls([LABELLED]) if isinstance(c, Call)]
+    by_language = {}
+    for language in ("zh", "en"):
+        audits = [audit_call(chooser.for_call(c), c) for c in calls if c.language == language]
+        report = evaluate(audits, labels)
+        assert report.unlabelled == []
+        by_language[language] = report
+    return by_language
+
+
+def test_the_labelled_set_is_as_large_as_promised(reports):
+    assert reports["zh"].calls >= 80
+    assert reports["en"].calls >= 30
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("standard", STANDARDS)
+def test_recall_and_precision_per_standard(reports, language, standard):
+    score = reports[language].score(standard)
+    assert score.support > 0, f"no labelled {standard} calls in {language}"
+    misses = [e.call_id for e in reports[language].errors
+              if e.label == standard and e.kind == "miss"]
+    alarms = [e.call_id for e in reports[language].errors
+              if e.label == standard and e.kind == "false alarm"]
+    assert score.recall >= 0.95, f"{language} {standard} recall {score.recall:.2f}: missed {misses}"
+    assert score.precision is not None and score.precision >= 0.90, (
+        f"{language} {standard} precision {score.precision}: false alarms {alarms}")
