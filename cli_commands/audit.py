@@ -147,6 +147,8 @@ def audit_command(
         click.echo(
             f"{summary.rejected} record(s) rejected: see {out_dir / 'rejects.jsonl'}", err=True
         )
+    for waiver in summary.unused_waivers:
+        click.echo(f"warning: unused waiver (it covered no finding): {waiver}", err=True)
     if fail_on and summary.worst_severity_rank(SEVERITIES) >= severity_rank(fail_on):
         raise SystemExit(EXIT_FINDINGS)
     raise SystemExit(EXIT_OK)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from engine.findings import Evidence, Finding, Verdict, fingerprint
@@ -84,8 +84,9 @@ def audit_call(pack: RulePack, call: Call, *, include_experimental: bool = False
         if rule.info.status == "experimental" and not include_experimental:
             continue
         findings.extend(run_rule(rule, ctx))
+    findings = [_waived(pack, call, f) for f in findings]
     findings.sort(key=lambda f: f.sort_key)
-    standards = {f.standard for f in findings}
+    standards = {f.standard for f in findings if f.waiver is None}
     violations = tuple(s for s in VALIDITY_STANDARDS if s in standards)
     verdict = Verdict(
         call_id=call.call_id,
@@ -94,10 +95,18 @@ def audit_call(pack: RulePack, call: Call, *, include_experimental: bool = False
         signals=tuple(s for s in SIGNALS if s in standards),
         rule_pack=pack.label,
         rule_pack_hash=pack.content_hash,
-        findings=len(findings),
+        findings=sum(1 for f in findings if f.waiver is None),
         sale_made=ctx.sale_made,
     )
     return CallAudit(call, verdict, tuple(findings))
+
+
+def _waived(pack: RulePack, call: Call, finding: Finding) -> Finding:
+    """The finding, marked with the first waiver of its rule that covers this call."""
+    for waiver in pack.waivers:
+        if waiver.rule_id == finding.rule_id and waiver.applies_to(call):
+            return replace(finding, waiver=waiver.label)
+    return finding
 
 
 class NoPackForLanguage(LookupError):

@@ -43,6 +43,15 @@ class BatchSummary:
     by_severity: Counter[str] = field(default_factory=Counter)
     by_standard: Counter[str] = field(default_factory=Counter)
     packs: dict[str, str] = field(default_factory=dict)  # name@version -> content hash
+    waived: int = 0  # findings set aside by a waiver
+    waivers_used: set[str] = field(default_factory=set)
+    waivers_known: dict[str, str] = field(default_factory=dict)  # label -> rule id
+
+    @property
+    def unused_waivers(self) -> list[str]:
+        """Waivers that covered no finding in this run: candidates for removal."""
+        return sorted(f"{rule}: {label}" for label, rule in self.waivers_known.items()
+                      if label not in self.waivers_used)
 
     def line(self) -> str:
         parts = [
@@ -101,9 +110,13 @@ def run_batch(
                 )
                 for finding in result.findings:
                     findings.write(orjson.dumps(finding_record(finding, mask=mask)) + b"\n")
+                    if finding.waiver is not None:
+                        summary.waived += 1
+                        summary.waivers_used.add(finding.waiver)
+                        continue
                     summary.by_severity[finding.severity] += 1
                     summary.by_standard[finding.standard] += 1
-                _count(summary, result.verdict.valid, len(result.findings))
+                _count(summary, result.verdict.valid, result.verdict.findings)
         _write_summary(temp["summary.json"], summary, started, inputs)
     except BaseException:
         for path in temp.values():
@@ -149,7 +162,9 @@ def _audited(
             )
             continue
         seen.add(item.call_id)
-        summary.packs[pack.label] = pack.content_hash
+        if pack.label not in summary.packs:
+            summary.packs[pack.label] = pack.content_hash
+            summary.waivers_known.update({w.label: w.rule_id for w in pack.waivers})
         yield item, audit_call(pack, item)
 
 
@@ -180,6 +195,8 @@ def _write_summary(
         "findings": summary.findings,
         "rejected": summary.rejected,
         "duplicates": summary.duplicates,
+        "waived": summary.waived,
+        "unused_waivers": summary.unused_waivers,
         "findings_by_severity": dict(sorted(summary.by_severity.items())),
         "findings_by_standard": dict(sorted(summary.by_standard.items())),
         "rule_packs": [{"pack": k, "hash": v} for k, v in sorted(summary.packs.items())],

@@ -160,7 +160,7 @@ def evaluate(audits: Iterable[CallAudit], labels: dict[str, Label]) -> EvalRepor
             continue
         seen.add(call_id)
         calls += 1
-        found = {f.standard for f in audit.findings}
+        found = {f.standard for f in audit.findings if f.waiver is None}
         for standard in STANDARDS:
             expected, predicted = standard in label.violations, standard in found
             if expected and predicted:
@@ -177,7 +177,7 @@ def evaluate(audits: Iterable[CallAudit], labels: dict[str, Label]) -> EvalRepor
 
 
 def _false_alarm(audit: CallAudit, standard: str, note: str) -> Error:
-    fired = [f for f in audit.findings if f.standard == standard]
+    fired = [f for f in audit.findings if f.standard == standard and f.waiver is None]
     return Error(
         audit.call.call_id,
         standard,

@@ -37,6 +37,7 @@ class Finding:
     rule_source: str  # file:line:col of the rule that found it
     detail: str = ""  # kind-specific facts, e.g. the stated and the real fee
     fingerprint: str = ""  # stable across re-runs: de-duplicates follow-up actions
+    waiver: str | None = None  # the waiver's reason and place when the rule is set aside here
 
     @property
     def sort_key(self) -> tuple[str, int, int, str]:

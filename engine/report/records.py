@@ -55,6 +55,7 @@ def finding_record(finding: Finding, *, mask: bool = True) -> dict[str, Any]:
         ],
         "rule_source": finding.rule_source,
         "fingerprint": finding.fingerprint,
+        "waiver": finding.waiver,
     }
 
 

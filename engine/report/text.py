@@ -51,6 +51,8 @@ def format_finding(finding: Finding, style: Style = _plain, mask: bool = True) -
     ]
     if finding.detail:
         lines.append(f"  {finding.detail}")
+    if finding.waiver:
+        lines.append(style(f"  WAIVED: {finding.waiver}", fg="cyan"))
     for item in finding.evidence:
         lines.append(f"  [{clock(item.start)}] {item.speaker} #{item.turn + 1}: "
                      f"{quoted_turn(item, style, mask)}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from engine.model import LANGUAGES
@@ -20,6 +21,7 @@ from engine.rules.examples import compile_examples
 from engine.rules.kinds import RULE_KINDS, Rule
 from engine.rules.matchers import DEFAULT_NEGATION, Negation, PhraseIndex, compile_negation
 from engine.rules.problems import Location, Problem, RulePackError, suggest
+from engine.rules.waivers import Waiver, compile_waivers
 from engine.rules.yamlsource import Node, SourceFile, parse
 from engine.text.normalize import Normalizer
 
@@ -28,7 +30,7 @@ PACK_KEYS = frozenset(
     {"name", "version", "language", "description", "fillers", "negation", "sale_made"}
 )
 NEGATION_KEYS = frozenset({"words", "not_negation", "window"})
-FILE_KEYS = frozenset({"matchers", "rules"})
+FILE_KEYS = frozenset({"matchers", "rules", "waivers"})
 COMMON_RULE_KEYS = frozenset(
     {
         "id",
@@ -65,6 +67,7 @@ class RulePack:
     index: PhraseIndex = field(compare=False)
     warnings: tuple[Problem, ...] = ()
     files: tuple[str, ...] = ()
+    waivers: tuple[Waiver, ...] = ()
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.info.id == rule_id), None)
@@ -141,6 +144,7 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
     compiler = Compiler()
     header = _pack_header(sources[0], compiler)
     rules: list[Rule] = []
+    waivers: list[tuple[Waiver, Node]] = []
     seen: dict[str, Location] = {}
     language = header.get("language") or "zh"
     for source in sources[1:]:
@@ -155,6 +159,9 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
                 rule = _rule(node, compiler, language, seen)
                 if rule is not None:
                     rules.append(rule)
+        if "waivers" in fields:
+            waivers.extend((w, fields["waivers"]) for w in compile_waivers(fields["waivers"]))
+    _check_waivers(waivers, seen)
     unreadable = any(s.unparsable for s in sources)
     if not unreadable:
         # With a file that could not be read, its matchers are unknown: naming them all as
@@ -180,7 +187,23 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
         index=index,
         warnings=warnings,
         files=tuple(str(p) for p in files),
+        waivers=tuple(w for w, _ in waivers if w.rule_id in seen),
     )
+
+
+def _check_waivers(waivers: list[tuple[Waiver, Node]], rule_ids: dict[str, Location]) -> None:
+    """A waiver must name a rule of this pack; one past its date is a warning."""
+    today = date.today()
+    for waiver, node in waivers:
+        source = node.source
+        loc = waiver.location
+        if waiver.rule_id not in rule_ids:
+            source.problem(loc.line, loc.column, f"the waiver names no rule of this pack: "
+                           f"'{waiver.rule_id}'", suggest(waiver.rule_id, rule_ids, "rule ids"))
+        elif waiver.until is not None and waiver.until < today:
+            source.problem(loc.line, loc.column, f"the waiver of '{waiver.rule_id}' expired on "
+                           f"{waiver.until.isoformat()}", "remove it, or give it a new 'until'",
+                           level="warning")
 
 
 def _pack_header(source: SourceFile, compiler: Compiler) -> dict:
