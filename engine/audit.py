@@ -97,6 +97,8 @@ def audit_call(pack: RulePack, call: Call, *, include_experimental: bool = False
         rule_pack_hash=pack.content_hash,
         findings=sum(1 for f in findings if f.waiver is None),
         sale_made=ctx.sale_made,
+        outcomes=tuple(name for name, condition in pack.outcomes
+                       if condition.evaluate(ctx) is not None),
     )
     return CallAudit(call, verdict, tuple(findings))
 

@@ -64,5 +64,6 @@ class Verdict:
     signals: tuple[str, ...]  # opt_out, complaint_risk
     rule_pack: str  # name@version
     rule_pack_hash: str
-    findings: int  # how many findings
+    findings: int  # how many findings (waived ones not counted)
     sale_made: bool
+    outcomes: tuple[str, ...] = ()  # the pack's named outcomes that hold on this call

@@ -236,3 +236,9 @@ def test_trial_end_check(pack_factory, said, fires):
 def test_replies_to_and_unless_turn_says(pack_factory, turns, fires):
     found = findings(pack_factory, rule("kind: forbidden\nmatcher: reply_accept"), turns)
     assert bool(found) is fires
+
+
+def test_fee_check_ignores_unit_prices(pack_factory):
+    found = findings(pack_factory, FEE, [("agent", "每月5元，超过两百条按一毛钱一条收")],
+                     product={"monthly_fee": 5})
+    assert found == ()

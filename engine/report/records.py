@@ -24,6 +24,7 @@ def verdict_record(verdict: Verdict, call: Call, *, mask: bool = True) -> dict[s
         "customer_phone": mask_phone(phone) if mask else phone,
         "started_at": call.started_at.isoformat() if call.started_at else None,
         "sale_made": verdict.sale_made,
+        "outcomes": list(verdict.outcomes),
         "findings": verdict.findings,
         "source": str(call.source) if call.source else None,
     }

@@ -27,7 +27,8 @@ from engine.text.normalize import Normalizer
 
 PACK_FILE = "pack.yaml"
 PACK_KEYS = frozenset(
-    {"name", "version", "language", "description", "fillers", "negation", "sale_made"}
+    {"name", "version", "language", "description", "fillers", "negation", "sale_made",
+     "outcomes"}
 )
 NEGATION_KEYS = frozenset({"words", "not_negation", "window"})
 FILE_KEYS = frozenset({"matchers", "rules", "waivers"})
@@ -68,6 +69,8 @@ class RulePack:
     warnings: tuple[Problem, ...] = ()
     files: tuple[str, ...] = ()
     waivers: tuple[Waiver, ...] = ()
+    # Named facts about a call the follow-up actions read ("confirmation_declined"...).
+    outcomes: tuple[tuple[str, Condition], ...] = ()
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.info.id == rule_id), None)
@@ -183,6 +186,7 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
         content_hash=content_hash(folder, files),
         rules=tuple(rules),
         sale_made=header.get("sale_made"),
+        outcomes=tuple(header.get("outcomes", {}).items()),
         normalizer=normalizer,
         index=index,
         warnings=warnings,
@@ -237,7 +241,24 @@ def _pack_header(source: SourceFile, compiler: Compiler) -> dict:
     header["negation"] = compile_negation(language, words, not_negation, window)
     if "sale_made" in fields:
         header["sale_made"] = compile_condition(fields["sale_made"], compiler)
+    if "outcomes" in fields:
+        header["outcomes"] = _outcomes(fields["outcomes"], compiler)
     return header
+
+
+def _outcomes(node: Node, compiler: Compiler) -> dict[str, Condition]:
+    """Named conditions whose truth is reported with each verdict, for the action policy."""
+    found: dict[str, Condition] = {}
+    if not node.is_mapping():
+        node.error("'outcomes' must map names to conditions",
+                   "write 'confirmation_declined: {said: declines_service}'")
+        return found
+    for key_node, value_node in node.node.value:
+        name = Node(key_node, node.source).text("an outcome name")
+        condition = compile_condition(Node(value_node, node.source), compiler)
+        if name is not None and condition is not None:
+            found[name] = condition
+    return found
 
 
 def _matchers(node: Node, compiler: Compiler) -> None:
