@@ -44,23 +44,32 @@ LEDGER_FACTS = ("related_trial_open", "related_callback_open", "on_dnc", "blackl
 
 @dataclass(frozen=True)
 class Fact:
-    """A fact field compared with a value (the leaves of every condition)."""
+    """A fact field equal to a value (the leaves of every condition)."""
 
     field: str
     value: int | str
 
-    def negate(self) -> object:
-        return Fact(self.field, self.value) if False else NotFact(self.field, self.value)
-
 
 @dataclass(frozen=True)
 class NotFact:
+    """A fact field not equal to a value."""
+
     field: str
     value: int | str
 
 
 @dataclass(frozen=True)
 class AtLeast:
+    """A numeric fact field at least a value."""
+
+    field: str
+    value: int
+
+
+@dataclass(frozen=True)
+class Below:
+    """A numeric fact field below a value (the negation of AtLeast)."""
+
     field: str
     value: int
 
@@ -75,7 +84,7 @@ class AnyOf:
     items: tuple[object, ...]
 
 
-Cond = Fact | NotFact | AtLeast | AllOf | AnyOf
+Cond = Fact | NotFact | AtLeast | Below | AllOf | AnyOf
 
 
 def negate(cond: Cond) -> Cond:
@@ -85,7 +94,9 @@ def negate(cond: Cond) -> Cond:
     if isinstance(cond, NotFact):
         return Fact(cond.field, cond.value)
     if isinstance(cond, AtLeast):
-        return AtLeast(cond.field, cond.value).__class__  # pragma: no cover - never built
+        return Below(cond.field, cond.value)
+    if isinstance(cond, Below):
+        return AtLeast(cond.field, cond.value)
     if isinstance(cond, AllOf):
         return AnyOf(tuple(negate(i) for i in cond.items))
     return AllOf(tuple(negate(i) for i in cond.items))
@@ -139,13 +150,10 @@ def load_policy(path: str | Path) -> ActionPolicy:
     holidays: frozenset[str] = frozenset()
     if fields:
         if "working_days" in fields:
-            chosen = [fields["working_days"].choice if False else None]
             names = fields["working_days"].texts("working_days")
-            unknown = [d for d in names if d not in WEEKDAYS]
-            for day in unknown:
+            for day in (d for d in names if d not in WEEKDAYS):
                 fields["working_days"].error(f"unknown day '{day}'", suggest(day, WEEKDAYS, "days"))
             days = frozenset(WEEKDAYS.index(d) for d in names if d in WEEKDAYS)
-            del chosen
         if "holidays" in fields:
             holidays = frozenset(str(_date_text(n)) for n in fields["holidays"].items("holidays"))
         seen: set[str] = set()

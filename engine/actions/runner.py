@@ -1,0 +1,28 @@
+"""Each audited call through the action policy and into the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.actions.durable_policy import PolicyRunner, call_facts
+from engine.actions.ledger import ChangeReport, Ledger
+from engine.actions.policy import ActionPolicy
+from engine.audit import CallAudit
+
+
+@dataclass
+class FollowUp:
+    """The policy and the ledger, used together for every call of a run."""
+
+    policy: ActionPolicy
+    ledger: Ledger
+
+    def __post_init__(self) -> None:
+        self.runner = PolicyRunner(self.policy)
+        self._action_of = {r.id: r.action for r in self.policy.rules}
+
+    def apply(self, audit: CallAudit) -> ChangeReport:
+        """Run the policy over the call's facts and record what it decided."""
+        facts = call_facts(audit, self.policy.outcome_names, self.ledger.facts_for(audit.call))
+        fired = [(rule_id, self._action_of[rule_id]) for rule_id in self.runner.fired(facts)]
+        return self.ledger.record(audit, fired, self.policy)
