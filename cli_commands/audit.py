@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
 import click
 
 from cli_commands import EXIT_FINDINGS, EXIT_OK, EXIT_REJECTED, App, RulePackFailed, UserError
+from engine.actions.ledger import Ledger, LedgerError, default_db_path
+from engine.actions.policy import load_policy
+from engine.actions.runner import FollowUp
 from engine.audit import NoPackForLanguage, PackChooser, audit_call, context_for
 from engine.batch import StrictInputError, run_batch
 from engine.model import Call, Rejected
@@ -105,6 +109,12 @@ def check_command(
     help="Exit 1 when a finding of this severity or worse was made.",
 )
 @mask_option
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="CALLAUDIT_DB", help="The ledger (default: the user's data folder).")
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The action policy (default: actions.yaml under the rules root).")
+@click.option("--no-ledger", is_flag=True,
+              help="Audit only: no follow-up actions, nothing written to the ledger.")
 @click.option(
     "--progress/--no-progress",
     default=None,
@@ -119,10 +129,18 @@ def audit_command(
     strict: bool,
     fail_on: str | None,
     no_mask: bool,
+    db_path: Path | None,
+    policy_path: Path | None,
+    no_ledger: bool,
     progress: bool | None,
 ) -> None:
-    """Audit every call in INPUTS (files or folders) and write the results to --out."""
+    """Audit every call in INPUTS (files or folders) and write the results to --out.
+
+    Unless --no-ledger, the action policy runs on every call and the ledger records the
+    callbacks, do-not-call entries, blacklist proposals and trial obligations it decides.
+    """
     chooser = _chooser(app, rules_pack)
+    follow_up = None if no_ledger else _follow_up(app, db_path, policy_path)
     show = sys.stderr.isatty() if progress is None else progress
     counter = _Progress(show, inputs)
     try:
@@ -133,6 +151,7 @@ def audit_command(
             strict=strict,
             mask=not no_mask,
             on_record=counter.tick,
+            follow_up=follow_up,
         )
     except RulePackError as exc:
         counter.close()
@@ -141,6 +160,9 @@ def audit_command(
         counter.close()
         click.echo(f"rejected (--strict): {exc.rejected}", err=True)
         raise SystemExit(EXIT_REJECTED) from None
+    finally:
+        if follow_up is not None:
+            follow_up.ledger.close()
     counter.close()
     click.echo(summary.line() + f" → {out_dir}")
     if summary.rejected:
@@ -152,6 +174,23 @@ def audit_command(
     if fail_on and summary.worst_severity_rank(SEVERITIES) >= severity_rank(fail_on):
         raise SystemExit(EXIT_FINDINGS)
     raise SystemExit(EXIT_OK)
+
+
+def _follow_up(app: App, db_path: Path | None, policy_path: Path | None) -> FollowUp:
+    """The action policy and the ledger; a broken policy stops the run before it starts."""
+    path = policy_path or app.rules_root / "actions.yaml"
+    if not path.is_file():
+        raise UserError(f"no action policy at {path}: give --policy FILE, or --no-ledger to "
+                        "audit without follow-up actions")
+    try:
+        policy = load_policy(path)
+    except RulePackError as exc:
+        raise RulePackFailed(exc.render()) from None
+    try:
+        ledger = Ledger(db_path or default_db_path())
+    except (LedgerError, sqlite3.Error) as exc:
+        raise UserError(f"cannot open the ledger {db_path or default_db_path()}: {exc}") from None
+    return FollowUp(policy, ledger)
 
 
 class _Progress:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cli_commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, App, UserError
+from engine.actions.policy import load_policy
 from engine.audit import audit_call
 from engine.rules.pack import PACK_FILE, RulePack, display_path, load_pack
 from engine.rules.problems import RulePackError
@@ -31,7 +32,7 @@ def rules_group() -> None:
 @click.argument("packs", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_obj
 def check_rules(app: App, packs: tuple[Path, ...]) -> None:
-    """Validate every file of each PACK (default: all packs); all errors, then exit 2."""
+    """Validate every file of each PACK (default: all packs, and the action policy)."""
     failed = False
     for folder in pack_folders(app, packs):
         try:
@@ -48,7 +49,23 @@ def check_rules(app: App, packs: tuple[Path, ...]) -> None:
             f"{pack.path}: ok — {pack.label}, {len(pack.rules)} rules, {matchers} named "
             f"matchers, {len(pack.warnings)} warning(s)"
         )
+    if not packs:
+        failed = not _check_policy(app.rules_root / "actions.yaml") or failed
     raise SystemExit(EXIT_USAGE if failed else EXIT_OK)
+
+
+def _check_policy(path: Path) -> bool:
+    """The action policy beside the packs, when there is one."""
+    if not path.is_file():
+        return True
+    try:
+        policy = load_policy(path)
+    except RulePackError as exc:
+        click.echo(exc.render() + "\n", err=True)
+        click.echo(f"{display_path(path)}: {len(exc.problems)} error(s)", err=True)
+        return False
+    click.echo(f"{display_path(path)}: ok — action policy, {len(policy.rules)} actions")
+    return True
 
 
 def example_failures(pack: RulePack) -> tuple[int, list[str]]:

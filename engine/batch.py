@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 
 from engine import __version__
+from engine.actions.runner import FollowUp
 from engine.audit import CallAudit, NoPackForLanguage, PackChooser, audit_call
 from engine.model import Call, Rejected, SourceRef
 from engine.report.records import finding_record, reject_record, verdict_record
@@ -44,6 +45,8 @@ class BatchSummary:
     by_standard: Counter[str] = field(default_factory=Counter)
     packs: dict[str, str] = field(default_factory=dict)  # name@version -> content hash
     waived: int = 0  # findings set aside by a waiver
+    actions: Counter[str] = field(default_factory=Counter)  # follow-up actions taken
+    ledger: Counter[str] = field(default_factory=Counter)  # new / unchanged / re-audited calls
     waivers_used: set[str] = field(default_factory=set)
     waivers_known: dict[str, str] = field(default_factory=dict)  # label -> rule id
 
@@ -61,6 +64,11 @@ class BatchSummary:
         ]
         if self.rejected:
             parts.append(f"{self.rejected} rejected")
+        if self.actions:
+            taken = ", ".join(f"{n} {k}" for k, n in sorted(self.actions.items()))
+            parts.append(f"actions: {taken}")
+        if self.ledger.get("unchanged"):
+            parts.append(f"{self.ledger['unchanged']} already in the ledger unchanged")
         return "; ".join(parts)
 
     def worst_severity_rank(self, order: tuple[str, ...]) -> int:
@@ -76,9 +84,11 @@ def run_batch(
     strict: bool = False,
     mask: bool = True,
     on_record: Callable[[Call | Rejected], None] | None = None,
+    follow_up: FollowUp | None = None,
 ) -> BatchSummary:
     """Audit every call in the inputs and write DIR/verdicts.jsonl, findings.jsonl,
-    rejects.jsonl and summary.json.
+    rejects.jsonl and summary.json; with `follow_up`, run the action policy on each call
+    and record it in the ledger (each call in its own transaction).
 
     Every file is written under a temporary name and renamed only when the whole batch is
     done, so a reader never sees a half-written night; a run that stops early leaves the
@@ -105,9 +115,15 @@ def run_batch(
                         raise StrictInputError(item)
                     continue
                 assert result is not None
-                verdicts.write(
-                    orjson.dumps(verdict_record(result.verdict, item, mask=mask)) + b"\n"
-                )
+                actions: list[str] = []
+                if follow_up is not None:
+                    change = follow_up.apply(result)
+                    actions = change.actions
+                    summary.ledger[change.status] += 1
+                    summary.actions.update(actions)
+                record = verdict_record(result.verdict, item, mask=mask)
+                record["actions"] = actions
+                verdicts.write(orjson.dumps(record) + b"\n")
                 for finding in result.findings:
                     findings.write(orjson.dumps(finding_record(finding, mask=mask)) + b"\n")
                     if finding.waiver is not None:
@@ -196,6 +212,8 @@ def _write_summary(
         "rejected": summary.rejected,
         "duplicates": summary.duplicates,
         "waived": summary.waived,
+        "actions": dict(sorted(summary.actions.items())),
+        "ledger": dict(sorted(summary.ledger.items())),
         "unused_waivers": summary.unused_waivers,
         "findings_by_severity": dict(sorted(summary.by_severity.items())),
         "findings_by_standard": dict(sorted(summary.by_standard.items())),

@@ -49,3 +49,9 @@ def pack_factory(tmp_path: Path):
         return load_pack(write_pack(tmp_path / f"pack{next(counter)}", files, **kwargs))
 
     return build
+
+
+@pytest.fixture(autouse=True)
+def private_ledger(tmp_path, monkeypatch):
+    """Every test writes its own ledger, never the user's."""
+    monkeypatch.setenv("CALLAUDIT_DB", str(tmp_path / "ledger.db"))

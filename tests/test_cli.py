@@ -218,7 +218,7 @@ def test_a_call_whose_language_has_no_pack_is_rejected_and_the_rest_audited(tmp_
     english = {**CLEAN, "call_id": "E-1", "language": "en"}
     path = write_jsonl(tmp_path / "c.jsonl", CLEAN, english)
     result = CliRunner().invoke(main, ["--rules-root", str(root), "audit", str(path), "--out",
-                                       str(tmp_path / "o")])
+                                       str(tmp_path / "o"), "--no-ledger"])
     assert result.exit_code == 0
     assert "audited 1 call" in result.output
     rejects = (tmp_path / "o" / "rejects.jsonl").read_text(encoding="utf-8")
