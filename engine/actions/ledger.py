@@ -205,6 +205,11 @@ def add_working_days(start: date, days: int, working: frozenset[int],
     return current
 
 
+def _normal(phone: str) -> str:
+    """A number as the ledger stores it, whether or not the caller normalised it."""
+    return phone if phone.startswith("+") else (normalize_phone(phone) or phone)
+
+
 def unreachable(call: Call) -> bool:
     disposition = str(dict(call.extra).get("disposition", "")).strip().lower()
     if disposition in UNREACHABLE:
@@ -561,6 +566,7 @@ class Ledger:
 
     def history_of_phone(self, phone: str) -> list[sqlite3.Row]:
         """Every event about a number: do-not-call, blacklist proposals and decisions."""
+        phone = _normal(phone)
         ids = [str(r["id"]) for r in self.db.execute("SELECT id FROM blacklist WHERE phone = ?",
                                                      (phone,))]
         marks = ",".join("?" * len(ids))
@@ -571,6 +577,7 @@ class Ledger:
 
     def suppression(self, phone: str) -> list[str]:
         """Why a number must not be called: 'dnc', 'blacklist pending', 'blacklist approved'."""
+        phone = _normal(phone)
         reasons = []
         if self.db.execute("SELECT 1 FROM dnc WHERE phone = ?", (phone,)).fetchone():
             reasons.append("dnc")
