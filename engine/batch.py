@@ -47,6 +47,7 @@ class BatchSummary:
     waived: int = 0  # findings set aside by a waiver
     actions: Counter[str] = field(default_factory=Counter)  # follow-up actions taken
     ledger: Counter[str] = field(default_factory=Counter)  # new / unchanged / re-audited calls
+    superseded: int = 0  # findings of earlier audits replaced by this run's
     waivers_used: set[str] = field(default_factory=set)
     waivers_known: dict[str, str] = field(default_factory=dict)  # label -> rule id
 
@@ -69,6 +70,9 @@ class BatchSummary:
             parts.append(f"actions: {taken}")
         if self.ledger.get("unchanged"):
             parts.append(f"{self.ledger['unchanged']} already in the ledger unchanged")
+        if self.ledger.get("re-audited"):
+            parts.append(f"{self.ledger['re-audited']} re-audited with changed rules or "
+                         f"transcripts ({self.superseded} earlier findings superseded)")
         return "; ".join(parts)
 
     def worst_severity_rank(self, order: tuple[str, ...]) -> int:
@@ -121,6 +125,7 @@ def run_batch(
                     actions = change.actions
                     summary.ledger[change.status] += 1
                     summary.actions.update(actions)
+                    summary.superseded += change.findings_superseded
                 record = verdict_record(result.verdict, item, mask=mask)
                 record["actions"] = actions
                 verdicts.write(orjson.dumps(record) + b"\n")
@@ -214,6 +219,7 @@ def _write_summary(
         "waived": summary.waived,
         "actions": dict(sorted(summary.actions.items())),
         "ledger": dict(sorted(summary.ledger.items())),
+        "findings_superseded": summary.superseded,
         "unused_waivers": summary.unused_waivers,
         "findings_by_severity": dict(sorted(summary.by_severity.items())),
         "findings_by_standard": dict(sorted(summary.by_standard.items())),

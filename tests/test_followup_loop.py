@@ -168,5 +168,10 @@ def test_a_night_and_the_next(tmp_path, monkeypatch):
     again = cli("audit", str(night1), "--out", str(tmp_path / "out1-again"))
     assert "5 already in the ledger unchanged" in again.output
     assert snapshot(db) == before
+    changed = [NIGHT_1[0], {**NIGHT_1[1], "agent_id": "A8"}]  # a corrected transcript
+    rerun = cli("audit", str(write(tmp_path / "night1b.jsonl", changed)), "--out",
+                str(tmp_path / "out1b"))
+    assert "1 already in the ledger unchanged" in rerun.output
+    assert "1 re-audited with changed rules or transcripts" in rerun.output
     decided = cli("blacklist", "list").output
     assert "approved" in decided and "rejected" in decided
