@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -113,6 +114,8 @@ def check_command(
               envvar="CALLAUDIT_DB", help="The ledger (default: the user's data folder).")
 @click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
               help="The action policy (default: actions.yaml under the rules root).")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Processes to audit with (default: all cores for 1,000+ calls, else 1).")
 @click.option("--no-ledger", is_flag=True,
               help="Audit only: no follow-up actions, nothing written to the ledger.")
 @click.option(
@@ -131,6 +134,7 @@ def audit_command(
     no_mask: bool,
     db_path: Path | None,
     policy_path: Path | None,
+    workers: int | None,
     no_ledger: bool,
     progress: bool | None,
 ) -> None:
@@ -152,6 +156,7 @@ def audit_command(
             mask=not no_mask,
             on_record=counter.tick,
             follow_up=follow_up,
+            workers=workers or _default_workers(inputs),
         )
     except RulePackError as exc:
         counter.close()
@@ -174,6 +179,12 @@ def audit_command(
     if fail_on and summary.worst_severity_rank(SEVERITIES) >= severity_rank(fail_on):
         raise SystemExit(EXIT_FINDINGS)
     raise SystemExit(EXIT_OK)
+
+
+def _default_workers(inputs: tuple[Path, ...]) -> int:
+    """All cores when there is enough work to pay for starting them."""
+    calls = sum(count_units(p) for p in expand_inputs(inputs) if isinstance(p, Path))
+    return (os.cpu_count() or 1) if calls >= 1000 else 1
 
 
 def _follow_up(app: App, db_path: Path | None, policy_path: Path | None) -> FollowUp:

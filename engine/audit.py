@@ -125,6 +125,7 @@ class PackChooser:
 
     def __init__(self, rules_root: Path, fixed: Path | None = None) -> None:
         self.rules_root = rules_root
+        self.fixed_path = fixed
         self.fixed = load_pack(fixed) if fixed is not None else None
         self._by_language: dict[str, RulePack] = {}
 

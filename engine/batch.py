@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -89,6 +90,7 @@ def run_batch(
     mask: bool = True,
     on_record: Callable[[Call | Rejected], None] | None = None,
     follow_up: FollowUp | None = None,
+    workers: int = 1,
 ) -> BatchSummary:
     """Audit every call in the inputs and write DIR/verdicts.jsonl, findings.jsonl,
     rejects.jsonl and summary.json; with `follow_up`, run the action policy on each call
@@ -109,7 +111,8 @@ def run_batch(
             temp["findings.jsonl"].open("wb") as findings,
             temp["rejects.jsonl"].open("wb") as rejects,
         ):
-            for item, result in _audited(load_calls(inputs, skip=[out_dir]), chooser, summary):
+            loaded = load_calls(inputs, skip=[out_dir])
+            for item, result in _audited(loaded, chooser, summary, workers):
                 if on_record:
                     on_record(item)
                 if isinstance(item, Rejected):
@@ -148,45 +151,71 @@ def run_batch(
     return summary
 
 
-def _audited(
+def _screened(
     items: Iterable[Call | Rejected], chooser: PackChooser, summary: BatchSummary
-) -> Iterator[tuple[Call | Rejected, CallAudit | None]]:
-    """Each loaded item with its audit; duplicates and calls without a pack become rejects."""
+) -> Iterator[Call | Rejected]:
+    """Duplicates and calls without a pack become rejects; every pack used is noted."""
     seen: set[str] = set()
     for item in items:
         if isinstance(item, Rejected):
-            yield item, None
+            yield item
             continue
         if item.call_id in seen:
             summary.duplicates += 1
-            yield (
-                Rejected(
-                    item.source or SourceRef("?"),
-                    f"call_id '{item.call_id}' was already audited in this run",
-                    "give every call a unique call_id; the first one was kept",
-                    item.call_id,
-                ),
-                None,
+            yield Rejected(
+                item.source or SourceRef("?"),
+                f"call_id '{item.call_id}' was already audited in this run",
+                "give every call a unique call_id; the first one was kept",
+                item.call_id,
             )
             continue
         try:
             pack = chooser.for_call(item)
         except NoPackForLanguage as exc:
-            yield (
-                Rejected(
-                    item.source or SourceRef("?"),
-                    str(exc),
-                    "add a rule pack for this language, or name one with --rules",
-                    item.call_id,
-                ),
-                None,
+            yield Rejected(
+                item.source or SourceRef("?"),
+                str(exc),
+                "add a rule pack for this language, or name one with --rules",
+                item.call_id,
             )
             continue
         seen.add(item.call_id)
         if pack.label not in summary.packs:
             summary.packs[pack.label] = pack.content_hash
             summary.waivers_known.update({w.label: w.rule_id for w in pack.waivers})
-        yield item, audit_call(pack, item)
+        yield item
+
+
+# Each worker process compiles the packs once, then audits the calls it is sent.
+_worker_chooser: PackChooser | None = None
+
+
+def _start_worker(rules_root: Path, fixed: Path | None) -> None:
+    global _worker_chooser
+    _worker_chooser = PackChooser(rules_root, fixed)
+
+
+def _audit_in_worker(item: Call | Rejected) -> tuple[Call | Rejected, CallAudit | None]:
+    if isinstance(item, Rejected):
+        return item, None
+    assert _worker_chooser is not None
+    return item, audit_call(_worker_chooser.for_call(item), item)
+
+
+def _audited(
+    items: Iterable[Call | Rejected], chooser: PackChooser, summary: BatchSummary,
+    workers: int = 1,
+) -> Iterator[tuple[Call | Rejected, CallAudit | None]]:
+    """Each loaded item with its audit, in input order, on 1 or N processes."""
+    screened = _screened(items, chooser, summary)
+    if workers <= 1:
+        for item in screened:
+            yield item, (None if isinstance(item, Rejected)
+                         else audit_call(chooser.for_call(item), item))
+        return
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, _start_worker, (chooser.rules_root, chooser.fixed_path)) as pool:
+        yield from pool.imap(_audit_in_worker, screened, chunksize=32)
 
 
 def _count(summary: BatchSummary, valid: bool | None, findings: int) -> None:

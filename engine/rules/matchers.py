@@ -8,6 +8,7 @@ tolerate speech-recognition homophones ("自费" for "资费").
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,7 +59,9 @@ class Hit:
 class Negation:
     """Words that negate what follows them within a clause, per language."""
 
-    pattern: re2._Regexp  # group 1: look-alikes that do not negate; group 2: negators
+    # group 1: look-alikes that do not negate; group 2: negators. Python's re is safe here:
+    # the pattern is an alternation of escaped words, never a rule author's regex.
+    pattern: re.Pattern[str]
     window: int  # characters (Chinese) or words (English) looked back from a match
     by_words: bool
 
@@ -99,14 +102,14 @@ def compile_negation(
 
     def alternation(items: Sequence[str]) -> str:
         ordered = sorted(set(items), key=len, reverse=True)
-        return "|".join(re2.escape(w) for w in ordered) or "(?!)"
+        return "|".join(re.escape(w) for w in ordered) or "(?!)"
 
     by_words = language == "en"
     if by_words:
         pattern = rf"(\b(?:{alternation(not_negation)})\b)|((?:\b|n't)(?:{alternation(words)})\b)"
     else:
         pattern = f"({alternation(not_negation)})|({alternation(words)})"
-    return Negation(re2.compile(pattern), window, by_words)
+    return Negation(re.compile(pattern), window, by_words)
 
 
 def is_negated(negation: Negation, turn: NormalizedTurn, start: int) -> bool:
@@ -178,6 +181,12 @@ class PhraseIndex:
                         sounds[homophone_key(key)].append(entry)
             for pattern in matcher.patterns:
                 self.regexes.append((index, re2.compile("(?i)" + pattern, options)))
+        # One RE2 set pass per turn says which patterns can match at all; only those run.
+        self._regex_set = re2.Set.SearchSet(options)
+        for _, regex in self.regexes:
+            self._regex_set.Add(regex.pattern)
+        if self.regexes:
+            self._regex_set.Compile()
         self._reply_order = _reply_order(self.matchers)
         self._product_matchers = [i for i, m in enumerate(self.matchers) if m.product_name]
         self.normalizer = normalizer
@@ -224,7 +233,8 @@ class PhraseIndex:
                     cancels,
                     vetoed,
                 )
-            for index, regex in self.regexes:
+            for number_of_regex in (self._regex_set.Match(turn.text) or ()) if self.regexes else ():
+                index, regex = self.regexes[number_of_regex]
                 if self._speaks(index, speaker):
                     hits[index].extend(
                         m.span() for m in regex.finditer(turn.text) if m.end() > m.start()

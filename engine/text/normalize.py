@@ -74,16 +74,18 @@ class FoldedText:
 
 
 def fold(text: str) -> FoldedText:
-    """Fold one turn; the common case (already NFKC, case change keeps length) stays in C."""
-    simple = unicodedata.is_normalized("NFKC", text)
-    if simple:
-        folded = text.translate(_t2s_table()).lower()
+    """Fold one turn; when NFKC keeps the length (almost always: full-width "，" becomes ","
+    one for one), the whole turn is folded in C and positions stay one to one."""
+    table = _t2s_table()
+    nfkc = text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+    if len(nfkc) == len(text):
+        folded = nfkc.translate(table).lower()
         if len(folded) == len(text):
             return FoldedText(folded, None, len(text))
     pieces: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):
-        out = unicodedata.normalize("NFKC", char).translate(_t2s_table()).lower()
+        out = unicodedata.normalize("NFKC", char).translate(table).lower()
         pieces.append(out)
         origin.extend([index] * len(out))
     return FoldedText("".join(pieces), tuple(origin), len(text))

@@ -1,0 +1,74 @@
+"""`python -m bench`: how fast the audit is, against a naive baseline and the parse floor.
+
+    python -m bench                       # 20,000 generated calls (about a minute)
+    python -m bench --calls 100000 --json bench-100k.json
+    python -m bench --rss-calls 1000000   # peak memory of the audit on a million calls
+
+Every figure comes from a fresh process (so its peak memory is its own); the table gives
+calls per second per core, peak RSS, and the ratios the targets are stated in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.generate import write_calls
+
+
+def measure(mode: str, path: Path, *args: int) -> dict:
+    command = [sys.executable, "-m", "bench.measure", mode, str(path), *map(str, args)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parent.parent).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=20_000, help="calls to generate")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
+                        help="processes for the parallel run (default: all cores)")
+    parser.add_argument("--rss-calls", type=int, default=0,
+                        help="also measure peak memory of the audit on this many calls")
+    parser.add_argument("--json", type=Path, help="write the results here as JSON")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = write_calls(Path(scratch) / "calls.jsonl", args.calls)
+        rows = {
+            "parse floor": measure("parse", path),
+            "naive baseline": measure("naive", path),
+            "engine, 1 worker": measure("engine", path, 1),
+            f"engine, {args.workers} workers": measure("engine", path, args.workers),
+        }
+        if args.rss_calls:
+            big = write_calls(Path(scratch) / "big.jsonl", args.rss_calls)
+            rows[f"engine, 1 worker, {args.rss_calls:,} calls"] = measure("engine", big, 1)
+
+    for row in rows.values():
+        row["calls_per_second"] = row["calls"] / row["seconds"]
+    engine = rows["engine, 1 worker"]["calls_per_second"]
+    parallel = rows[f"engine, {args.workers} workers"]["calls_per_second"]
+    ratios = {
+        "engine / naive baseline": engine / rows["naive baseline"]["calls_per_second"],
+        "parse floor / engine": rows["parse floor"]["calls_per_second"] / engine,
+        f"speed-up on {args.workers} workers": parallel / engine,
+    }
+    print(f"{'measurement':<34} {'calls':>9} {'seconds':>8} {'calls/s':>9} {'peak RSS MB':>12}")
+    for name, row in rows.items():
+        print(f"{name:<34} {row['calls']:>9,} {row['seconds']:>8.2f} "
+              f"{row['calls_per_second']:>9,.0f} {row['peak_rss_mb']:>12,.1f}")
+    for name, value in ratios.items():
+        print(f"{name:<34} {value:>9.2f}×")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "ratios": ratios, "calls": args.calls,
+                                         "workers": args.workers}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
