@@ -116,6 +116,9 @@ def check_command(
               help="The action policy (default: actions.yaml under the rules root).")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Processes to audit with (default: all cores for 1,000+ calls, else 1).")
+@click.option("--cluster", metavar="ADDRESS",
+              help="Audit on a Dask distributed cluster (e.g. tcp://scheduler:8786); inputs "
+                   "and rules must be on storage the workers can read.")
 @click.option("--no-ledger", is_flag=True,
               help="Audit only: no follow-up actions, nothing written to the ledger.")
 @click.option(
@@ -135,6 +138,7 @@ def audit_command(
     db_path: Path | None,
     policy_path: Path | None,
     workers: int | None,
+    cluster: str | None,
     no_ledger: bool,
     progress: bool | None,
 ) -> None:
@@ -157,6 +161,7 @@ def audit_command(
             on_record=counter.tick,
             follow_up=follow_up,
             workers=workers or _default_workers(inputs),
+            cluster=cluster,
         )
     except RulePackError as exc:
         counter.close()
@@ -165,6 +170,11 @@ def audit_command(
         counter.close()
         click.echo(f"rejected (--strict): {exc.rejected}", err=True)
         raise SystemExit(EXIT_REJECTED) from None
+    except (OSError, TimeoutError) as exc:
+        counter.close()
+        if cluster is None:
+            raise
+        raise UserError(f"cannot use the Dask cluster at {cluster}: {exc}") from None
     finally:
         if follow_up is not None:
             follow_up.ledger.close()

@@ -91,6 +91,7 @@ def run_batch(
     on_record: Callable[[Call | Rejected], None] | None = None,
     follow_up: FollowUp | None = None,
     workers: int = 1,
+    cluster: str | None = None,
 ) -> BatchSummary:
     """Audit every call in the inputs and write DIR/verdicts.jsonl, findings.jsonl,
     rejects.jsonl and summary.json; with `follow_up`, run the action policy on each call
@@ -112,7 +113,7 @@ def run_batch(
             temp["rejects.jsonl"].open("wb") as rejects,
         ):
             loaded = load_calls(inputs, skip=[out_dir])
-            for item, result in _audited(loaded, chooser, summary, workers):
+            for item, result in _audited(loaded, chooser, summary, workers, cluster):
                 if on_record:
                     on_record(item)
                 if isinstance(item, Rejected):
@@ -204,10 +205,15 @@ def _audit_in_worker(item: Call | Rejected) -> tuple[Call | Rejected, CallAudit 
 
 def _audited(
     items: Iterable[Call | Rejected], chooser: PackChooser, summary: BatchSummary,
-    workers: int = 1,
+    workers: int = 1, cluster: str | None = None,
 ) -> Iterator[tuple[Call | Rejected, CallAudit | None]]:
-    """Each loaded item with its audit, in input order, on 1 or N processes."""
+    """Each loaded item with its audit, in input order: here, on N processes, or on Dask."""
     screened = _screened(items, chooser, summary)
+    if cluster is not None:
+        from engine.cluster import audit_on_cluster
+
+        yield from audit_on_cluster(screened, chooser, cluster)
+        return
     if workers <= 1:
         for item in screened:
             yield item, (None if isinstance(item, Rejected)
