@@ -151,19 +151,35 @@ class _Entry:
     edges: tuple[bool, bool]
 
 
+@dataclass
+class _SpeakerTables:
+    """What one speaker's turns are searched with: only the matchers that listen to them."""
+
+    exact: ahocorasick_rs.AhoCorasick | None
+    exact_entries: list[list[_Entry]]
+    sounds: ahocorasick_rs.AhoCorasick | None
+    sound_entries: list[list[_Entry]]
+    regexes: list[tuple[int, re2._Regexp]]
+    regex_set: object | None  # re2.Set: one pass says which regexes can match at all
+    product_matchers: list[int]
+
+
 class PhraseIndex:
-    """Every phrase of a rule pack in one Aho-Corasick automaton (plus one for homophones)."""
+    """Every phrase of a rule pack in one Aho-Corasick automaton per speaker (plus one for
+    homophones), and every regex behind one RE2 set, so a turn is searched in a few passes
+    whatever the number of rules."""
 
     def __init__(
         self, matchers: Sequence[Matcher], normalizer: Normalizer, negation: Negation
     ) -> None:
         self.matchers = tuple(matchers)
         self.negation = negation
+        self.normalizer = normalizer
         exact: dict[str, list[_Entry]] = defaultdict(list)
         sounds: dict[str, list[_Entry]] = defaultdict(list)
-        self.regexes: list[tuple[int, re2._Regexp]] = []
-        options = re2.Options()
-        options.log_errors = False
+        regexes: list[tuple[int, re2._Regexp]] = []
+        self._options = re2.Options()
+        self._options.log_errors = False
         for index, matcher in enumerate(self.matchers):
             roles = (
                 (matcher.phrases, MATCH),
@@ -180,22 +196,54 @@ class PhraseIndex:
                     if matcher.homophones and role == MATCH and not key.isascii():
                         sounds[homophone_key(key)].append(entry)
             for pattern in matcher.patterns:
-                self.regexes.append((index, re2.compile("(?i)" + pattern, options)))
-        # One RE2 set pass per turn says which patterns can match at all; only those run.
-        self._regex_set = re2.Set.SearchSet(options)
-        for _, regex in self.regexes:
-            self._regex_set.Add(regex.pattern)
-        if self.regexes:
-            self._regex_set.Compile()
+                regexes.append((index, re2.compile("(?i)" + pattern, self._options)))
+        self.regexes = regexes
+        self._tables = {
+            speaker: self._tables_for(speaker, exact, sounds, regexes)
+            for speaker in ("agent", "customer", "unknown")
+        }
         self._reply_order = _reply_order(self.matchers)
-        self._product_matchers = [i for i, m in enumerate(self.matchers) if m.product_name]
-        self.normalizer = normalizer
-        self._exact_keys = list(exact)
-        self._exact_entries = [exact[k] for k in self._exact_keys]
-        self._exact = _automaton(self._exact_keys)
-        sound_keys = [k for k in sounds if k not in exact]
-        self._sound_entries = [sounds[k] for k in sound_keys]
-        self._sounds = _automaton(sound_keys)
+        self._index_by_name = {m.name: i for i, m in enumerate(self.matchers)}
+
+    def _listens(self, index: int, speaker: str) -> bool:
+        wanted = self.matchers[index].speaker
+        return wanted is None or wanted == speaker
+
+    def _tables_for(
+        self,
+        speaker: str,
+        exact: dict[str, list[_Entry]],
+        sounds: dict[str, list[_Entry]],
+        regexes: list[tuple[int, re2._Regexp]],
+    ) -> _SpeakerTables:
+        def keep(table: dict[str, list[_Entry]]) -> dict[str, list[_Entry]]:
+            kept = {
+                k: [e for e in v if self._listens(e.matcher, speaker)] for k, v in table.items()
+            }
+            return {k: v for k, v in kept.items() if v}
+
+        exact_kept = keep(exact)
+        sounds_kept = {k: v for k, v in keep(sounds).items() if k not in exact_kept}
+        mine = [(i, r) for i, r in regexes if self._listens(i, speaker)]
+        regex_set = None
+        if mine:
+            regex_set = re2.Set.SearchSet(self._options)
+            for _, regex in mine:
+                regex_set.Add(regex.pattern)
+            regex_set.Compile()
+        return _SpeakerTables(
+            exact=_automaton(list(exact_kept)),
+            exact_entries=list(exact_kept.values()),
+            sounds=_automaton(list(sounds_kept)),
+            sound_entries=list(sounds_kept.values()),
+            regexes=mine,
+            regex_set=regex_set,
+            product_matchers=[
+                i
+                for i, m in enumerate(self.matchers)
+                if m.product_name and self._listens(i, speaker)
+            ],
+        )
 
     def scan(
         self,
@@ -207,46 +255,43 @@ class PhraseIndex:
         found: dict[int, list[Hit]] = defaultdict(list)
         product_key = self.normalizer.phrase(product_name) if product_name else ""
         for number, (turn, speaker) in enumerate(zip(turns, speakers, strict=False)):
-            if not turn.text:
+            text = turn.text
+            if not text:
                 continue
+            tables = self._tables.get(speaker) or self._tables["unknown"]
             hits: dict[int, list[tuple[int, int]]] = defaultdict(list)
             cancels: dict[int, list[tuple[int, int]]] = defaultdict(list)
             vetoed: set[int] = set()
-            self._collect(
-                self._exact,
-                self._exact_entries,
-                turn.text,
-                turn.text,
-                speaker,
-                hits,
-                cancels,
-                vetoed,
-            )
-            if self._sounds is not None:
-                self._collect(
-                    self._sounds,
-                    self._sound_entries,
-                    homophone_key(turn.text),
-                    turn.text,
-                    speaker,
+            if tables.exact is not None:
+                _collect(tables.exact, tables.exact_entries, text, text, hits, cancels, vetoed)
+            if tables.sounds is not None:
+                _collect(
+                    tables.sounds,
+                    tables.sound_entries,
+                    homophone_key(text),
+                    text,
                     hits,
                     cancels,
                     vetoed,
                 )
-            for number_of_regex in (self._regex_set.Match(turn.text) or ()) if self.regexes else ():
-                index, regex = self.regexes[number_of_regex]
-                if self._speaks(index, speaker):
+            if tables.regex_set is not None:
+                for position in tables.regex_set.Match(text) or ():
+                    index, regex = tables.regexes[position]
                     hits[index].extend(
-                        m.span() for m in regex.finditer(turn.text) if m.end() > m.start()
+                        m.span() for m in regex.finditer(text) if m.end() > m.start()
                     )
-            if product_key:
-                self._product_hits(product_key, turn.text, speaker, hits)
+            if product_key and tables.product_matchers:
+                at = text.find(product_key)
+                if at >= 0:
+                    for index in tables.product_matchers:
+                        hits[index].append((at, at + len(product_key)))
             for index, spans in hits.items():
                 if index in vetoed:
                     continue
                 matcher = self.matchers[index]
-                for start, end in sorted(set(spans)):
-                    if any(s < end and start < e for s, e in cancels.get(index, ())):
+                against = cancels.get(index)
+                for start, end in sorted(set(spans)) if len(spans) > 1 else spans:
+                    if against and any(s < end and start < e for s, e in against):
                         continue
                     if not matcher.questions and turn.is_question_at(start):
                         continue
@@ -255,7 +300,8 @@ class PhraseIndex:
                     found[index].append(Hit(number, start, end))
         for index in self._reply_order:
             matcher = self.matchers[index]
-            asked = {h.turn for h in found.get(self._index_of(matcher.replies_to), [])}
+            target = self._index_by_name.get(matcher.replies_to or "")
+            asked = {h.turn for h in found.get(target, [])} if target is not None else set()
             found[index] = [
                 h
                 for h in found.get(index, [])
@@ -263,49 +309,28 @@ class PhraseIndex:
             ]
         return {self.matchers[i].name: sorted(h) for i, h in found.items() if h}
 
-    def _index_of(self, name: str | None) -> int:
-        return next(i for i, m in enumerate(self.matchers) if m.name == name)
 
-    def _product_hits(
-        self, key: str, text: str, speaker: str, hits: dict[int, list[tuple[int, int]]]
-    ) -> None:
-        """The call's product name, for matchers that ask for it."""
-        at = text.find(key)
-        if at < 0:
-            return
-        for index in self._product_matchers:
-            if self._speaks(index, speaker):
-                hits[index].append((at, at + len(key)))
-
-    def _speaks(self, index: int, speaker: str) -> bool:
-        wanted = self.matchers[index].speaker
-        return wanted is None or wanted == speaker
-
-    def _collect(
-        self,
-        automaton: ahocorasick_rs.AhoCorasick | None,
-        entries: list[list[_Entry]],
-        searched: str,
-        text: str,
-        speaker: str,
-        hits: dict[int, list[tuple[int, int]]],
-        cancels: dict[int, list[tuple[int, int]]],
-        vetoed: set[int],
-    ) -> None:
-        if automaton is None:
-            return
-        for pattern, start, end in automaton.find_matches_as_indexes(searched, overlapping=True):
-            for entry in entries[pattern]:
-                if not self._speaks(entry.matcher, speaker):
-                    continue
-                if not _at_word_edges(text, start, end, entry.edges):
-                    continue
-                if entry.role == VETO:
-                    vetoed.add(entry.matcher)
-                else:
-                    (cancels if entry.role == EXCEPTION else hits)[entry.matcher].append(
-                        (start, end)
-                    )
+def _collect(
+    automaton: ahocorasick_rs.AhoCorasick,
+    entries: list[list[_Entry]],
+    searched: str,
+    text: str,
+    hits: dict[int, list[tuple[int, int]]],
+    cancels: dict[int, list[tuple[int, int]]],
+    vetoed: set[int],
+) -> None:
+    for pattern, start, end in automaton.find_matches_as_indexes(searched, overlapping=True):
+        for entry in entries[pattern]:
+            if (entry.edges[0] or entry.edges[1]) and not _at_word_edges(
+                text, start, end, entry.edges
+            ):
+                continue
+            if entry.role == MATCH:
+                hits[entry.matcher].append((start, end))
+            elif entry.role == EXCEPTION:
+                cancels[entry.matcher].append((start, end))
+            else:
+                vetoed.add(entry.matcher)
 
 
 def _reply_order(matchers: Sequence[Matcher]) -> list[int]:

@@ -25,8 +25,8 @@ DEFAULT_FILLERS: dict[str, tuple[str, ...]] = {
 # Kept although they are punctuation: they are part of amounts and words.
 _KEEP_BETWEEN_DIGITS = frozenset(".,:")
 _KEEP_ALWAYS = frozenset("%‰‱'")
-_CLAUSE_END = frozenset("，。！？；,.!?;…\n、")
-_QUESTION_MARKS = frozenset("?？")
+_CLAUSE_END_RE = re.compile("[，。！？；,.!?;…\n、]")
+_QUESTION_RE = re.compile("[?？]")
 # Sentence-final particles that make a Chinese clause a question even without "？".
 _QUESTION_PARTICLES = "吗么"
 
@@ -155,27 +155,27 @@ class Normalizer:
         questions: set[int] = set()
         length = 0
         kept_from = 0
+        size = len(source)
         for run in self._separator.finditer(source):
             start, end = run.span()
-            chunk = source[start:end]
             before = source[start - 1] if start else ""
-            after = source[end] if end < len(source) else ""
-            keep = (
-                len(chunk) == 1
-                and chunk in _KEEP_BETWEEN_DIGITS
-                and (before.isdigit() and after.isdigit())
-            )
-            if keep or (chunk == "_" and before and after):
-                continue
-            pieces.append(source[kept_from:start])
-            length += start - kept_from
+            after = source[end] if end < size else ""
+            if end - start == 1:
+                chunk = source[start]
+                if (chunk in _KEEP_BETWEEN_DIGITS and before.isdigit() and after.isdigit()) or (
+                    chunk == "_" and before and after
+                ):
+                    continue
+            if start > kept_from:
+                pieces.append(source[kept_from:start])
+                length += start - kept_from
             # Two Latin words stay two words: the run becomes one space.
             if before.isascii() and before.isalnum() and after.isascii() and after.isalnum():
                 pieces.append(" ")
                 segments.append((length, start))
                 length += 1
-            if any(c in _CLAUSE_END for c in chunk):
-                asks = any(c in _QUESTION_MARKS for c in chunk)
+            if _CLAUSE_END_RE.search(source, start, end):
+                asks = _QUESTION_RE.search(source, start, end) is not None
                 if length > clause_starts[-1]:
                     if asks:
                         questions.add(len(clause_starts) - 1)
@@ -183,12 +183,15 @@ class Normalizer:
                 elif asks and len(clause_starts) > 1:
                     questions.add(len(clause_starts) - 2)
             kept_from = end
-            segments.append((length, end))
+            if segments[-1][0] == length:
+                segments[-1] = (length, end)  # nothing kept since: the later run wins
+            else:
+                segments.append((length, end))
         pieces.append(source[kept_from:])
         match_text = "".join(pieces)
         if clause_starts[-1] >= len(match_text) and len(clause_starts) > 1:
             clause_starts.pop()
-        if self._particle is not None:
+        if self._particle is not None and ("吗" in match_text or "么" in match_text):
             clause_starts, questions = self._particle_questions(
                 match_text, clause_starts, questions
             )
@@ -196,7 +199,7 @@ class Normalizer:
             original=text,
             folded=folded,
             text=match_text,
-            segments=_dedupe(segments),
+            segments=tuple(segments),
             clause_starts=tuple(clause_starts),
             question_clauses=frozenset(questions),
         )
@@ -216,11 +219,3 @@ class Normalizer:
     def phrase(self, phrase: str) -> str:
         """A rule phrase in the same shape as the match text it is searched in."""
         return self.normalize(phrase).text
-
-
-def _dedupe(segments: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
-    """Keep the last segment starting at each match position (later runs win)."""
-    latest: dict[int, int] = {}
-    for match_at, folded_at in segments:
-        latest[match_at] = folded_at
-    return tuple(sorted(latest.items()))
