@@ -23,29 +23,62 @@ def parse_only(path: str) -> int:
     return sum(1 for _ in load_calls([path]))
 
 
+class NaiveCandidates:
+    """The baseline evaluator's phrase search: every phrase of every matcher looked for with
+    a plain `str.find` loop on every turn, every regex run on every turn. Everything else
+    (normalisation, negation, the rules) is the engine's own, so the ratio measures the
+    search strategy alone."""
+
+    def __init__(self, index) -> None:
+        self.index = index
+        self.phrases = [
+            [(i, p, role) for i, m in enumerate(index.matchers)
+             for phrases, role in ((m.phrases, "match"), (m.exceptions, "except"),
+                                   (m.unless_turn_says, "veto"))
+             for p in (index.normalizer.phrase(x) for x in phrases) if p]
+        ]
+
+    def __call__(self, text: str, speaker: str, product_key: str):
+        from collections import defaultdict
+
+        index = self.index
+        hits, cancels, vetoed = defaultdict(list), defaultdict(list), set()
+        for number, phrase, role in self.phrases[0]:
+            wanted = index.matchers[number].speaker
+            if wanted is not None and wanted != speaker:
+                continue
+            at = text.find(phrase)
+            while at >= 0:
+                if role == "veto":
+                    vetoed.add(number)
+                else:
+                    (hits if role == "match" else cancels)[number].append((at, at + len(phrase)))
+                at = text.find(phrase, at + 1)
+        for number, regex in index.regexes:
+            wanted = index.matchers[number].speaker
+            if wanted is None or wanted == speaker:
+                hits[number].extend(m.span() for m in regex.finditer(text) if m.end() > m.start())
+        return hits, cancels, vetoed
+
+
 def naive(path: str) -> int:
-    """The baseline: every phrase of every matcher checked with `in` on every turn."""
-    from engine.audit import PackChooser
+    """The baseline evaluator: the engine with its automata replaced by plain loops."""
+    from engine.audit import PackChooser, audit_call
     from engine.model import Call
     from engine.transcripts import load_calls
 
     chooser = PackChooser(REPO / "rules")
-    phrases: dict[str, list[tuple[str, str | None]]] = {}
-    count = found = 0
+    patched: set[str] = set()
+    count = 0
     for call in load_calls([path]):
         if not isinstance(call, Call):
             continue
-        count += 1
         pack = chooser.for_call(call)
-        table = phrases.get(pack.name)
-        if table is None:
-            table = phrases[pack.name] = [(p.lower(), m.speaker) for m in pack.index.matchers
-                                          for p in m.phrases]
-        for turn in call.turns:
-            text = turn.text.lower()
-            for phrase, speaker in table:
-                if (speaker is None or speaker == turn.speaker) and phrase in text:
-                    found += 1
+        if pack.name not in patched:
+            pack.index.candidates = NaiveCandidates(pack.index)
+            patched.add(pack.name)
+        audit_call(pack, call)
+        count += 1
     return count
 
 

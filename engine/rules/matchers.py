@@ -245,6 +245,38 @@ class PhraseIndex:
             ],
         )
 
+    def candidates(
+        self, text: str, speaker: str, product_key: str
+    ) -> tuple[dict[int, list[tuple[int, int]]], dict[int, list[tuple[int, int]]], set[int]]:
+        """Raw spans of one turn per matcher, before negation and questions: matches,
+        exception spans, and the matchers vetoed for the whole turn."""
+        tables = self._tables.get(speaker) or self._tables["unknown"]
+        hits: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        cancels: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        vetoed: set[int] = set()
+        if tables.exact is not None:
+            _collect(tables.exact, tables.exact_entries, text, text, hits, cancels, vetoed)
+        if tables.sounds is not None:
+            _collect(
+                tables.sounds,
+                tables.sound_entries,
+                homophone_key(text),
+                text,
+                hits,
+                cancels,
+                vetoed,
+            )
+        if tables.regex_set is not None:
+            for position in tables.regex_set.Match(text) or ():
+                index, regex = tables.regexes[position]
+                hits[index].extend(m.span() for m in regex.finditer(text) if m.end() > m.start())
+        if product_key and tables.product_matchers:
+            at = text.find(product_key)
+            if at >= 0:
+                for index in tables.product_matchers:
+                    hits[index].append((at, at + len(product_key)))
+        return hits, cancels, vetoed
+
     def scan(
         self,
         turns: Sequence[NormalizedTurn],
@@ -255,36 +287,9 @@ class PhraseIndex:
         found: dict[int, list[Hit]] = defaultdict(list)
         product_key = self.normalizer.phrase(product_name) if product_name else ""
         for number, (turn, speaker) in enumerate(zip(turns, speakers, strict=False)):
-            text = turn.text
-            if not text:
+            if not turn.text:
                 continue
-            tables = self._tables.get(speaker) or self._tables["unknown"]
-            hits: dict[int, list[tuple[int, int]]] = defaultdict(list)
-            cancels: dict[int, list[tuple[int, int]]] = defaultdict(list)
-            vetoed: set[int] = set()
-            if tables.exact is not None:
-                _collect(tables.exact, tables.exact_entries, text, text, hits, cancels, vetoed)
-            if tables.sounds is not None:
-                _collect(
-                    tables.sounds,
-                    tables.sound_entries,
-                    homophone_key(text),
-                    text,
-                    hits,
-                    cancels,
-                    vetoed,
-                )
-            if tables.regex_set is not None:
-                for position in tables.regex_set.Match(text) or ():
-                    index, regex = tables.regexes[position]
-                    hits[index].extend(
-                        m.span() for m in regex.finditer(text) if m.end() > m.start()
-                    )
-            if product_key and tables.product_matchers:
-                at = text.find(product_key)
-                if at >= 0:
-                    for index in tables.product_matchers:
-                        hits[index].append((at, at + len(product_key)))
+            hits, cancels, vetoed = self.candidates(turn.text, speaker, product_key)
             for index, spans in hits.items():
                 if index in vetoed:
                     continue
