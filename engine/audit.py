@@ -99,8 +99,18 @@ def audit_call(pack: RulePack, call: Call, *, include_experimental: bool = False
         sale_made=ctx.sale_made,
         outcomes=tuple(name for name, condition in pack.outcomes
                        if condition.evaluate(ctx) is not None),
+        notes=_notes(call),
     )
     return CallAudit(call, verdict, tuple(findings))
+
+
+def _notes(call: Call) -> tuple[str, ...]:
+    """Say so when speaker-dependent rules could not be applied, rather than guess."""
+    unknown = sum(1 for t in call.turns if t.speaker == "unknown")
+    if not unknown:
+        return ()
+    return (f"{unknown} of {len(call.turns)} turns have no known speaker (a mono recording?): "
+            "rules that depend on who spoke were not applied to them",)
 
 
 def _waived(pack: RulePack, call: Call, finding: Finding) -> Finding:

@@ -67,3 +67,4 @@ class Verdict:
     findings: int  # how many findings (waived ones not counted)
     sale_made: bool
     outcomes: tuple[str, ...] = ()  # the pack's named outcomes that hold on this call
+    notes: tuple[str, ...] = ()  # what limited the audit (e.g. turns with no known speaker)

@@ -25,6 +25,7 @@ def verdict_record(verdict: Verdict, call: Call, *, mask: bool = True) -> dict[s
         "started_at": call.started_at.isoformat() if call.started_at else None,
         "sale_made": verdict.sale_made,
         "outcomes": list(verdict.outcomes),
+        "notes": list(verdict.notes),
         "findings": verdict.findings,
         "source": str(call.source) if call.source else None,
     }

@@ -81,6 +81,8 @@ def format_call_audit(result: CallAudit, style: Style = _plain, mask: bool = Tru
     lines = [" · ".join(facts), f"verdict: {state}"]
     if verdict.signals:
         lines.append(f"signals: {', '.join(verdict.signals)}")
+    for note in verdict.notes:
+        lines.append(f"note: {note}")
     if not result.findings:
         lines.append("no findings")
     for finding in result.findings:

@@ -12,7 +12,9 @@ from engine.transcripts.jsonl import read_json_document, read_jsonl
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 TEXT_SUFFIXES = (".txt",)
 CSV_SUFFIXES = (".csv",)
-TRANSCRIPT_SUFFIXES = JSONL_SUFFIXES + TEXT_SUFFIXES + CSV_SUFFIXES
+# Recordings are transcribed on the way in (engine/audio), with the default engine.
+AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".amr", ".opus")
+TRANSCRIPT_SUFFIXES = JSONL_SUFFIXES + TEXT_SUFFIXES + CSV_SUFFIXES + AUDIO_SUFFIXES
 # Metadata sidecars of dialogue files and eval label files are not transcripts.
 SIDECAR_SUFFIXES = (".meta.json", ".meta.yaml", ".meta.yml", ".labels.jsonl")
 
@@ -29,10 +31,17 @@ def _whole_file_reader(path: Path) -> Callable[[str, bytes], Iterator[LoadResult
     return read_turn_csv
 
 
+def _is_recording_sidecar(path: Path) -> bool:
+    """REC.json beside REC.wav is the recording's metadata, not a transcript."""
+    return path.suffix.lower() == ".json" and any(
+        path.with_suffix(suffix).exists() for suffix in AUDIO_SUFFIXES)
+
+
 def _is_transcript(path: Path, folder: Path, skip: tuple[Path, ...]) -> bool:
     relative = path.relative_to(folder)
     return (
-        path.suffix.lower() in TRANSCRIPT_SUFFIXES
+        not _is_recording_sidecar(path)
+        and path.suffix.lower() in TRANSCRIPT_SUFFIXES
         and not path.name.lower().endswith(SIDECAR_SUFFIXES)
         and not any(part.startswith(".") for part in relative.parts)
         and not any(path.resolve().is_relative_to(s) for s in skip)
@@ -74,6 +83,25 @@ def load_calls(
         yield from load_file(item)
 
 
+def _from_recording(path: Path) -> LoadResult:
+    """A recording, transcribed with the default engine (see `callaudit transcribe`)."""
+    from engine.audio.transcribe import TranscribeOptions, cached_engine, transcribe_recording
+    from engine.audio.wav import AudioError
+
+    source = SourceRef(str(path))
+    try:
+        options = TranscribeOptions()
+        record = transcribe_recording(path, cached_engine(options), options)
+    except AudioError as exc:
+        return Rejected(source, exc.reason, exc.hint, path.stem)
+    from engine.transcripts.record import RecordError, call_from_record
+
+    try:
+        return call_from_record(record, source)
+    except RecordError as exc:
+        return Rejected(source, exc.reason, exc.hint, record.get("call_id"))
+
+
 def count_units(path: Path) -> int:
     """Progress units in a file: its lines for JSON Lines (one call each), else one."""
     if path.suffix.lower() not in JSONL_SUFFIXES:
@@ -98,8 +126,12 @@ def load_file(path: Path) -> Iterator[LoadResult]:
         yield Rejected(
             SourceRef(name),
             f"unknown transcript format '{suffix or path.name}'",
-            "use .jsonl (interchange format), .txt (dialogue) or .csv (one row per turn)",
+            "use .jsonl (interchange format), .txt (dialogue), .csv (one row per turn) "
+            "or a recording (.wav)",
         )
+        return
+    if suffix in AUDIO_SUFFIXES:
+        yield _from_recording(path)
         return
     try:
         if suffix == ".json":

@@ -1,0 +1,109 @@
+"""`callaudit transcribe`: call recordings into the interchange format."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from pathlib import Path
+
+import click
+import orjson
+
+from cli_commands import EXIT_OK, UserError
+from engine.audio.engines import ENGINES
+from engine.audio.transcribe import (
+    TranscribeOptions,
+    cached_engine,
+    read_metadata_csv,
+    transcribe_recording,
+)
+from engine.audio.wav import AudioError
+from engine.transcripts import AUDIO_SUFFIXES
+
+_options: TranscribeOptions | None = None
+
+
+def _start(options: TranscribeOptions) -> None:
+    global _options
+    _options = options
+    cached_engine(options)  # load the model once per process, before the first file
+
+
+def _one(path: Path) -> tuple[Path, dict | None, str | None]:
+    assert _options is not None
+    try:
+        return path, transcribe_recording(path, cached_engine(_options), _options), None
+    except AudioError as exc:
+        return path, None, f"{exc.reason} — {exc.hint}"
+
+
+def recordings_in(inputs: tuple[Path, ...]) -> list[Path]:
+    found: list[Path] = []
+    for path in inputs:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*")
+                                if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()))
+        else:
+            found.append(path)
+    return found
+
+
+@click.command("transcribe")
+@click.argument("recordings", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="JSON Lines file to write the calls to.")
+@click.option("--engine", "engine_name", type=click.Choice(sorted(ENGINES)), default="sphinx",
+              show_default=True, help="Speech engine (google sends audio off this machine).")
+@click.option("--model", type=click.Path(file_okay=False, path_type=Path),
+              help="Model directory (whisper and vosk need one; any language).")
+@click.option("--language", type=click.Choice(["zh", "en"]), default="en", show_default=True,
+              help="Language spoken (the bundled Sphinx model is English).")
+@click.option("--agent-channel", type=click.Choice(["left", "right"]), default="left",
+              show_default=True, help="Which stereo channel holds the agent.")
+@click.option("--name-pattern", default="{call_id}", show_default=True,
+              help='Metadata from file names, e.g. "{call_id}_{agent_id}_{customer_phone}".')
+@click.option("--metadata", "metadata_csv", type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV with a 'file' column and call_id, agent_id, customer_phone, ...")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes transcribing in parallel (each loads the model once).")
+def transcribe_command(recordings: tuple[Path, ...], out_file: Path, engine_name: str,
+                       model: Path | None, language: str, agent_channel: str,
+                       name_pattern: str, metadata_csv: Path | None, workers: int) -> None:
+    """Transcribe RECORDINGS (files or folders) into calls for `callaudit audit`.
+
+    Stereo recordings are split into agent and customer by channel; a mono recording is
+    transcribed with speaker 'unknown', and the audit says which rules it could not apply.
+    A recording's metadata comes from <name>.json beside it, --metadata, or --name-pattern.
+    """
+    metadata = read_metadata_csv(metadata_csv) if metadata_csv else {}
+    options = TranscribeOptions(engine_name, model, language, agent_channel, name_pattern,
+                                metadata)
+    try:
+        _start(options)
+    except AudioError as exc:
+        raise UserError(f"{exc.reason} — {exc.hint}") from None
+    files = recordings_in(recordings)
+    if not files:
+        raise UserError("no recordings found (.wav, or other audio with sox/ffmpeg installed)")
+    done = failed = 0
+    seconds = 0.0
+    pool = (multiprocessing.get_context("spawn").Pool(workers, _start, (options,))
+            if workers > 1 else None)
+    results = pool.imap(_one, files) if pool else map(_one, files)
+    with out_file.open("wb") as handle, click.progressbar(
+        results, length=len(files), label="transcribing", file=sys.stderr,
+        item_show_func=lambda r: f"{seconds / 60:.1f} audio min" if r else None,
+    ) as bar:
+        for path, record, problem in bar:
+            if record is None:
+                failed += 1
+                click.echo(f"\nrejected: {path}: {problem}", err=True)
+                continue
+            done += 1
+            seconds += record["recording"]["seconds"]
+            handle.write(orjson.dumps(record) + b"\n")
+    if pool:
+        pool.close()
+    click.echo(f"transcribed {done} recording(s), {seconds / 60:.1f} audio minutes"
+               + (f"; {failed} could not be read" if failed else "") + f" → {out_file}")
+    raise SystemExit(EXIT_OK)
