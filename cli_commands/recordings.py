@@ -9,11 +9,12 @@ from pathlib import Path
 import click
 import orjson
 
-from cli_commands import EXIT_OK, UserError
+from cli_commands import EXIT_OK, App, UserError
 from engine.audio.engines import ENGINES
 from engine.audio.transcribe import (
     TranscribeOptions,
     cached_engine,
+    pack_hints,
     read_metadata_csv,
     transcribe_recording,
 )
@@ -64,11 +65,15 @@ def recordings_in(inputs: tuple[Path, ...]) -> list[Path]:
               help='Metadata from file names, e.g. "{call_id}_{agent_id}_{customer_phone}".')
 @click.option("--metadata", "metadata_csv", type=click.Path(dir_okay=False, path_type=Path),
               help="CSV with a 'file' column and call_id, agent_id, customer_phone, ...")
+@click.option("--hints-from-rules", is_flag=True,
+              help="Pass the rule pack's phrases to engines that take hints (whisper).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes transcribing in parallel (each loads the model once).")
-def transcribe_command(recordings: tuple[Path, ...], out_file: Path, engine_name: str,
+@click.pass_obj
+def transcribe_command(app: App, recordings: tuple[Path, ...], out_file: Path, engine_name: str,
                        model: Path | None, language: str, agent_channel: str,
-                       name_pattern: str, metadata_csv: Path | None, workers: int) -> None:
+                       name_pattern: str, metadata_csv: Path | None, hints_from_rules: bool,
+                       workers: int) -> None:
     """Transcribe RECORDINGS (files or folders) into calls for `callaudit audit`.
 
     Stereo recordings are split into agent and customer by channel; a mono recording is
@@ -76,8 +81,9 @@ def transcribe_command(recordings: tuple[Path, ...], out_file: Path, engine_name
     A recording's metadata comes from <name>.json beside it, --metadata, or --name-pattern.
     """
     metadata = read_metadata_csv(metadata_csv) if metadata_csv else {}
+    hints = pack_hints(app.rules_root, language) if hints_from_rules else ()
     options = TranscribeOptions(engine_name, model, language, agent_channel, name_pattern,
-                                metadata)
+                                metadata, hints)
     try:
         _start(options)
     except AudioError as exc:

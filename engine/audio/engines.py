@@ -2,9 +2,11 @@
 
 * ``sphinx`` (default) — CMU Sphinx, offline, with the English model the pocketsphinx
   package ships (the engine SpeechRecognition's recognize_sphinx runs; used directly so
-  the model loads once, not once per utterance).
+  the model loads once, not once per utterance). Its keyword-spotting mode found none of
+  the pack's phrases on the test recordings, so it takes no hints.
 * ``whisper`` — faster-whisper, offline, with a CTranslate2 model directory you supply
-  (`--model DIR`; any language, Mandarin included).
+  (`--model DIR`; any language, Mandarin included); takes the rule pack's phrases as
+  hotwords with `--hints-from-rules`.
 * ``vosk`` — Vosk, offline, with a model directory you supply (`--model DIR`).
 * ``google`` — Google's web speech API through SpeechRecognition: **sends audio off this
   machine**, so it runs only when chosen explicitly.
@@ -79,12 +81,14 @@ class WhisperEngine:
                              "pip install faster-whisper") from None
         self.model = WhisperModel(str(model), device="cpu", compute_type="int8")
         self.language = language
+        self.hints: tuple[str, ...] = ()  # the pack's phrases, passed as hotwords
 
     def transcribe(self, pcm: bytes) -> Heard:
         import numpy
 
         audio = numpy.frombuffer(pcm, dtype=numpy.int16).astype(numpy.float32) / 32768.0
-        segments, _ = self.model.transcribe(audio, language=self.language)
+        extra = {"hotwords": " ".join(self.hints)} if self.hints else {}
+        segments, _ = self.model.transcribe(audio, language=self.language, **extra)
         parts = list(segments)
         text = "".join(s.text for s in parts).strip()
         confidence = None

@@ -28,6 +28,8 @@ class TranscribeOptions:
     # "{call_id}_{agent_id}_{customer_phone}" reads metadata from the file name.
     name_pattern: str = "{call_id}"
     metadata: dict[str, dict[str, Any]] = field(default_factory=dict)  # from --metadata CSV
+    # The rule pack's key phrases, for engines that take hints (faster-whisper's hotwords).
+    hints: tuple[str, ...] = ()
 
 
 @dataclass
@@ -128,7 +130,10 @@ def load_engine(options: TranscribeOptions) -> SpeechEngine:
     if kind is None:
         raise AudioError(f"unknown engine '{options.engine}'",
                          f"engines: {', '.join(sorted(ENGINES))}")
-    return kind(options.model, options.language)
+    engine = kind(options.model, options.language)
+    if options.hints and hasattr(engine, "hints"):
+        engine.hints = options.hints
+    return engine
 
 
 _engines: dict[tuple[str, str | None, str], SpeechEngine] = {}
@@ -140,3 +145,12 @@ def cached_engine(options: TranscribeOptions) -> SpeechEngine:
     if key not in _engines:
         _engines[key] = load_engine(options)
     return _engines[key]
+
+
+def pack_hints(rules_root: Path, language: str, limit: int = 200) -> tuple[str, ...]:
+    """The phrases of the pack for a language, as hints for the speech engine."""
+    from engine.rules.pack import load_pack, resolve_pack_path
+
+    pack = load_pack(resolve_pack_path(rules_root, language))
+    phrases = dict.fromkeys(p for m in pack.index.matchers for p in m.phrases)
+    return tuple(phrases)[:limit]
