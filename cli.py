@@ -16,6 +16,13 @@ from cli_commands import EXIT_INTERNAL, App
 from cli_commands.audit import audit_command, check_command
 from cli_commands.evaluate import eval_command
 from cli_commands.followup import blacklist_group, callbacks_group, suppress_group, trials_group
+from cli_commands.nightly import (
+    init_command,
+    nightly_command,
+    report_group,
+    review_group,
+    sample_group,
+)
 from cli_commands.recordings import transcribe_command
 from cli_commands.rules import rules_group
 from engine import __version__
@@ -43,6 +50,8 @@ main.add_command(check_command)
 main.add_command(audit_command)
 main.add_command(eval_command)
 main.add_command(transcribe_command)
+for command in (init_command, nightly_command, sample_group, review_group, report_group):
+    main.add_command(command)
 main.add_command(callbacks_group)
 main.add_command(blacklist_group)
 main.add_command(suppress_group)

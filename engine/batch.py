@@ -92,6 +92,8 @@ def run_batch(
     follow_up: FollowUp | None = None,
     workers: int = 1,
     cluster: str | None = None,
+    select: Callable[[Call], bool] | None = None,
+    skip_audited: bool = False,
 ) -> BatchSummary:
     """Audit every call in the inputs and write DIR/verdicts.jsonl, findings.jsonl,
     rejects.jsonl and summary.json; with `follow_up`, run the action policy on each call
@@ -113,6 +115,10 @@ def run_batch(
             temp["rejects.jsonl"].open("wb") as rejects,
         ):
             loaded = load_calls(inputs, skip=[out_dir])
+            if select is not None:
+                loaded = (i for i in loaded if isinstance(i, Rejected) or select(i))
+            if skip_audited and follow_up is not None:
+                loaded = _not_yet_audited(loaded, chooser, follow_up, summary)
             for item, result in _audited(loaded, chooser, summary, workers, cluster):
                 if on_record:
                     on_record(item)
@@ -150,6 +156,25 @@ def run_batch(
     for name in OUTPUT_FILES:
         temp[name].replace(out_dir / name)
     return summary
+
+
+def _not_yet_audited(
+    items: Iterable[Call | Rejected], chooser: PackChooser, follow_up: FollowUp,
+    summary: BatchSummary,
+) -> Iterator[Call | Rejected]:
+    """Calls the ledger already holds with the same transcript, rules and policy are skipped:
+    re-running a night, or resuming one that was stopped, redoes only what is missing."""
+    for item in items:
+        if isinstance(item, Call):
+            try:
+                pack_hash = chooser.for_call(item).content_hash
+            except NoPackForLanguage:
+                yield item
+                continue
+            if follow_up.ledger.already_audited(item, pack_hash, follow_up.policy.content_hash):
+                summary.ledger["unchanged"] += 1
+                continue
+        yield item
 
 
 def _screened(

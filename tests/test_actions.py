@@ -203,8 +203,22 @@ def test_opt_out_is_never_taken_back(follow_up):
     assert follow_up.ledger.suppression("+8613800138000") == ["dnc"]
 
 
-def test_schema_is_versioned(tmp_path):
-    with Ledger(tmp_path / "x.db") as ledger:
-        assert ledger.schema_version == 1
-    with Ledger(tmp_path / "x.db") as ledger:  # opening again migrates nothing
-        assert ledger.schema_version == 1
+def test_schema_is_versioned_and_migrates_forward(tmp_path):
+    import sqlite3
+
+    from engine.actions.ledger import MIGRATIONS
+
+    old = sqlite3.connect(tmp_path / "old.db")  # a ledger written by the first version
+    for statement in MIGRATIONS[0].split(";"):
+        if statement.strip():
+            old.execute(statement)
+    old.execute("PRAGMA user_version = 1")
+    old.execute("INSERT INTO dnc VALUES ('+8613800138000', 'C1', '[]', '2026-11-01')")
+    old.commit()
+    old.close()
+    with Ledger(tmp_path / "old.db") as ledger:
+        assert ledger.schema_version == len(MIGRATIONS) == 2
+        assert ledger.suppression("13800138000") == ["dnc"]  # data kept across the migration
+        assert ledger.db.execute("SELECT COUNT(*) FROM samplings").fetchone()[0] == 0
+    with Ledger(tmp_path / "old.db") as ledger:  # opening again migrates nothing
+        assert ledger.schema_version == 2

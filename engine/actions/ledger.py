@@ -138,6 +138,32 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX history_ref ON history(kind, ref);
     """,
+    # 2: registered review samples and human verdicts on findings
+    """
+    CREATE TABLE samplings (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        period TEXT NOT NULL,
+        drawn_at TEXT NOT NULL,
+        drawn_by TEXT NOT NULL,
+        rates TEXT NOT NULL,
+        seed INTEGER NOT NULL,
+        calls TEXT NOT NULL,
+        UNIQUE (kind, period)
+    );
+    CREATE TABLE reviews (
+        id INTEGER PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        rule_id TEXT NOT NULL,
+        call_id TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        by TEXT NOT NULL,
+        note TEXT,
+        kind TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX calls_started ON calls(started_at);
+    """,
 )
 
 # Call platforms say why a confirmation call did not reach the customer in a field of their

@@ -1,0 +1,258 @@
+"""What the morning report is made of, computed from the ledger: the review sample, early
+warnings and agent metrics. Everything is by call date (the date the call started)."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from engine.actions.ledger import Ledger, now
+from engine.nightly.config import LEVELS, NightlyConfig, WarningRule
+
+
+def iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_days(week: str) -> list[date]:
+    """The seven days of an ISO week such as 2026-W48."""
+    monday = date.fromisocalendar(int(week[:4]), int(week.split("W")[1]), 1)
+    return [monday + timedelta(days=i) for i in range(7)]
+
+
+def _calls_between(ledger: Ledger, first: date, last: date):
+    return ledger.db.execute(
+        "SELECT * FROM calls WHERE substr(started_at, 1, 10) BETWEEN ? AND ? ORDER BY call_id",
+        (first.isoformat(), last.isoformat()),
+    ).fetchall()
+
+
+# -- sampling -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A registered review sample."""
+
+    kind: str  # "daily" or "weekly"
+    period: str  # 2026-11-23 or 2026-W48
+    calls: tuple[str, ...]
+    invalid_calls: tuple[str, ...]  # found invalid by the machine: all go to callback
+    rates: dict
+    seed: int
+    drawn_at: str
+
+
+def draw_sample(
+    ledger: Ledger, config: NightlyConfig, kind: str, period: str, by: str = "nightly"
+) -> Sample:
+    """Draw (once) and register the review sample of a day or a week.
+
+    Valid sales only, stratified by agent so none is skipped, at the configured rate or
+    the higher one for agents flagged by failed calls; seeded by (seed, period, agent), so
+    the same night always gives the same sample. Drawing again returns the registered one.
+    """
+    days = [date.fromisoformat(period)] if kind == "daily" else week_days(period)
+    calls = _calls_between(ledger, days[0], days[-1])
+    invalid = tuple(c["call_id"] for c in calls if c["valid"] == 0)
+    existing = ledger.db.execute(
+        "SELECT * FROM samplings WHERE kind = ? AND period = ?", (kind, period)
+    ).fetchone()
+    if existing is not None:
+        return Sample(
+            kind,
+            period,
+            tuple(json.loads(existing["calls"])),
+            invalid,
+            json.loads(existing["rates"]),
+            existing["seed"],
+            existing["drawn_at"],
+        )
+    flagged = {
+        r["agent_id"]
+        for r in ledger.db.execute(
+            "SELECT DISTINCT agent_id FROM agent_flags WHERE active = 1 AND "
+            "substr(flagged_at, 1, 10) <= ?",
+            (days[-1].isoformat(),),
+        )
+    }
+    base = config.daily_rate if kind == "daily" else config.weekly_rate
+    by_agent: dict[str, list[str]] = defaultdict(list)
+    for call in calls:
+        if call["valid"] == 1:
+            by_agent[call["agent_id"] or "?"].append(call["call_id"])
+    chosen: list[str] = []
+    for agent, ids in sorted(by_agent.items()):
+        rate = max(base, config.flagged_rate) if agent in flagged else base
+        count = min(len(ids), max(1, round(rate * len(ids))))
+        chosen.extend(random.Random(f"{config.seed}:{period}:{agent}").sample(sorted(ids), count))
+    rates = {"base": base, "flagged_agents": sorted(flagged), "flagged_rate": config.flagged_rate}
+    stamp = now()
+    with ledger.transaction():
+        ledger.db.execute(
+            "INSERT INTO samplings(kind, period, drawn_at, drawn_by, rates, seed, "
+            "calls) VALUES (?,?,?,?,?,?,?)",
+            (kind, period, stamp, by, json.dumps(rates), config.seed, json.dumps(sorted(chosen))),
+        )
+    return Sample(kind, period, tuple(sorted(chosen)), invalid, rates, config.seed, stamp)
+
+
+# -- early warning --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Alert:
+    warning_id: str
+    level: str
+    count: int
+    threshold: int
+    category: str
+    window_days: int
+    responsible: str
+
+
+def evaluate_warnings(ledger: Ledger, config: NightlyConfig, day: date) -> list[Alert]:
+    """Every warning whose count in its window reaches a level, at its highest level."""
+    alerts = []
+    for rule in config.warnings:
+        count = _count(ledger, rule, day)
+        reached = [(level, n) for level, n in rule.levels if count >= n]
+        if reached:
+            level, threshold = reached[-1]
+            alerts.append(
+                Alert(
+                    rule.id,
+                    level,
+                    count,
+                    threshold,
+                    f"{rule.kind}: {rule.value}",
+                    rule.window_days,
+                    rule.responsible,
+                )
+            )
+    return sorted(alerts, key=lambda a: (-LEVELS.index(a.level), a.warning_id))
+
+
+def _count(ledger: Ledger, rule: WarningRule, day: date) -> int:
+    first = day - timedelta(days=rule.window_days - 1)
+    if rule.kind == "rule":
+        return ledger.db.execute(
+            "SELECT COUNT(*) FROM findings f JOIN calls c ON c.call_id = f.call_id "
+            "WHERE f.rule_id = ? AND f.active = 1 AND f.waiver IS NULL "
+            "AND substr(c.started_at, 1, 10) BETWEEN ? AND ?",
+            (rule.value, first.isoformat(), day.isoformat()),
+        ).fetchone()[0]
+    column = "violations" if rule.kind == "standard" else "signals"
+    return sum(1 for c in _calls_between(ledger, first, day) if rule.value in json.loads(c[column]))
+
+
+# -- metrics --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentMetrics:
+    agent_id: str
+    calls: int
+    sales: int
+    valid: int
+    invalid: int
+    complaints: int
+
+    @property
+    def validity_rate(self) -> float | None:
+        return self.valid / self.sales if self.sales else None
+
+    @property
+    def invalid_rate(self) -> float | None:
+        return self.invalid / self.sales if self.sales else None
+
+    @property
+    def complaint_rate(self) -> float | None:
+        return self.complaints / self.calls if self.calls else None
+
+
+def agent_metrics(ledger: Ledger, first: date, last: date) -> list[AgentMetrics]:
+    """Per agent over the days, worst invalid rate first."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for call in _calls_between(ledger, first, last):
+        agent = counts[call["agent_id"] or "?"]
+        agent["calls"] += 1
+        if call["valid"] is not None:
+            agent["sales"] += 1
+            agent["valid" if call["valid"] == 1 else "invalid"] += 1
+        if "complaint_risk" in json.loads(call["signals"]):
+            agent["complaints"] += 1
+    rows = [
+        AgentMetrics(a, c["calls"], c["sales"], c["valid"], c["invalid"], c["complaints"])
+        for a, c in counts.items()
+    ]
+    return sorted(rows, key=lambda m: (-(m.invalid_rate or 0), -m.invalid, m.agent_id))
+
+
+@dataclass(frozen=True)
+class DayTotals:
+    calls: int
+    sales: int
+    valid: int
+    invalid: int
+    no_sale: int
+    by_standard: dict[str, int]
+    by_rule: dict[str, int]
+    signals: dict[str, int]
+
+    @property
+    def validity_rate(self) -> float | None:
+        return self.valid / self.sales if self.sales else None
+
+
+def totals(ledger: Ledger, first: date, last: date) -> DayTotals:
+    calls = _calls_between(ledger, first, last)
+    standards: Counter = Counter()
+    signals: Counter = Counter()
+    for call in calls:
+        standards.update(json.loads(call["violations"]))
+        signals.update(json.loads(call["signals"]))
+    rules = Counter(
+        dict(
+            ledger.db.execute(
+                "SELECT f.rule_id, COUNT(DISTINCT f.call_id) FROM findings f JOIN calls c "
+                "ON c.call_id = f.call_id WHERE f.active = 1 AND f.waiver IS NULL AND "
+                "substr(c.started_at, 1, 10) BETWEEN ? AND ? GROUP BY f.rule_id",
+                (first.isoformat(), last.isoformat()),
+            ).fetchall()
+        )
+    )
+    valid = sum(1 for c in calls if c["valid"] == 1)
+    invalid = sum(1 for c in calls if c["valid"] == 0)
+    return DayTotals(
+        len(calls),
+        valid + invalid,
+        valid,
+        invalid,
+        len(calls) - valid - invalid,
+        dict(standards.most_common()),
+        dict(rules.most_common()),
+        dict(signals.most_common()),
+    )
+
+
+def weekly_trend(ledger: Ledger, day: date, weeks: int) -> list[tuple[str, DayTotals]]:
+    """Totals of the last `weeks` ISO weeks up to the one holding `day`, oldest first."""
+    result = []
+    for back in range(weeks - 1, -1, -1):
+        days = week_days(iso_week(day - timedelta(weeks=back)))
+        result.append((iso_week(days[0]), totals(ledger, days[0], days[-1])))
+    return result
+
+
+def rule_precision(ledger: Ledger) -> list[tuple[str, int, int, float]]:
+    """Per rule, from human reviews: (rule, upheld, overturned, precision)."""
+    rows = ledger.db.execute(
+        "SELECT rule_id, SUM(verdict = 'upheld'), SUM(verdict = "
+        "'overturned') FROM reviews GROUP BY rule_id ORDER BY rule_id"
+    )
+    return [(r, up, down, up / (up + down)) for r, up, down in rows if up + down]

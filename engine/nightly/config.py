@@ -1,0 +1,217 @@
+"""callaudit.yaml: one file for the nightly job, validated like rule files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.rules.base import SIGNALS, STANDARDS
+from engine.rules.problems import Location, Problem, RulePackError
+from engine.rules.yamlsource import Node, SourceFile, parse
+
+LEVELS = ("notice", "warning", "critical")  # ascending
+WINDOWS = {"day": 1, "7d": 7, "30d": 30}
+
+DEFAULT_CONFIG = """\
+# callaudit nightly configuration. `callaudit nightly --date YYYY-MM-DD` reads it.
+# Paths are relative to this file.
+
+# Where the call platform drops transcripts: one folder per day (transcripts/2026-11-23/),
+# or any files, of which the night's calls are those started on the date.
+transcripts: transcripts
+rules: rules                    # the rule packs (zh-CN/, en-US/) and actions.yaml
+database: callaudit-ledger.db   # the ledger: callbacks, blacklist, do-not-call, trials
+reports: reports                # one folder per night: reports/2026-11-23/
+mask_phone_numbers: true        # in every report; false shows full numbers
+
+# Human review, as the centre's practice: 10% of valid sales daily for the listening
+# review, 5% weekly for quality supervisors; agents flagged by failed calls get more.
+sampling:
+  daily_rate: 0.10
+  weekly_rate: 0.05
+  flagged_agent_rate: 0.30
+  seed: 7                       # same night, same seed: the same sample
+
+# Early warning (投诉预警): when a category passes a level within its window, the alert
+# goes to the person responsible, into the report and alerts.json.
+warnings:
+  - id: complaint-risk
+    category: {signal: complaint_risk}
+    window: 7d
+    levels: {notice: 2, warning: 5, critical: 10}
+    responsible: 投诉处理组
+  - id: consent-violations
+    category: {standard: consent}
+    window: day
+    levels: {notice: 3, warning: 6, critical: 12}
+    responsible: 质检组长
+  - id: opt-outs
+    category: {signal: opt_out}
+    window: day
+    levels: {notice: 5, warning: 10, critical: 20}
+    responsible: 外呼经理
+
+report:
+  trend_weeks: 6                # weeks of history in the trend chart
+"""
+
+
+@dataclass(frozen=True)
+class WarningRule:
+    """A threshold on a category of findings over a window, with levels."""
+
+    id: str
+    kind: str  # "standard", "signal" or "rule"
+    value: str
+    window_days: int
+    levels: tuple[tuple[str, int], ...]  # (level, threshold), ascending
+    responsible: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class NightlyConfig:
+    path: Path
+    transcripts: Path
+    rules: Path
+    database: Path
+    reports: Path
+    mask: bool = True
+    daily_rate: float = 0.10
+    weekly_rate: float = 0.05
+    flagged_rate: float = 0.30
+    seed: int = 7
+    warnings: tuple[WarningRule, ...] = ()
+    trend_weeks: int = 6
+    problems: tuple[Problem, ...] = field(default=(), compare=False)
+
+
+KEYS = frozenset(
+    {
+        "transcripts",
+        "rules",
+        "database",
+        "reports",
+        "mask_phone_numbers",
+        "sampling",
+        "warnings",
+        "report",
+    }
+)
+
+
+def load_config(path: Path) -> NightlyConfig:
+    """Read and validate callaudit.yaml; every problem collected, then RulePackError."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulePackError(
+            [
+                Problem(
+                    Location(str(path), 1, 1),
+                    f"cannot read the config ({exc})",
+                    "run `callaudit init` to write a commented default",
+                )
+            ]
+        ) from None
+    source = SourceFile(str(path), text)
+    root = parse(source)
+    fields = root.mapping("callaudit.yaml", KEYS) if root is not None else None
+    fields = fields or {}
+    base = path.resolve().parent
+
+    def folder(key: str, default: str) -> Path:
+        value = fields[key].text(key) if key in fields else default
+        return (base / Path(value or default).expanduser()).resolve()
+
+    sampling = (
+        fields["sampling"].mapping(
+            "sampling", frozenset({"daily_rate", "weekly_rate", "flagged_agent_rate", "seed"})
+        )
+        if "sampling" in fields
+        else {}
+    )
+    sampling = sampling or {}
+
+    def rate(key: str, default: float) -> float:
+        if key not in sampling:
+            return default
+        value = sampling[key].number(key)
+        if value is not None and value > 1:
+            sampling[key].error(
+                f"{key} must be a fraction from 0 to 1, not {value}", "write 10% as 0.10"
+            )
+        return default if value is None else value
+
+    report = (
+        fields["report"].mapping("report", frozenset({"trend_weeks"})) if "report" in fields else {}
+    )
+    report = report or {}
+    config = NightlyConfig(
+        path=path,
+        transcripts=folder("transcripts", "transcripts"),
+        rules=folder("rules", "rules"),
+        database=folder("database", "callaudit-ledger.db"),
+        reports=folder("reports", "reports"),
+        mask=(fields["mask_phone_numbers"].boolean("mask_phone_numbers") is not False)
+        if "mask_phone_numbers" in fields
+        else True,
+        daily_rate=rate("daily_rate", 0.10),
+        weekly_rate=rate("weekly_rate", 0.05),
+        flagged_rate=rate("flagged_agent_rate", 0.30),
+        seed=(sampling["seed"].integer("seed", 0, 2**31) or 0) if "seed" in sampling else 7,
+        warnings=tuple(_warnings(fields["warnings"])) if "warnings" in fields else (),
+        trend_weeks=(report["trend_weeks"].integer("trend_weeks", 1, 52) or 6)
+        if "trend_weeks" in report
+        else 6,
+    )
+    errors = [p for p in source.problems if p.level == "error"]
+    if errors:
+        raise RulePackError(errors)
+    return config
+
+
+def _warnings(node: Node) -> list[WarningRule]:
+    found = []
+    for item in node.items("warnings"):
+        f = item.mapping(
+            "a warning",
+            frozenset({"id", "category", "window", "levels", "responsible"}),
+            frozenset({"id", "category", "window", "levels"}),
+        )
+        if not f or not {"id", "category", "window", "levels"} <= set(f):
+            continue
+        category = f["category"].mapping("category", frozenset({"standard", "signal", "rule"}))
+        if not category or len(category) != 1:
+            f["category"].error(
+                "category must be one of: standard, signal, rule", "write e.g. {standard: consent}"
+            )
+            continue
+        ((kind, value_node),) = category.items()
+        options = {"standard": STANDARDS, "signal": SIGNALS}.get(kind)
+        value = value_node.choice(kind, options) if options else value_node.text(kind)
+        window = f["window"].choice("window", tuple(WINDOWS))
+        levels_map = f["levels"].mapping("levels", frozenset(LEVELS)) or {}
+        levels = tuple(
+            (name, levels_map[name].integer(name, 1)) for name in LEVELS if name in levels_map
+        )
+        if any(n is None for _, n in levels):
+            continue
+        if [n for _, n in levels] != sorted(n for _, n in levels):
+            f["levels"].error("levels must rise: notice ≤ warning ≤ critical")
+            continue
+        identifier = f["id"].text("id")
+        if value is None or window is None or identifier is None or not levels:
+            continue
+        found.append(
+            WarningRule(
+                identifier,
+                kind,
+                value,
+                WINDOWS[window],
+                tuple((n, int(t)) for n, t in levels),
+                (f["responsible"].text("responsible") or "") if "responsible" in f else "",
+                item.location,
+            )
+        )
+    return found

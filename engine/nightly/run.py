@@ -1,0 +1,131 @@
+"""One night: audit the day's calls into the ledger, draw the samples, raise the early
+warnings, and write the day's report. Safe to re-run; refuses to run twice at once."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+
+from engine.actions.ledger import Ledger
+from engine.actions.policy import load_policy
+from engine.actions.runner import FollowUp
+from engine.audit import PackChooser
+from engine.batch import BatchSummary, run_batch
+from engine.model import Call, Rejected
+from engine.nightly.analysis import Alert, Sample, draw_sample, evaluate_warnings, iso_week
+from engine.nightly.config import LEVELS, NightlyConfig
+
+
+class NightlyBusy(RuntimeError):
+    """Another nightly run holds the lock."""
+
+
+@dataclass
+class NightResult:
+    day: date
+    folder: Path
+    summary: BatchSummary
+    sample: Sample
+    weekly_sample: Sample | None
+    alerts: list[Alert]
+
+    @property
+    def worst_alert(self) -> str | None:
+        return max((a.level for a in self.alerts), key=LEVELS.index, default=None)
+
+
+@contextmanager
+def night_lock(folder: Path) -> Iterator[None]:
+    """One nightly run at a time: a second one says so and exits, corrupting nothing."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ".nightly.lock"
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise NightlyBusy(
+                f"another nightly run is going ({holder}); this one did nothing"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def night_inputs(config: NightlyConfig, day: date) -> tuple[list[str], Callable[[Call], bool]]:
+    """The day's folder when the platform writes one, else every transcript of that date."""
+    folder = config.transcripts / day.isoformat()
+    if folder.is_dir():
+        return [str(folder)], lambda call: True
+    wanted = day.isoformat()
+    return [
+        str(config.transcripts)
+    ], lambda call: call.started_at is not None and call.started_at.date().isoformat() == wanted
+
+
+def run_night(
+    config: NightlyConfig,
+    day: date,
+    inputs: list[str] | None = None,
+    on_record: Callable[[Call | Rejected], None] | None = None,
+    workers: int = 1,
+) -> NightResult:
+    """The whole nightly job for one date."""
+    folder = config.reports / day.isoformat()
+    with night_lock(config.reports):
+        if inputs:
+            paths, select = inputs, (lambda call: True)
+        else:
+            paths, select = night_inputs(config, day)
+        chooser = PackChooser(config.rules)
+        with Ledger(config.database) as ledger:
+            follow_up = FollowUp(load_policy(config.rules / "actions.yaml"), ledger)
+            summary = run_batch(
+                paths,
+                folder,
+                chooser,
+                mask=config.mask,
+                on_record=on_record,
+                follow_up=follow_up,
+                select=select,
+                skip_audited=True,
+                workers=workers,
+            )
+            sample = draw_sample(ledger, config, "daily", day.isoformat())
+            weekly = (
+                draw_sample(ledger, config, "weekly", iso_week(day))
+                if day.isoweekday() == 7
+                else None
+            )
+            alerts = evaluate_warnings(ledger, config, day)
+            (folder / "alerts.json").write_text(
+                json.dumps(
+                    {
+                        "schema": "callaudit.alerts/1",
+                        "date": day.isoformat(),
+                        "alerts": [asdict(a) for a in alerts],
+                    },
+                    ensure_ascii=False,
+                    indent=2,
+                )
+                + "\n",
+                encoding="utf-8",
+            )
+            from engine.report.nightly import write_day_report
+
+            write_day_report(ledger, config, day, folder, sample, weekly, alerts)
+    return NightResult(day, folder, summary, sample, weekly, alerts)

@@ -1,0 +1,210 @@
+"""A simulated week of nights: samples reproducible and at the right rates, an injected
+spike of complaint threats raises the right alert level, the report holds the ledger's
+numbers, re-running a night changes nothing, a second run at once is refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from engine.actions.ledger import Ledger
+from engine.nightly.analysis import draw_sample, totals
+from engine.nightly.config import load_config
+from engine.nightly.run import NightlyBusy, night_lock
+from tests.conftest import REPO
+
+MONDAY = date(2026, 11, 23)
+AGENTS = [f"A{i:02d}" for i in range(1, 7)]
+HOLDER = {"speaker": "agent", "text": "您好，请问您是机主本人吗？现在方便耽误您一分钟吗？"}
+YES = {"speaker": "customer", "text": "是我，你说"}
+PITCH = {"speaker": "agent", "text": (
+    "给您推荐视频会员，可以看热门剧，下载APP用手机号登录就能看。资费每月10元，"
+    "不需要发TD到10001退订。您看需要开通吗？")}
+ACCEPT = {"speaker": "customer", "text": "好的，那就开通吧"}
+MUMBLE = {"speaker": "customer", "text": "嗯"}
+DONE = {"speaker": "agent", "text": "好的，已经为您开通了"}
+THREAT = {"speaker": "customer", "text": "你们再打我就去工信部投诉"}
+
+
+def call(day: date, number: int, agent: str, turns: list[dict]) -> dict:
+    return {"call_id": f"{day:%m%d}-{number:03d}", "call_type": "sale", "agent_id": agent,
+            "customer_phone": f"1380{day:%m%d}{number:03d}",
+            "started_at": f"{day.isoformat()}T10:00:00+08:00", "language": "zh",
+            "product": {"code": "TV", "name": "视频会员", "monthly_fee": 10},
+            "turns": [{**t, "start": i * 5.0, "end": i * 5.0 + 4} for i, t in enumerate(turns)]}
+
+
+def night(day: date, threats: int) -> list[dict]:
+    calls = []
+    for number in range(60):
+        agent = AGENTS[number % len(AGENTS)]
+        # A03 makes invalid sales (activation after a mumble); everyone else sells cleanly.
+        turns = [HOLDER, YES, PITCH, MUMBLE if agent == "A03" else ACCEPT, DONE]
+        calls.append(call(day, number, agent, turns))
+    for extra in range(threats):
+        calls.append(call(day, 100 + extra, "A05", [HOLDER, THREAT]))
+    return calls
+
+
+@pytest.fixture(scope="module")
+def week(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("centre")
+    shutil.copytree(REPO / "rules", root / "rules")
+    for offset in range(7):
+        day = MONDAY + timedelta(days=offset)
+        folder = root / "transcripts" / day.isoformat()
+        folder.mkdir(parents=True)
+        threats = 6 if offset == 4 else 0  # Friday: a spike of complaint threats
+        (folder / "calls.jsonl").write_text(
+            "\n".join(json.dumps(c, ensure_ascii=False) for c in night(day, threats)) + "\n",
+            encoding="utf-8")
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", "--path", str(root / "callaudit.yaml")]).exit_code == 0
+    for offset in range(7):
+        day = MONDAY + timedelta(days=offset)
+        result = runner.invoke(main, ["nightly", "--date", day.isoformat(),
+                                      "--config", str(root / "callaudit.yaml")])
+        assert result.exit_code == 0, result.output
+    return root
+
+
+def ledger_of(root: Path) -> Ledger:
+    return Ledger(load_config(root / "callaudit.yaml").database)
+
+
+def test_every_call_of_the_week_is_in_the_ledger(week):
+    with ledger_of(week) as ledger:
+        assert ledger.db.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == 7 * 60 + 6
+        friday = totals(ledger, MONDAY + timedelta(days=4), MONDAY + timedelta(days=4))
+        assert (friday.calls, friday.valid, friday.invalid) == (66, 50, 10)
+
+
+def test_daily_samples_are_stratified_at_the_rates_and_reproducible(week):
+    config = load_config(week / "callaudit.yaml")
+    with ledger_of(week) as ledger:
+        sample = draw_sample(ledger, config, "daily", MONDAY.isoformat())
+        agents = {}
+        for call_id in sample.calls:
+            agent = ledger.db.execute("SELECT agent_id FROM calls WHERE call_id = ?",
+                                      (call_id,)).fetchone()[0]
+            agents[agent] = agents.get(agent, 0) + 1
+        # 10 valid sales per clean agent at 10%: one each; A03 has no valid sale.
+        assert agents == {"A01": 1, "A02": 1, "A04": 1, "A05": 1, "A06": 1}
+        assert len(sample.invalid_calls) == 10
+        registered = ledger.db.execute("SELECT COUNT(*) FROM samplings WHERE kind = 'daily'"
+                                       ).fetchone()[0]
+        assert registered == 7
+        weekly = ledger.db.execute("SELECT calls, seed FROM samplings WHERE kind = 'weekly'"
+                                   ).fetchone()
+        assert len(json.loads(weekly["calls"])) == 5 * round(0.05 * 70)
+    again = draw_sample(Ledger(config.database), config, "daily", MONDAY.isoformat())
+    assert again.calls == sample.calls  # registered once, the same every time
+
+
+def test_the_spike_raises_the_right_level(week):
+    friday = week / "reports" / (MONDAY + timedelta(days=4)).isoformat()
+    alerts = json.loads((friday / "alerts.json").read_text(encoding="utf-8"))["alerts"]
+    complaint = next(a for a in alerts if a["warning_id"] == "complaint-risk")
+    assert (complaint["level"], complaint["count"]) == ("warning", 6)
+    thursday = week / "reports" / (MONDAY + timedelta(days=3)).isoformat()
+    assert not [a for a in json.loads((thursday / "alerts.json").read_text())["alerts"]
+                if a["warning_id"] == "complaint-risk"]
+    consent = next(a for a in alerts if a["warning_id"] == "consent-violations")
+    assert (consent["level"], consent["count"]) == ("warning", 10)
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_the_report_holds_the_ledgers_numbers_and_masks_phones(week):
+    folder = week / "reports" / (MONDAY + timedelta(days=4)).isoformat()
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    parser = _Text()
+    parser.feed(page)
+    text = " ".join(parser.text)
+    assert "66 calls" in text.replace("\n", " ") or "66" in text
+    assert "83.3%" in text  # 50 valid of 60 sales
+    assert "A03" in text and "100.0%" in text  # A03's invalid rate, ranked first
+    assert "<svg" in page and "13801127" not in page  # chart inline; numbers masked
+    assert "activation-without-explicit-consent" in page and "<mark>" in page
+    assert (folder / "report.xlsx").stat().st_size > 0
+    agents = (folder / "tables" / "agents.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert agents[1].startswith("A03,10,10,0,10,0.0,1.0")
+
+
+def test_re_running_a_night_changes_nothing(week):
+    with ledger_of(week) as ledger:
+        before = ledger.db.execute("SELECT COUNT(*), SUM(times_audited) FROM calls").fetchone()
+    result = CliRunner().invoke(main, ["nightly", "--date", MONDAY.isoformat(), "--config",
+                                       str(week / "callaudit.yaml"), "--fail-on-alert",
+                                       "critical"])
+    assert result.exit_code == 0, result.output
+    assert "60 already in the ledger unchanged" in result.output
+    with ledger_of(week) as ledger:
+        after = ledger.db.execute("SELECT COUNT(*), SUM(times_audited) FROM calls").fetchone()
+    assert tuple(before) == tuple(after)
+
+
+def test_fail_on_alert_gives_its_own_exit_code(week):
+    result = CliRunner().invoke(main, ["nightly", "--date", (MONDAY + timedelta(days=4))
+                                       .isoformat(), "--config", str(week / "callaudit.yaml"),
+                                       "--fail-on-alert", "warning"])
+    assert result.exit_code == 5
+    assert "ALERT warning: complaint-risk" in result.output
+
+
+def test_a_second_run_at_once_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
+         "from engine.nightly.run import night_lock\n"
+         "with night_lock(Path(sys.argv[1])):\n    print('held', flush=True)\n"
+         "    time.sleep(30)\n", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        busy = f"another nightly run is going \\(pid {holder.pid}"
+        with pytest.raises(NightlyBusy, match=busy), night_lock(tmp_path):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with night_lock(tmp_path):  # free again once the other run has gone
+        pass
+
+
+def test_reviews_give_rule_precision_and_examples(week, tmp_path):
+    with ledger_of(week) as ledger:
+        prints = [r[0] for r in ledger.db.execute(
+            "SELECT fingerprint FROM findings WHERE rule_id = "
+            "'activation-without-explicit-consent' AND active = 1 LIMIT 4")]
+    config = ["--config", str(week / "callaudit.yaml")]
+    runner = CliRunner()
+    for fingerprint, verdict in zip(prints, ["upheld", "upheld", "upheld", "overturned"],
+                                    strict=True):
+        result = runner.invoke(main, ["review", fingerprint, "--verdict", verdict, "--by",
+                                      "质检员", *config])
+        assert result.exit_code == 0, result.output
+    out = tmp_path / "examples.yaml"
+    result = runner.invoke(main, ["review", "export-examples", "--out", str(out), *config])
+    assert "1 overturned finding(s)" in result.output
+    assert "compliant" in out.read_text(encoding="utf-8")
+    from engine.nightly.analysis import rule_precision
+
+    with ledger_of(week) as ledger:
+        assert rule_precision(ledger) == [("activation-without-explicit-consent", 3, 1, 0.75)]
