@@ -74,12 +74,14 @@ def init_command(path: Path) -> None:
     help=f"Exit {EXIT_ALERT} when an early warning at this level or above is raised.",
 )
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True)
+@click.option("--no-mask", is_flag=True, help="Full phone numbers in the report.")
 def nightly_command(
     day_text: str,
     inputs: tuple[Path, ...],
     config_path: Path,
     fail_on_alert: str | None,
     workers: int,
+    no_mask: bool,
 ) -> None:
     """Audit a night's calls into the ledger, draw the review samples, raise early
     warnings and write the day's report (reports/<date>/report.html, tables, XLSX).
