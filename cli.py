@@ -19,6 +19,7 @@ from cli_commands.followup import blacklist_group, callbacks_group, suppress_gro
 from cli_commands.nightly import (
     init_command,
     nightly_command,
+    purge_command,
     report_group,
     review_group,
     sample_group,
@@ -50,7 +51,14 @@ main.add_command(check_command)
 main.add_command(audit_command)
 main.add_command(eval_command)
 main.add_command(transcribe_command)
-for command in (init_command, nightly_command, sample_group, review_group, report_group):
+for command in (
+    init_command,
+    nightly_command,
+    sample_group,
+    review_group,
+    report_group,
+    purge_command,
+):
     main.add_command(command)
 main.add_command(callbacks_group)
 main.add_command(blacklist_group)

@@ -288,3 +288,45 @@ def weekly_report(week: str, call_records: Path | None, config_path: Path) -> No
         + (", ".join(f"{a.agent_id} {a.invalid}/{a.sales}" for a in worst) or "none")
         + "\n"
     )
+
+
+# Report files that quote what was said; the others hold counts and verdicts only.
+WORDY_REPORT_FILES = ("findings.jsonl", "rejects.jsonl", "report.html", "report.xlsx")
+
+
+@click.command("purge")
+@click.option("--older-than", "days", type=click.IntRange(1, 36500),
+              help="Days to keep (default: retention_days from the configuration).")
+@click.option("--include-transcripts", is_flag=True,
+              help="Also delete the platform's transcript folders of those days.")
+@config_option
+def purge_command(days: int | None, include_transcripts: bool, config_path: Path) -> None:
+    """Remove the words of calls older than the retention period: evidence in the ledger
+    and in the nightly reports. Counts, verdicts, decisions and do-not-call entries stay."""
+    import shutil
+    from datetime import timedelta
+
+    from engine.actions.ledger import purge_words
+
+    config = _config(config_path)
+    keep = days or config.retention_days
+    before = date.today() - timedelta(days=keep)
+    with Ledger(config.database) as ledger:
+        counts = purge_words(ledger, before)
+    removed = 0
+    for folder in sorted(config.reports.glob("????-??-??")):
+        if folder.is_dir() and folder.name < before.isoformat():
+            for name in WORDY_REPORT_FILES:
+                if (folder / name).exists():
+                    (folder / name).unlink()
+                    removed += 1
+    deleted = 0
+    if include_transcripts:
+        for folder in sorted(config.transcripts.glob("????-??-??")):
+            if folder.is_dir() and folder.name < before.isoformat():
+                shutil.rmtree(folder)
+                deleted += 1
+    click.echo(f"before {before}: words removed from {counts['calls']} call(s) in the ledger "
+               f"({counts['findings']} findings, {counts['blacklist']} blacklist, "
+               f"{counts['dnc']} do-not-call entries); {removed} report file(s) removed"
+               + (f"; {deleted} transcript folder(s) deleted" if include_transcripts else ""))

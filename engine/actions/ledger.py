@@ -660,3 +660,52 @@ class Ledger:
         return self.db.execute("SELECT agent_id, COUNT(*) AS calls, MAX(flagged_at) AS last "
                                "FROM agent_flags WHERE active = 1 GROUP BY agent_id "
                                "ORDER BY agent_id").fetchall()
+
+
+def _strip_evidence(text: str | None) -> str:
+    """Evidence with the words removed and the places (turn, span, times) kept."""
+    try:
+        items = json.loads(text or "[]")
+    except ValueError:
+        return "[]"
+    if not isinstance(items, list):
+        return "[]"
+    kept = []
+    for item in items:
+        if isinstance(item, dict):
+            kept.append({k: v for k, v in item.items() if k not in ("text", "quote")})
+    return json.dumps(kept)
+
+
+def purge_words(ledger: Ledger, before: date) -> dict[str, int]:
+    """Remove what customers and agents said from calls older than `before`, keeping counts,
+    verdicts, decisions and do-not-call entries (the words go; the facts stay)."""
+    cutoff = before.isoformat()
+    counts: dict[str, int] = {}
+    with ledger.transaction():
+        old = [r[0] for r in ledger.db.execute(
+            "SELECT call_id FROM calls WHERE substr(started_at, 1, 10) < ?", (cutoff,))]
+        counts["calls"] = len(old)
+        for table in ("findings", "blacklist", "dnc"):
+            done = 0
+            for call_id in old:
+                for row in ledger.db.execute(f"SELECT rowid, evidence FROM {table} "
+                                             "WHERE call_id = ?", (call_id,)).fetchall():
+                    stripped = _strip_evidence(row["evidence"])
+                    if stripped != row["evidence"]:
+                        ledger.db.execute(f"UPDATE {table} SET evidence = ? WHERE rowid = ?",
+                                          (stripped, row["rowid"]))
+                        done += 1
+            counts[table] = done
+        done = 0
+        for row in ledger.db.execute("SELECT id, detail FROM history WHERE at < ? AND detail "
+                                     "LIKE '%evidence%'", (cutoff,)).fetchall():
+            detail = json.loads(row["detail"])
+            if isinstance(detail, dict) and "evidence" in detail:
+                detail["evidence"] = json.loads(_strip_evidence(json.dumps(detail["evidence"])))
+                ledger.db.execute("UPDATE history SET detail = ? WHERE id = ?",
+                                  (json.dumps(detail, ensure_ascii=False), row["id"]))
+                done += 1
+        counts["history"] = done
+        ledger._history("purge", cutoff, "purge", "words removed", counts)
+    return counts

@@ -23,6 +23,7 @@ rules: rules                    # the rule packs (zh-CN/, en-US/) and actions.ya
 database: callaudit-ledger.db   # the ledger: callbacks, blacklist, do-not-call, trials
 reports: reports                # one folder per night: reports/2026-11-23/
 mask_phone_numbers: true        # in every report; false shows full numbers
+retention_days: 365             # `callaudit purge` removes the words of older calls
 
 # Human review, as the centre's practice: 10% of valid sales daily for the listening
 # review, 5% weekly for quality supervisors; agents flagged by failed calls get more.
@@ -83,12 +84,14 @@ class NightlyConfig:
     seed: int = 7
     warnings: tuple[WarningRule, ...] = ()
     trend_weeks: int = 6
+    retention_days: int = 365
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
 
 KEYS = frozenset(
     {
         "transcripts",
+        "retention_days",
         "rules",
         "database",
         "reports",
@@ -164,6 +167,9 @@ def load_config(path: Path) -> NightlyConfig:
         trend_weeks=(report["trend_weeks"].integer("trend_weeks", 1, 52) or 6)
         if "trend_weeks" in report
         else 6,
+        retention_days=(fields["retention_days"].integer("retention_days", 1, 36500) or 365)
+        if "retention_days" in fields
+        else 365,
     )
     errors = [p for p in source.problems if p.level == "error"]
     if errors:

@@ -1,0 +1,48 @@
+"""Retention: the words of old calls go; counts, verdicts, decisions and opt-outs stay."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import date
+
+from click.testing import CliRunner
+
+from cli import main
+from tests.conftest import REPO
+from tests.test_followup_loop import HOLDER, call, turn
+
+
+def test_purge_removes_old_words_and_keeps_the_facts(tmp_path):
+    (tmp_path / "callaudit.yaml").write_text(
+        f"rules: {REPO / 'rules'}\ndatabase: ledger.db\nreports: reports\nretention_days: 30\n",
+        encoding="utf-8")
+    today = date.today().isoformat()
+    calls = [
+        call("OLD", "13800000009", [HOLDER, turn("customer", "以后别给我打电话了")],
+             started_at="2025-01-10T10:00:00+08:00"),
+        call("NEW", "13800000008", [HOLDER, turn("customer", "以后别给我打电话了")],
+             started_at=f"{today}T10:00:00+08:00"),
+    ]
+    path = tmp_path / "calls.jsonl"
+    path.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in calls) + "\n",
+                    encoding="utf-8")
+    runner = CliRunner()
+    config = ["--config", str(tmp_path / "callaudit.yaml")]
+    night = runner.invoke(main, ["nightly", "--date", "2025-01-10", str(path), *config])
+    assert night.exit_code == 0, night.output
+    old_report = tmp_path / "reports" / "2025-01-10"
+    assert (old_report / "report.html").exists()
+
+    result = runner.invoke(main, ["purge", *config])
+    assert result.exit_code == 0, result.output
+    assert "words removed from 1 call(s)" in result.output
+    with sqlite3.connect(tmp_path / "ledger.db") as conn:
+        evidence = dict(conn.execute("SELECT call_id, evidence FROM findings").fetchall())
+        assert "别给我打电话" not in evidence["OLD"] and '"turn": 1' in evidence["OLD"]
+        assert "别给我打电话" in evidence["NEW"]
+        assert conn.execute("SELECT COUNT(*) FROM dnc").fetchone()[0] == 2  # opt-outs stay
+        assert conn.execute("SELECT signals FROM calls WHERE call_id = 'OLD'").fetchone()[0] \
+            == '["opt_out"]'
+    assert not (old_report / "report.html").exists()
+    assert (old_report / "summary.json").exists()
