@@ -134,3 +134,37 @@ def test_a_syntax_error_is_not_buried_under_missing_matcher_errors(tmp_path, mon
     text = errors_of(tmp_path, {"a.yaml": broken, "b.yaml": "rules:" + GOOD_RULE})
     assert "YAML syntax" in text
     assert "no matcher is named" not in text
+
+
+def test_phrases_that_match_nearly_everything_are_warned_about(tmp_path):
+    folder = write_pack(tmp_path / "p", {"a.yaml": (
+        "matchers:\n"
+        "  wants: {speaker: customer, phrases: [需要], negation: false}\n"
+        "  rude: {speaker: agent, phrases: [笨]}\n"
+        "  fine: {speaker: agent, phrases: [需要办理]}\n")})
+    pack = load_pack(folder)
+    messages = [w.message for w in pack.warnings]
+    assert sorted(messages) == sorted([
+        "matcher 'wants': phrase '需要' may match far more than meant: it is inside everyday "
+        "words (不需要, 需要吗)",
+        "matcher 'rude': phrase '笨' may match far more than meant: it is inside everyday "
+        "words (笨重)",
+    ])
+    assert all(w.level == "warning" for w in pack.warnings)
+
+
+def test_a_backtracking_regex_cannot_hang_a_run(tmp_path):
+    import time
+
+    from engine.audit import audit_call
+    from tests.conftest import make_call
+
+    folder = write_pack(tmp_path / "p", {"a.yaml": (
+        "matchers:\n  evil: {regex: ['(a+)+$', '(x|xx)+y']}\n"
+        "rules:\n  - id: r\n    kind: forbidden\n    standard: forbidden_phrase\n"
+        "    severity: minor\n    matcher: evil\n    message: m\n    rationale: r\n"
+        "    examples: {violating: [[{agent: a}]], compliant: [[{agent: b}]]}\n")})
+    pack = load_pack(folder)
+    started = time.perf_counter()
+    audit_call(pack, make_call([("agent", "a" * 5000 + "!"), ("agent", "x" * 5000)]))
+    assert time.perf_counter() - started < 2  # RE2: linear time, whatever the pattern

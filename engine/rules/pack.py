@@ -177,7 +177,8 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
     normalizer = Normalizer(language, header.get("fillers"))
     negation: Negation = header["negation"]
     index = PhraseIndex(list(compiler.matchers.values()), normalizer, negation)
-    warnings = tuple(sorted(p for p in problems if p.level == "warning"))
+    broad = broad_phrase_warnings(compiler.matchers.values(), normalizer, language, header)
+    warnings = tuple(sorted([p for p in problems if p.level == "warning"] + broad))
     return RulePack(
         name=header["name"],
         version=header["version"],
@@ -208,6 +209,42 @@ def _check_waivers(waivers: list[tuple[Waiver, Node]], rule_ids: dict[str, Locat
             source.problem(loc.line, loc.column, f"the waiver of '{waiver.rule_id}' expired on "
                            f"{waiver.until.isoformat()}", "remove it, or give it a new 'until'",
                            level="warning")
+
+
+# Everyday words a short phrase hides inside: a phrase found in them matches far more than
+# its author meant ("需要" inside "不需要", "行" inside "银行", "no" inside nothing: Latin
+# phrases match whole words, so only their length is checked).
+COMMON_WORDS: dict[str, tuple[str, ...]] = {
+    "zh": ("不需要", "不要", "不用", "不是", "不行", "不可以", "不同意", "不知道", "需要吗",
+           "可以吗", "好不好", "要不要", "行不行", "没问题", "银行", "行业", "同意书", "开通了吗",
+           "没有", "还行", "不太好", "好像", "滚动", "笨重", "扣子", "打扰", "确认一下"),
+}
+
+
+def broad_phrase_warnings(matchers, normalizer: Normalizer, language: str,
+                          header: dict) -> list[Problem]:
+    """`rules check` warns about phrases that match nearly everything."""
+    found: list[Problem] = []
+    negators = set(DEFAULT_NEGATION.get(language, ((), (), 0))[0])
+    for matcher in matchers:
+        if matcher.name.startswith("<inline") or matcher.replies_to:
+            continue  # a reply is only looked for right after its question
+        for phrase in matcher.phrases:
+            key = normalizer.phrase(phrase)
+            inside = [w for w in COMMON_WORDS.get(language, ()) if key in w and w != key
+                      and not any(normalizer.phrase(e) in w for e in matcher.exceptions)
+                      and not (matcher.negation and w.endswith(key)
+                               and w[: -len(key)] in negators)]
+            short = (len(key) == 1 and not key.isascii()) or (key.isascii() and len(key) <= 2)
+            if not inside and not short:
+                continue
+            why = (f"it is inside everyday words ({', '.join(inside[:3])})" if inside
+                   else "it is so short it matches nearly every call")
+            found.append(Problem(matcher.location, f"matcher '{matcher.name}': phrase "
+                                 f"'{phrase}' may match far more than meant: {why}",
+                                 "use a longer phrase, add the everyday words to 'except:', "
+                                 "or make the matcher a reply (replies_to)", "warning"))
+    return found
 
 
 def _pack_header(source: SourceFile, compiler: Compiler) -> dict:

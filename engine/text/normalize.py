@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 DEFAULT_FILLERS: dict[str, tuple[str, ...]] = {
-    "zh": ("嗯", "呃", "额", "唔", "呣"),
+    "zh": ("嗯", "呃", "唔", "呣"),  # not 额: it is also the 额 of 余额, 金额
     "en": ("um", "umm", "er", "erm", "hmm"),
 }
 # Kept although they are punctuation: they are part of amounts and words.
