@@ -277,16 +277,20 @@ class Ledger:
         self.db.execute("COMMIT")
 
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise LedgerError(f"{self.path} was written by a newer callaudit (schema {version}); "
-                              "upgrade callaudit to use it")
-        for number in range(version, len(MIGRATIONS)):
+        """Bring the schema up to date, one step per transaction. The version is read inside
+        the write lock, so two processes opening a new ledger at once migrate it once."""
+        while True:
             with self.transaction() as db:
-                for statement in MIGRATIONS[number].split(";"):
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version > len(MIGRATIONS):
+                    raise LedgerError(f"{self.path} was written by a newer callaudit (schema "
+                                      f"{version}); upgrade callaudit to use it")
+                if version == len(MIGRATIONS):
+                    return
+                for statement in MIGRATIONS[version].split(";"):
                     if statement.strip():
                         db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number + 1}")
+                db.execute(f"PRAGMA user_version = {version + 1}")
 
     @property
     def schema_version(self) -> int:
