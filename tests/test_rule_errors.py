@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine.rules.pack import load_pack
 from engine.rules.problems import RulePackError
@@ -34,22 +36,32 @@ def errors_of(tmp_path, files: dict[str, str], header: str = "") -> str:
 
 def test_unknown_kind_shows_line_caret_and_nearest_kind(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    text = errors_of(tmp_path, {"a.yaml": MATCHERS + "rules:" + GOOD_RULE.replace(
-        "kind: forbidden", "kind: forbiden")})
-    assert text == textwrap.dedent("""\
+    text = errors_of(
+        tmp_path,
+        {"a.yaml": MATCHERS + "rules:" + GOOD_RULE.replace("kind: forbidden", "kind: forbiden")},
+    )
+    assert (
+        text
+        == textwrap.dedent("""\
         pack/a.yaml:7:11: error: kind 'forbiden' is not one of the allowed values
           |
         7 |     kind: forbiden
           |           ^^^^^^^^
         help: did you mean 'forbidden'? allowed values: condition, fee_check, forbidden, precedence, required, trial_end_check""")
+    )
 
 
 def test_unknown_key_and_wrong_value_and_missing_field_all_reported_at_once(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    broken = GOOD_RULE.replace("severity: major", "severity: huge").replace(
-        "message: m", "mesage: m").replace("matcher: promise", "matcher: promis")
+    broken = (
+        GOOD_RULE.replace("severity: major", "severity: huge")
+        .replace("message: m", "mesage: m")
+        .replace("matcher: promise", "matcher: promis")
+    )
     text = errors_of(tmp_path, {"a.yaml": MATCHERS + "rules:" + broken})
-    assert text == textwrap.dedent("""\
+    assert (
+        text
+        == textwrap.dedent("""\
         pack/a.yaml:6:5: error: a rule is missing 'message'
           |
         6 |   - id: ok-rule
@@ -73,6 +85,7 @@ def test_unknown_key_and_wrong_value_and_missing_field_all_reported_at_once(tmp_
         11 |     mesage: m
            |     ^^^^^^
         help: did you mean 'message'? allowed keys: by, description, examples, id, kind, matcher, message, rationale, severity, since, standard, status, when""")
+    )
 
 
 def test_yaml_syntax_error_names_the_place(tmp_path, monkeypatch):
@@ -85,8 +98,10 @@ def test_yaml_syntax_error_names_the_place(tmp_path, monkeypatch):
 def test_bad_regex_is_reported_with_help(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     text = errors_of(tmp_path, {"a.yaml": "matchers:\n  m:\n    regex: ['(a)\\1']\n"})
-    assert text.splitlines()[0] == "pack/a.yaml:3:13: error: the regex cannot be used: " \
+    assert (
+        text.splitlines()[0] == "pack/a.yaml:3:13: error: the regex cannot be used: "
         "invalid escape sequence: \\1"
+    )
     assert "RE2 syntax" in text
 
 
@@ -122,9 +137,15 @@ def test_pack_header_language_checked(tmp_path, monkeypatch):
 
 def test_matchers_replying_to_each_other_in_a_circle(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    text = errors_of(tmp_path, {"a.yaml": (
-        "matchers:\n  a:\n    phrases: [x]\n    replies_to: b\n"
-        "  b:\n    phrases: [y]\n    replies_to: a\n")})
+    text = errors_of(
+        tmp_path,
+        {
+            "a.yaml": (
+                "matchers:\n  a:\n    phrases: [x]\n    replies_to: b\n"
+                "  b:\n    phrases: [y]\n    replies_to: a\n"
+            )
+        },
+    )
     assert "matchers reply to each other in a circle: a → b → a" in text
 
 
@@ -137,19 +158,27 @@ def test_a_syntax_error_is_not_buried_under_missing_matcher_errors(tmp_path, mon
 
 
 def test_phrases_that_match_nearly_everything_are_warned_about(tmp_path):
-    folder = write_pack(tmp_path / "p", {"a.yaml": (
-        "matchers:\n"
-        "  wants: {speaker: customer, phrases: [需要], negation: false}\n"
-        "  rude: {speaker: agent, phrases: [笨]}\n"
-        "  fine: {speaker: agent, phrases: [需要办理]}\n")})
+    folder = write_pack(
+        tmp_path / "p",
+        {
+            "a.yaml": (
+                "matchers:\n"
+                "  wants: {speaker: customer, phrases: [需要], negation: false}\n"
+                "  rude: {speaker: agent, phrases: [笨]}\n"
+                "  fine: {speaker: agent, phrases: [需要办理]}\n"
+            )
+        },
+    )
     pack = load_pack(folder)
     messages = [w.message for w in pack.warnings]
-    assert sorted(messages) == sorted([
-        "matcher 'wants': phrase '需要' may match far more than meant: it is inside everyday "
-        "words (不需要, 需要吗)",
-        "matcher 'rude': phrase '笨' may match far more than meant: it is inside everyday "
-        "words (笨重)",
-    ])
+    assert sorted(messages) == sorted(
+        [
+            "matcher 'wants': phrase '需要' may match far more than meant: it is inside everyday "
+            "words (不需要, 需要吗)",
+            "matcher 'rude': phrase '笨' may match far more than meant: it is inside everyday "
+            "words (笨重)",
+        ]
+    )
     assert all(w.level == "warning" for w in pack.warnings)
 
 
@@ -159,12 +188,74 @@ def test_a_backtracking_regex_cannot_hang_a_run(tmp_path):
     from engine.audit import audit_call
     from tests.conftest import make_call
 
-    folder = write_pack(tmp_path / "p", {"a.yaml": (
-        "matchers:\n  evil: {regex: ['(a+)+$', '(x|xx)+y']}\n"
-        "rules:\n  - id: r\n    kind: forbidden\n    standard: forbidden_phrase\n"
-        "    severity: minor\n    matcher: evil\n    message: m\n    rationale: r\n"
-        "    examples: {violating: [[{agent: a}]], compliant: [[{agent: b}]]}\n")})
+    folder = write_pack(
+        tmp_path / "p",
+        {
+            "a.yaml": (
+                "matchers:\n  evil: {regex: ['(a+)+$', '(x|xx)+y']}\n"
+                "rules:\n  - id: r\n    kind: forbidden\n    standard: forbidden_phrase\n"
+                "    severity: minor\n    matcher: evil\n    message: m\n    rationale: r\n"
+                "    examples: {violating: [[{agent: a}]], compliant: [[{agent: b}]]}\n"
+            )
+        },
+    )
     pack = load_pack(folder)
     started = time.perf_counter()
     audit_call(pack, make_call([("agent", "a" * 5000 + "!"), ("agent", "x" * 5000)]))
     assert time.perf_counter() - started < 2  # RE2: linear time, whatever the pattern
+
+
+_TOKENS = [
+    "rules:",
+    "matchers:",
+    "- id: r",
+    "kind: forbidden",
+    "kind: condition",
+    "when:",
+    "matcher: m",
+    "m:",
+    "phrases: [a, b]",
+    "regex: ['(a']",
+    "said: m",
+    "all:",
+    "not:",
+    "  ",
+    "    ",
+    "\n",
+    "- ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ":",
+    "examples:",
+    "violating:",
+    "standard: consent",
+    "severity: major",
+    "&a",
+    "*a",
+    "!!python/object:os.system",
+    "'",
+    '"',
+    "…",
+    "同意",
+    "999999999999",
+    "~",
+    "true",
+]
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(st.lists(st.sampled_from(_TOKENS), max_size=40))
+def test_no_rule_file_crashes_the_compiler(tmp_path_factory, tokens):
+    folder = tmp_path_factory.mktemp("fuzz")
+    (folder / "pack.yaml").write_text("name: f\nversion: '1'\nlanguage: zh\n", encoding="utf-8")
+    (folder / "a.yaml").write_text(" ".join(tokens), encoding="utf-8")
+    try:
+        load_pack(folder)
+    except RulePackError as exc:
+        assert exc.problems and all(p.message for p in exc.problems)

@@ -61,7 +61,12 @@ def expand_inputs(
     for raw in inputs:
         path = Path(raw)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if _is_transcript(p, path, skipped))
+            for found in sorted(path.rglob("*")):
+                if found.is_symlink() and not found.exists():
+                    yield Rejected(SourceRef(str(found)), "a broken link: the file it points "
+                                   "to is gone", "restore the file or remove the link")
+                elif _is_transcript(found, path, skipped):
+                    yield found
         elif path.exists():
             yield path
         else:
@@ -80,7 +85,13 @@ def load_calls(
         if isinstance(item, Rejected):
             yield item
             continue
-        yield from load_file(item)
+        empty = True
+        for result in load_file(item):
+            empty = False
+            yield result
+        if empty:
+            yield Rejected(SourceRef(str(item)), "the file holds no calls (it is empty)",
+                           "check the export finished; remove the file if it is not needed")
 
 
 def _from_recording(path: Path) -> LoadResult:

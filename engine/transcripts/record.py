@@ -7,6 +7,7 @@ checked by the same rules and rejected with the same words.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -128,6 +129,11 @@ def _turn(raw: object, index: int) -> Turn:
             f"{where} has no text" if text is None else f"{where} text must be a string",
             "give every turn a 'text' string (empty string for silence)",
         )
+    if "\x00" in text:
+        raise RecordError(f"{where} text contains NUL characters: the export is corrupt",
+                          "re-export the call from the platform")
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(" ", text)  # stray control characters: one space each, spans kept
     start = _seconds(raw.get("start"), f"{where} start")
     end = _seconds(raw.get("end"), f"{where} end")
     if start is not None and end is not None and end < start:
@@ -152,6 +158,24 @@ def _turn(raw: object, index: int) -> Turn:
         end=end,
         confidence=None if confidence is None else float(confidence),
     )
+
+
+_CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _check_order(turns: tuple[Turn, ...]) -> None:
+    """Turns must be in the order they were spoken (overlaps are fine: people interrupt)."""
+    previous: tuple[int, float] | None = None
+    for index, turn in enumerate(turns):
+        if turn.start is None:
+            continue
+        if previous is not None and turn.start < previous[1]:
+            raise RecordError(
+                f"turn {index} starts at {turn.start:g}s, before turn {previous[0]} "
+                f"({previous[1]:g}s): the turns are out of order",
+                "sort the turns by start time (overlapping turns are fine)",
+            )
+        previous = (index, turn.start)
 
 
 def _product(raw: object) -> Product | None:
@@ -268,6 +292,7 @@ def call_from_record(obj: object, source: SourceRef | None = None) -> Call:
     if not raw_turns:
         raise RecordError("'turns' is empty", "a call needs at least one turn to be audited")
     turns = tuple(_turn(t, i) for i, t in enumerate(raw_turns))
+    _check_order(turns)
     started = obj.get("started_at")
     return Call(
         call_id=call_id,
