@@ -259,3 +259,15 @@ def test_no_rule_file_crashes_the_compiler(tmp_path_factory, tokens):
         load_pack(folder)
     except RulePackError as exc:
         assert exc.problems and all(p.message for p in exc.problems)
+
+
+def test_yaml_is_loaded_safely_with_size_and_depth_limits(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = errors_of(tmp_path, {"a.yaml": "matchers:\n  m: !!python/object/apply:os.system ['x']\n"})
+    assert "a.yaml:2:6: error: the YAML tag 'tag:yaml.org,2002:python/object/apply:os.system'" \
+        " is not allowed in rule files" in text
+    for levels in (60, 20000):  # PyYAML itself recurses: the deepest input must not crash
+        deep = "rules: " + "[" * levels + "]" * levels + "\n"
+        assert "nesting deeper than 40 levels" in errors_of(tmp_path, {"b.yaml": deep})
+    huge = "# " + "x" * (3 * 1024 * 1024) + "\n"
+    assert "the file is larger than 2048 KiB" in errors_of(tmp_path, {"c.yaml": huge})

@@ -69,6 +69,25 @@ def _depth(node: yaml.Node, limit: int) -> bool:
     return True
 
 
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in (
+    "str", "int", "float", "bool", "null", "map", "seq", "timestamp", "binary", "merge",
+    "value"))
+
+
+def _foreign_tag(node: yaml.Node) -> yaml.Node | None:
+    """The first node with a tag other than YAML's plain ones (!!python/..., !custom)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.tag not in _PLAIN_TAGS:
+            return current
+        if isinstance(current, yaml.MappingNode):
+            stack.extend(child for pair in current.value for child in pair)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+    return None
+
+
 def parse(source: SourceFile) -> Node | None:
     """Compose the file safely (no object construction); None after reporting a problem."""
     if len(source.text.encode("utf-8")) > MAX_FILE_BYTES:
@@ -95,11 +114,24 @@ def parse(source: SourceFile) -> Node | None:
             )
         source.problem(line, column, f"YAML syntax: {problem}", hint)
         return None
+    except RecursionError:
+        source.unparsable = True
+        source.problem(1, 1, f"nesting deeper than {MAX_DEPTH} levels",
+                       "flatten the conditions; name matchers and refer to them")
+        return None
     except yaml.YAMLError as exc:
         source.unparsable = True
         source.problem(1, 1, f"YAML syntax: {exc}", "check the file is valid YAML")
         return None
     if root is None:
+        return None
+    foreign = _foreign_tag(root)
+    if foreign is not None:
+        mark = foreign.start_mark
+        source.unparsable = True
+        source.problem(mark.line + 1, mark.column + 1,
+                       f"the YAML tag '{foreign.tag}' is not allowed in rule files",
+                       "rule files hold plain text, numbers, lists and mappings: remove the tag")
         return None
     if not _depth(root, MAX_DEPTH):
         source.problem(
