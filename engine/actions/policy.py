@@ -21,7 +21,7 @@ from pathlib import Path
 
 from engine.model import CALL_TYPES
 from engine.rules.base import SEVERITIES, SIGNALS, VALIDITY_STANDARDS
-from engine.rules.problems import Location, Problem, RulePackError, suggest
+from engine.rules.problems import Location, RulePackError, suggest
 from engine.rules.yamlsource import Node, SourceFile, parse
 
 ACTIONS: dict[str, str] = {
@@ -41,6 +41,7 @@ LEDGER_FACTS = ("related_trial_open", "related_callback_open", "on_dnc", "blackl
 
 
 # -- conditions ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Fact:
@@ -137,13 +138,16 @@ def load_policy(path: str | Path) -> ActionPolicy:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise RulePackError([Problem(Location(str(path), 1, 1),
-                                     f"cannot read the action policy ({exc})",
-                                     "give a UTF-8 YAML file, e.g. rules/actions.yaml")]) from None
+        raise RulePackError.about_file(
+            path,
+            f"cannot read the action policy ({exc})",
+            "give a UTF-8 YAML file, e.g. rules/actions.yaml",
+        ) from None
     source = SourceFile(str(path), text)
     root = parse(source)
-    fields = root.mapping("the action policy", POLICY_KEYS, frozenset({"actions"})) if root \
-        else None
+    fields = (
+        root.mapping("the action policy", POLICY_KEYS, frozenset({"actions"})) if root else None
+    )
     outcomes: list[str] = []
     rules: list[ActionRule] = []
     days = frozenset(range(5))
@@ -165,8 +169,9 @@ def load_policy(path: str | Path) -> ActionPolicy:
     if errors:
         raise RulePackError(errors)
     digest = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return ActionPolicy(str(path), digest, tuple(rules), days, holidays,
-                        tuple(dict.fromkeys(outcomes)))
+    return ActionPolicy(
+        str(path), digest, tuple(rules), days, holidays, tuple(dict.fromkeys(outcomes))
+    )
 
 
 def _date_text(node: Node) -> str:
@@ -192,29 +197,44 @@ def _action_rule(node: Node, outcomes: list[str], seen: set[str]) -> ActionRule 
         table = fields["due_working_days"].mapping("due_working_days", frozenset(SEVERITIES)) or {}
         due = tuple((k, v.integer(k, 0, 60) or 0) for k, v in table.items())
     elif action == "callback":
-        fields["action"].error("a callback action needs 'due_working_days'",
-                               "give working days by severity: {critical: 1, major: 2, ...}")
+        fields["action"].error(
+            "a callback action needs 'due_working_days'",
+            "give working days by severity: {critical: 1, major: 2, ...}",
+        )
     if rule_id is None or action is None or when is None:
         return None
     seen.add(rule_id)
-    description = (fields["description"].text("description") or "") if "description" in fields \
-        else ""
+    description = (
+        (fields["description"].text("description") or "") if "description" in fields else ""
+    )
     return ActionRule(rule_id, action, when, node.location, description, due)
 
 
-CONDITION_KINDS = ("all", "any", "not", "call_type", "violation", "signal", "valid", "has_trial",
-                   "outcome", "severity_at_least", "ledger")
+CONDITION_KINDS = (
+    "all",
+    "any",
+    "not",
+    "call_type",
+    "violation",
+    "signal",
+    "valid",
+    "has_trial",
+    "outcome",
+    "severity_at_least",
+    "ledger",
+)
 
 
 def _condition(node: Node, outcomes: list[str]) -> Cond | None:
     if not node.is_mapping() or len(node.node.value) != 1:
-        node.error("a condition must be one 'kind: value' entry",
-                   f"kinds: {', '.join(CONDITION_KINDS)}")
+        node.error(
+            "a condition must be one 'kind: value' entry", f"kinds: {', '.join(CONDITION_KINDS)}"
+        )
         return None
     fields = node.mapping("a condition", frozenset(CONDITION_KINDS))
     if not fields:
         return None
-    (kind, value), = fields.items()
+    ((kind, value),) = fields.items()
     if kind in ("all", "any"):
         items = [_condition(item, outcomes) for item in value.items(kind)]
         if not items or any(i is None for i in items):

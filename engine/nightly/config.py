@@ -108,14 +108,10 @@ def load_config(path: Path) -> NightlyConfig:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise RulePackError(
-            [
-                Problem(
-                    Location(str(path), 1, 1),
-                    f"cannot read the config ({exc})",
-                    "run `callaudit init` to write a commented default",
-                )
-            ]
+        raise RulePackError.about_file(
+            path,
+            f"cannot read the config ({exc})",
+            "run `callaudit init` to write a commented default",
         ) from None
     source = SourceFile(str(path), text)
     root = parse(source)

@@ -27,8 +27,7 @@ from engine.text.normalize import Normalizer
 
 PACK_FILE = "pack.yaml"
 PACK_KEYS = frozenset(
-    {"name", "version", "language", "description", "fillers", "negation", "sale_made",
-     "outcomes"}
+    {"name", "version", "language", "description", "fillers", "negation", "sale_made", "outcomes"}
 )
 NEGATION_KEYS = frozenset({"words", "not_negation", "window"})
 FILE_KEYS = frozenset({"matchers", "rules", "waivers"})
@@ -105,39 +104,22 @@ def load_pack(folder: str | Path) -> RulePack:
     """Compile a pack folder; every problem in every file is collected before failing."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise RulePackError(
-            [
-                Problem(
-                    Location(str(folder), 1, 1),
-                    "no rule pack folder here",
-                    "name a folder holding pack.yaml and rule files",
-                )
-            ]
+        raise RulePackError.about_file(
+            folder, "no rule pack folder here", "name a folder holding pack.yaml and rule files"
         )
     files = pack_files(folder)
     if not files or files[0].name != PACK_FILE:
-        raise RulePackError(
-            [
-                Problem(
-                    Location(str(folder / PACK_FILE), 1, 1),
-                    "the pack has no pack.yaml",
-                    "add pack.yaml with name, version and language",
-                )
-            ]
+        raise RulePackError.about_file(
+            folder / PACK_FILE, "the pack has no pack.yaml",
+            "add pack.yaml with name, version and language",
         )
     sources: list[SourceFile] = []
     for path in files:
         try:
             text = path.read_bytes().decode("utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
-            raise RulePackError(
-                [
-                    Problem(
-                        Location(str(path), 1, 1),
-                        f"cannot read the rule file ({exc})",
-                        "save rule files as UTF-8 text",
-                    )
-                ]
+            raise RulePackError.about_file(
+                path, f"cannot read the rule file ({exc})", "save rule files as UTF-8 text"
             ) from None
         sources.append(SourceFile(display_path(path), text))
     return _compile(folder, files, sources)
@@ -203,26 +185,61 @@ def _check_waivers(waivers: list[tuple[Waiver, Node]], rule_ids: dict[str, Locat
         source = node.source
         loc = waiver.location
         if waiver.rule_id not in rule_ids:
-            source.problem(loc.line, loc.column, f"the waiver names no rule of this pack: "
-                           f"'{waiver.rule_id}'", suggest(waiver.rule_id, rule_ids, "rule ids"))
+            source.problem(
+                loc.line,
+                loc.column,
+                f"the waiver names no rule of this pack: '{waiver.rule_id}'",
+                suggest(waiver.rule_id, rule_ids, "rule ids"),
+            )
         elif waiver.until is not None and waiver.until < today:
-            source.problem(loc.line, loc.column, f"the waiver of '{waiver.rule_id}' expired on "
-                           f"{waiver.until.isoformat()}", "remove it, or give it a new 'until'",
-                           level="warning")
+            source.problem(
+                loc.line,
+                loc.column,
+                f"the waiver of '{waiver.rule_id}' expired on {waiver.until.isoformat()}",
+                "remove it, or give it a new 'until'",
+                level="warning",
+            )
 
 
 # Everyday words a short phrase hides inside: a phrase found in them matches far more than
 # its author meant ("需要" inside "不需要", "行" inside "银行", "no" inside nothing: Latin
 # phrases match whole words, so only their length is checked).
 COMMON_WORDS: dict[str, tuple[str, ...]] = {
-    "zh": ("不需要", "不要", "不用", "不是", "不行", "不可以", "不同意", "不知道", "需要吗",
-           "可以吗", "好不好", "要不要", "行不行", "没问题", "银行", "行业", "同意书", "开通了吗",
-           "没有", "还行", "不太好", "好像", "滚动", "笨重", "扣子", "打扰", "确认一下"),
+    "zh": (
+        "不需要",
+        "不要",
+        "不用",
+        "不是",
+        "不行",
+        "不可以",
+        "不同意",
+        "不知道",
+        "需要吗",
+        "可以吗",
+        "好不好",
+        "要不要",
+        "行不行",
+        "没问题",
+        "银行",
+        "行业",
+        "同意书",
+        "开通了吗",
+        "没有",
+        "还行",
+        "不太好",
+        "好像",
+        "滚动",
+        "笨重",
+        "扣子",
+        "打扰",
+        "确认一下",
+    ),
 }
 
 
-def broad_phrase_warnings(matchers, normalizer: Normalizer, language: str,
-                          header: dict) -> list[Problem]:
+def broad_phrase_warnings(
+    matchers, normalizer: Normalizer, language: str, header: dict
+) -> list[Problem]:
     """`rules check` warns about phrases that match nearly everything."""
     found: list[Problem] = []
     negators = set(DEFAULT_NEGATION.get(language, ((), (), 0))[0])
@@ -231,19 +248,32 @@ def broad_phrase_warnings(matchers, normalizer: Normalizer, language: str,
             continue  # a reply is only looked for right after its question
         for phrase in matcher.phrases:
             key = normalizer.phrase(phrase)
-            inside = [w for w in COMMON_WORDS.get(language, ()) if key in w and w != key
-                      and not any(normalizer.phrase(e) in w for e in matcher.exceptions)
-                      and not (matcher.negation and w.endswith(key)
-                               and w[: -len(key)] in negators)]
+            inside = [
+                w
+                for w in COMMON_WORDS.get(language, ())
+                if key in w
+                and w != key
+                and not any(normalizer.phrase(e) in w for e in matcher.exceptions)
+                and not (matcher.negation and w.endswith(key) and w[: -len(key)] in negators)
+            ]
             short = (len(key) == 1 and not key.isascii()) or (key.isascii() and len(key) <= 2)
             if not inside and not short:
                 continue
-            why = (f"it is inside everyday words ({', '.join(inside[:3])})" if inside
-                   else "it is so short it matches nearly every call")
-            found.append(Problem(matcher.location, f"matcher '{matcher.name}': phrase "
-                                 f"'{phrase}' may match far more than meant: {why}",
-                                 "use a longer phrase, add the everyday words to 'except:', "
-                                 "or make the matcher a reply (replies_to)", "warning"))
+            why = (
+                f"it is inside everyday words ({', '.join(inside[:3])})"
+                if inside
+                else "it is so short it matches nearly every call"
+            )
+            found.append(
+                Problem(
+                    matcher.location,
+                    f"matcher '{matcher.name}': phrase "
+                    f"'{phrase}' may match far more than meant: {why}",
+                    "use a longer phrase, add the everyday words to 'except:', "
+                    "or make the matcher a reply (replies_to)",
+                    "warning",
+                )
+            )
     return found
 
 
@@ -287,8 +317,10 @@ def _outcomes(node: Node, compiler: Compiler) -> dict[str, Condition]:
     """Named conditions whose truth is reported with each verdict, for the action policy."""
     found: dict[str, Condition] = {}
     if not node.is_mapping():
-        node.error("'outcomes' must map names to conditions",
-                   "write 'confirmation_declined: {said: declines_service}'")
+        node.error(
+            "'outcomes' must map names to conditions",
+            "write 'confirmation_declined: {said: declines_service}'",
+        )
         return found
     for key_node, value_node in node.node.value:
         name = Node(key_node, node.source).text("an outcome name")

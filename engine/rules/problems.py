@@ -73,6 +73,11 @@ class RulePackError(Exception):
         self.problems = tuple(sorted(problems))
         super().__init__(f"{len(self.problems)} problem(s) in the rule pack")
 
+    @classmethod
+    def about_file(cls, path: object, message: str, help: str) -> RulePackError:
+        """One problem with a whole file (it cannot be read, it is missing...)."""
+        return cls([Problem(Location(str(path), 1, 1), message, help)])
+
     def render(self) -> str:
         return "\n\n".join(p.render() for p in self.problems)
 
