@@ -172,6 +172,20 @@ UNREACHABLE = frozenset({"unreachable", "no_answer", "busy", "suspended", "power
                          "无人接听", "停机", "关机", "无法接通"})
 
 
+def _retry_while_locked(step, seconds: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def default_db_path() -> Path:
     """The ledger's default place: the user's data folder (e.g. ~/.local/share/callaudit)."""
     import platformdirs
@@ -253,9 +267,12 @@ class Ledger:
         self.db.row_factory = sqlite3.Row
         # Wait for another writer rather than fail, from the very first statement on.
         self.db.execute("PRAGMA busy_timeout=30000")
-        self.db.execute("PRAGMA journal_mode=WAL")
+        # Switching to WAL and migrating need a moment alone with the file; SQLite may
+        # answer "database is locked" at once (without waiting) while another process
+        # opening the same new ledger does the same, so both are retried.
+        _retry_while_locked(lambda: self.db.execute("PRAGMA journal_mode=WAL"))
         self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        _retry_while_locked(self._migrate)
 
     def close(self) -> None:
         self.db.close()
