@@ -208,3 +208,17 @@ def test_reviews_give_rule_precision_and_examples(week, tmp_path):
 
     with ledger_of(week) as ledger:
         assert rule_precision(ledger) == [("activation-without-explicit-consent", 3, 1, 0.75)]
+
+
+def test_a_wrong_configuration_names_the_line(tmp_path):
+    path = tmp_path / "callaudit.yaml"
+    path.write_text("rules: rules\nsampling:\n  daily_rate: 10\nwarnings:\n  - id: w\n"
+                    "    category: {standard: consnt}\n    window: week\n"
+                    "    levels: {notice: 1}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["nightly", "--date", "2026-11-23", "--config", str(path)])
+    assert result.exit_code == 2
+    assert "callaudit.yaml:3:15: error: daily_rate must be a fraction from 0 to 1, not 10.0" \
+        in result.output
+    assert "callaudit.yaml:6:26: error: standard 'consnt' is not one of the allowed values" \
+        in result.output
+    assert "window 'week' is not one of the allowed values" in result.output
