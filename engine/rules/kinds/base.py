@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -26,14 +27,15 @@ def marks(ctx: CallContext, hits: Evidence | list[Hit]) -> tuple[Mark, ...]:
 
 
 @dataclass(frozen=True)
-class Rule:
+class Rule(ABC):
     """A compiled rule: shared info, an optional `when` condition, and its kind's check."""
 
     info: RuleInfo
     when: Condition | None = field(default=None, kw_only=True)
 
+    @abstractmethod
     def check(self, ctx: CallContext, when: Evidence) -> Iterator[Draft]:
-        raise NotImplementedError  # each kind's module defines it
+        """The violations of this rule on the call (`when` holds the condition's evidence)."""
 
     def matchers(self) -> tuple[str, ...]:
         """Matchers this rule reads (besides its condition's)."""
