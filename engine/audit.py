@@ -10,7 +10,7 @@ from engine.model import Call
 from engine.rules.base import SIGNALS, VALIDITY_STANDARDS, Mark
 from engine.rules.context import CallContext
 from engine.rules.kinds import Rule
-from engine.rules.pack import RulePack, load_pack, resolve_pack_path
+from engine.rules.pack import PACK_ROOT_LANGUAGES, RulePack, load_pack, resolve_pack_path
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,15 @@ class PackChooser:
         self.fixed_path = fixed
         self.fixed = load_pack(fixed) if fixed is not None else None
         self._by_language: dict[str, RulePack] = {}
+
+    def preload(self) -> None:
+        """Compile every pack now (before worker processes are forked, so they share them)."""
+        if self.fixed is not None:
+            return
+        for language in PACK_ROOT_LANGUAGES:
+            folder = resolve_pack_path(self.rules_root, language)
+            if language not in self._by_language and folder.is_dir():
+                self._by_language[language] = load_pack(folder)
 
     def for_call(self, call: Call) -> RulePack:
         if self.fixed is not None:

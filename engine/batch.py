@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -244,9 +245,19 @@ def _audited(
             yield item, (None if isinstance(item, Rejected)
                          else audit_call(chooser.for_call(item), item))
         return
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, _start_worker, (chooser.rules_root, chooser.fixed_path)) as pool:
-        yield from pool.imap(_audit_in_worker, screened, chunksize=32)
+    global _worker_chooser
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        # Forked workers inherit the packs already compiled here: no start-up cost. Only
+        # when this process runs no other thread (forking threads is unsafe).
+        chooser.preload()
+        _worker_chooser = chooser
+        context = multiprocessing.get_context("fork")
+        pool = context.Pool(workers)
+    else:
+        context = multiprocessing.get_context("spawn")
+        pool = context.Pool(workers, _start_worker, (chooser.rules_root, chooser.fixed_path))
+    with pool:
+        yield from pool.imap(_audit_in_worker, screened, chunksize=64)
 
 
 def _count(summary: BatchSummary, valid: bool | None, findings: int) -> None:
