@@ -19,7 +19,7 @@ from engine.audio.transcribe import (
     transcribe_recording,
 )
 from engine.audio.wav import AudioError
-from engine.transcripts import AUDIO_SUFFIXES
+from engine.transcripts import AUDIO_SUFFIXES, expand_inputs
 
 _options: TranscribeOptions | None = None
 
@@ -38,15 +38,22 @@ def _one(path: Path) -> tuple[Path, dict | None, str | None]:
         return path, None, f"{exc.reason} — {exc.hint}"
 
 
-def recordings_in(inputs: tuple[Path, ...]) -> list[Path]:
+def recordings_in(inputs: tuple[Path, ...]) -> tuple[list[Path], list[str]]:
+    """Recordings named, or found in named folders the way `audit` finds transcripts
+    (hidden files skipped, broken links listed); and what could not be used."""
     found: list[Path] = []
+    problems: list[str] = []
     for path in inputs:
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*")
-                                if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file()))
-        else:
+        if not path.is_dir():
             found.append(path)
-    return found
+            continue
+        for item in expand_inputs([path]):
+            if isinstance(item, Path):
+                if item.suffix.lower() in AUDIO_SUFFIXES:
+                    found.append(item)
+            else:
+                problems.append(str(item))
+    return found, problems
 
 
 @click.command("transcribe")
@@ -88,7 +95,9 @@ def transcribe_command(app: App, recordings: tuple[Path, ...], out_file: Path, e
         _start(options)
     except AudioError as exc:
         raise UserError(f"{exc.reason} — {exc.hint}") from None
-    files = recordings_in(recordings)
+    files, problems = recordings_in(recordings)
+    for problem in problems:
+        click.echo(f"rejected: {problem}", err=True)
     if not files:
         raise UserError("no recordings found (.wav, or other audio with sox/ffmpeg installed)")
     done = failed = 0

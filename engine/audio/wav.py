@@ -16,7 +16,6 @@ with warnings.catch_warnings():
     import audioop
 
 RATE = 16_000
-AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".amr", ".opus")
 
 
 class AudioError(ValueError):

@@ -20,6 +20,7 @@ from engine.batch import BatchSummary, run_batch
 from engine.model import Call, Rejected
 from engine.nightly.analysis import Alert, Sample, draw_sample, evaluate_warnings, iso_week
 from engine.nightly.config import LEVELS, NightlyConfig
+from engine.report.nightly import write_day_report
 
 
 class NightlyBusy(RuntimeError):
@@ -125,7 +126,5 @@ def run_night(
                 + "\n",
                 encoding="utf-8",
             )
-            from engine.report.nightly import write_day_report
-
             write_day_report(ledger, config, day, folder, sample, weekly, alerts)
     return NightResult(day, folder, summary, sample, weekly, alerts)

@@ -68,7 +68,7 @@ class Said:
 
     def evaluate(self, ctx: CallContext) -> Evidence | None:
         hits = ctx.hits_of(self.matcher, self.by)
-        return tuple(hits) if len(hits) >= self.at_least and hits else None
+        return tuple(hits) if len(hits) >= self.at_least else None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ rules/zh-CN/
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -19,7 +20,13 @@ from engine.rules.compiler import Compiler
 from engine.rules.conditions import Condition, compile_condition
 from engine.rules.examples import compile_examples
 from engine.rules.kinds import RULE_KINDS, Rule
-from engine.rules.matchers import DEFAULT_NEGATION, Negation, PhraseIndex, compile_negation
+from engine.rules.matchers import (
+    DEFAULT_NEGATION,
+    Matcher,
+    Negation,
+    PhraseIndex,
+    compile_negation,
+)
 from engine.rules.problems import Location, Problem, RulePackError, suggest
 from engine.rules.waivers import Waiver, compile_waivers
 from engine.rules.yamlsource import Node, SourceFile, parse
@@ -110,7 +117,8 @@ def load_pack(folder: str | Path) -> RulePack:
     files = pack_files(folder)
     if not files or files[0].name != PACK_FILE:
         raise RulePackError.about_file(
-            folder / PACK_FILE, "the pack has no pack.yaml",
+            folder / PACK_FILE,
+            "the pack has no pack.yaml",
             "add pack.yaml with name, version and language",
         )
     sources: list[SourceFile] = []
@@ -159,7 +167,7 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
     normalizer = Normalizer(language, header.get("fillers"))
     negation: Negation = header["negation"]
     index = PhraseIndex(list(compiler.matchers.values()), normalizer, negation)
-    broad = broad_phrase_warnings(compiler.matchers.values(), normalizer, language, header)
+    broad = broad_phrase_warnings(compiler.matchers.values(), normalizer, language)
     warnings = tuple(sorted([p for p in problems if p.level == "warning"] + broad))
     return RulePack(
         name=header["name"],
@@ -238,7 +246,7 @@ COMMON_WORDS: dict[str, tuple[str, ...]] = {
 
 
 def broad_phrase_warnings(
-    matchers, normalizer: Normalizer, language: str, header: dict
+    matchers: Iterable[Matcher], normalizer: Normalizer, language: str
 ) -> list[Problem]:
     """`rules check` warns about phrases that match nearly everything."""
     found: list[Problem] = []
