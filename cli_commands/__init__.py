@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
+
+from engine.actions.ledger import Ledger, LedgerError
 
 # Exit codes, documented in the README.
 EXIT_OK = 0
@@ -36,3 +41,30 @@ class RulePackFailed(click.ClickException):
 
     def show(self, file=None) -> None:  # type: ignore[override]
         click.echo(self.message, err=True)
+
+
+def connect_ledger(path: Path, *, must_exist: bool = True) -> Ledger:
+    """The ledger for a command, with its problems told as user errors. Commands that only
+    read or decide need an existing ledger (a typo in --db must not create an empty one);
+    the audit creates it."""
+    if must_exist and not path.is_file():
+        raise UserError(f"no ledger at {path}: run `callaudit audit` or `callaudit nightly` "
+                        "first, or point --db (or CALLAUDIT_DB, or the config) at the ledger")
+    try:
+        return Ledger(path)
+    except LedgerError as exc:
+        raise UserError(str(exc)) from None
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"{path} is not a callaudit ledger ({exc})") from None
+
+
+@contextmanager
+def open_ledger(path: Path, *, must_exist: bool = True) -> Iterator[Ledger]:
+    """connect_ledger for the length of a command; a refused decision is a user error."""
+    ledger = connect_ledger(path, must_exist=must_exist)
+    try:
+        yield ledger
+    except LedgerError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        ledger.close()

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 from pathlib import Path
 
 import click
 
-from cli_commands import EXIT_FINDINGS, EXIT_OK, EXIT_REJECTED, App, RulePackFailed, UserError
-from engine.actions.ledger import Ledger, LedgerError, default_db_path
+from cli_commands import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_REJECTED,
+    App,
+    RulePackFailed,
+    UserError,
+    connect_ledger,
+)
+from engine.actions.ledger import default_db_path
 from engine.actions.policy import load_policy
 from engine.actions.runner import FollowUp
 from engine.audit import NoPackForLanguage, PackChooser, audit_call, context_for
@@ -207,11 +214,7 @@ def _follow_up(app: App, db_path: Path | None, policy_path: Path | None) -> Foll
         policy = load_policy(path)
     except RulePackError as exc:
         raise RulePackFailed(exc.render()) from None
-    try:
-        ledger = Ledger(db_path or default_db_path())
-    except (LedgerError, sqlite3.Error) as exc:
-        raise UserError(f"cannot open the ledger {db_path or default_db_path()}: {exc}") from None
-    return FollowUp(policy, ledger)
+    return FollowUp(policy, connect_ledger(db_path or default_db_path(), must_exist=False))
 
 
 class _Progress:

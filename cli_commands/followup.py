@@ -15,20 +15,18 @@ import csv
 import io
 import json
 import os
-import sqlite3
 import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cli_commands import EXIT_OK, UserError
-from engine.actions.ledger import Ledger, LedgerError, default_db_path
+from cli_commands import EXIT_OK, UserError, open_ledger
+from engine.actions.ledger import LedgerError, default_db_path
 from engine.actions.phones import normalize_phone
 from engine.privacy import mask_numbers_in_text, mask_phone
 from engine.report.text import clock
@@ -57,26 +55,6 @@ unmasked_option = click.option(
     "--unmasked", is_flag=True, help="Show and write full phone numbers (masked by default)."
 )
 day_type = click.DateTime(formats=["%Y-%m-%d"])
-
-
-@contextmanager
-def open_ledger(path: Path) -> Iterator[Ledger]:
-    """The ledger at `path`; it must exist (a typo must not create an empty one)."""
-    if not path.is_file():
-        raise UserError(f"no ledger at {path}: run `callaudit audit` first, or point --db "
-                        "(or CALLAUDIT_DB) at the ledger")
-    try:
-        ledger = Ledger(path)
-    except LedgerError as exc:
-        raise UserError(str(exc)) from None
-    except sqlite3.DatabaseError as exc:
-        raise UserError(f"{path} is not a callaudit ledger ({exc})") from None
-    try:
-        yield ledger
-    except LedgerError as exc:
-        raise UserError(str(exc)) from None
-    finally:
-        ledger.close()
 
 
 def show_phone(phone: str | None, unmasked: bool) -> str:

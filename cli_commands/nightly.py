@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 import sys
 from dataclasses import replace
 from datetime import date
@@ -13,8 +14,8 @@ from pathlib import Path
 import click
 import yaml
 
-from cli_commands import EXIT_OK, RulePackFailed, UserError
-from engine.actions.ledger import Ledger, now
+from cli_commands import EXIT_OK, RulePackFailed, UserError, open_ledger
+from engine.actions.ledger import LedgerError, now
 from engine.nightly.analysis import agent_metrics, draw_sample, totals, week_days
 from engine.nightly.config import DEFAULT_CONFIG, LEVELS, NightlyConfig, load_config
 from engine.nightly.run import NightlyBusy, run_night
@@ -95,8 +96,10 @@ def nightly_command(
     day = _day(day_text)
     try:
         result = run_night(config, day, [str(p) for p in inputs] or None, workers=workers)
-    except NightlyBusy as exc:
+    except (NightlyBusy, LedgerError) as exc:
         raise UserError(str(exc)) from None
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"{config.database} is not a callaudit ledger ({exc})") from None
     except RulePackError as exc:
         raise RulePackFailed(exc.render()) from None
     click.echo(f"{day}: {result.summary.line()}")
@@ -137,7 +140,7 @@ def sample_export(
         raise UserError("give one of --date or --week")
     config = _config(config_path)
     kind, period = ("daily", day_text) if day_text else ("weekly", week or "")
-    with Ledger(config.database) as ledger:
+    with open_ledger(config.database) as ledger:
         sample = draw_sample(ledger, config, kind, period, by="sample export")
         with out_file.open("w", encoding="utf-8-sig", newline="") as handle:
             writer = csv.writer(handle)
@@ -178,7 +181,7 @@ def review_record(fingerprint: str, verdict: str, by_name: str, note: str, dispu
                   config_path: Path) -> None:
     """Record a human verdict on a finding (by its fingerprint): upheld or overturned."""
     config = _config(config_path)
-    with Ledger(config.database) as ledger:
+    with open_ledger(config.database) as ledger:
         row = ledger.db.execute("SELECT rule_id, call_id FROM findings WHERE fingerprint = ? "
                                 "AND active = 1", (fingerprint,)).fetchone()
         if row is None:
@@ -197,7 +200,7 @@ def review_record(fingerprint: str, verdict: str, by_name: str, note: str, dispu
 def export_examples(out_file: Path, config_path: Path) -> None:
     """Overturned findings as compliant examples to paste into the rules' `examples:`."""
     config = _config(config_path)
-    with Ledger(config.database) as ledger:
+    with open_ledger(config.database) as ledger:
         rows = ledger.db.execute(
             "SELECT r.rule_id, r.call_id, r.note, f.evidence FROM reviews r JOIN findings f "
             "ON f.fingerprint = r.fingerprint WHERE r.verdict = 'overturned' "
@@ -242,7 +245,7 @@ def weekly_report(week: str, call_records: Path | None, config_path: Path) -> No
                 if row.get("date", "")[:10] in {d.isoformat() for d in days}:
                     dialled += int(row.get("dialled") or 0)
                     connected += int(row.get("connected") or 0)
-    with Ledger(config.database) as ledger:
+    with open_ledger(config.database) as ledger:
         t = totals(ledger, days[0], days[-1])
         complaints = ledger.db.execute(
             "SELECT b.call_id, b.status, b.decided_by, b.reason FROM blacklist b JOIN calls c "
@@ -311,7 +314,7 @@ def purge_command(days: int | None, include_transcripts: bool, config_path: Path
     config = _config(config_path)
     keep = days or config.retention_days
     before = date.today() - timedelta(days=keep)
-    with Ledger(config.database) as ledger:
+    with open_ledger(config.database) as ledger:
         counts = purge_words(ledger, before)
     removed = 0
     for folder in sorted(config.reports.glob("????-??-??")):

@@ -222,3 +222,13 @@ def test_a_wrong_configuration_names_the_line(tmp_path):
     assert "callaudit.yaml:6:26: error: standard 'consnt' is not one of the allowed values" \
         in result.output
     assert "window 'week' is not one of the allowed values" in result.output
+
+
+def test_a_damaged_ledger_is_a_clear_error_not_a_traceback(tmp_path):
+    (tmp_path / "ledger.db").write_text("not a database", encoding="utf-8")
+    config = tmp_path / "callaudit.yaml"
+    config.write_text(f"rules: {REPO / 'rules'}\ndatabase: ledger.db\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["sample", "export", "--date", "2026-11-23", "--out",
+                                       str(tmp_path / "s.csv"), "--config", str(config)])
+    assert result.exit_code == 2
+    assert "ledger.db is not a callaudit ledger" in result.output
