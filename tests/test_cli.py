@@ -44,6 +44,7 @@ def run(*args: str):
 
 def write_jsonl(path: Path, *records: object, raw: tuple[str, ...] = ()) -> Path:
     lines = [json.dumps(r, ensure_ascii=False) for r in records] + list(raw)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -77,7 +78,7 @@ def test_audit_writes_verdicts_findings_rejects_and_summary(tmp_path):
     good = write_jsonl(tmp_path / "in" / "night.jsonl", CALL, CLEAN,
                        raw=('{"call_id": "C-3", "turns": [', '{"call_id": "C-4", "call_type":'
                             ' "sale", "language": "zh", "turns": [{"speaker": "boss", '
-                            '"text": "x"}]}')) if (tmp_path / "in").mkdir() is None else None
+                            '"text": "x"}]}'))
     out = tmp_path / "out"
     result = run("audit", str(good.parent), "--out", str(out))
     assert result.exit_code == 0, result.output

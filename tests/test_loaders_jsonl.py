@@ -120,7 +120,8 @@ def test_json_document_with_a_list_of_calls(tmp_path):
 
 
 def test_folders_are_read_recursively_skipping_sidecars_and_labels(tmp_path):
-    write(tmp_path / "a" / "b.jsonl", GOOD) if (tmp_path / "a").mkdir() is None else None
+    (tmp_path / "a").mkdir()
+    write(tmp_path / "a" / "b.jsonl", GOOD)
     write(tmp_path / "x.labels.jsonl", {"call_id": "C-1", "violations": []})
     (tmp_path / "notes.md").write_text("not a transcript", encoding="utf-8")
     results = load(tmp_path)
