@@ -341,3 +341,14 @@ def test_never_raises_and_spans_in_bounds(text: str):
     _assert_spans(text, find_dates(text, date(2026, 12, 20)))
     value = parse_chinese_number(text)
     assert value is None or isinstance(value, Decimal)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("超过两百条按一毛钱一条收", Decimal("0.1")),
+     ("it's $0.10 a text after that", Decimal("0.10")),
+     ("超出部分每分钟0.15元/分钟", Decimal("0.15"))],
+)
+def test_prices_per_item_are_marked_unit_not_a_period(text, value):
+    (amount,) = [a for a in find_amounts(text) if a.value == value]
+    assert amount.per == "unit"

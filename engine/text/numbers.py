@@ -30,7 +30,8 @@ class StatedAmount:
     value: Decimal  # in the main currency unit (元, dollars)
     start: int
     end: int
-    per: str | None  # "month", "day", "year" or "week" when the expression says so
+    per: str | None  # "month", "day", "year" or "week" when the expression says so;
+    # "unit" for a price per item ("一毛钱一条", "$0.10 a text")
     currency: str | None  # "CNY", "USD" (rarely "HKD", "EUR", "JPY"); None when not said
 
 
@@ -347,6 +348,13 @@ _AMOUNT_HINT = re.compile(
 _HUNDRED = Decimal(100)
 
 
+_PER_UNIT = re.compile(
+    r"\s*(?:一|每|/|per |a |an |each )\s*"
+    r"(?:条|分钟|兆|mb|m|gb|g|次|个(?!\s*月)|首|部|集|本|minute|min|text|message|gig|call|song"
+    r"|movie)(?![a-z])"
+)
+
+
 def find_amounts(text: str) -> list[StatedAmount]:
     """Every money amount in the text, in order."""
     if not _AMOUNT_HINT.search(text):
@@ -359,6 +367,12 @@ def find_amounts(text: str) -> list[StatedAmount]:
             continue
         value, currency, start, precise = core
         end = match.end()
+        unit = _PER_UNIT.match(text, end)
+        if unit is not None and currency is not None:
+            # "一毛钱一条", "$0.10 a text": a price per item, not per period.
+            found.append(StatedAmount(value, start, unit.end(), "unit", currency))
+            floor = unit.end()
+            continue
         suffix = _PER_SUFFIX.match(text, end)
         # Without a currency, "30" is a count, not money; "9.99/month" is a price.
         if currency is None and not (suffix and (suffix["slash"] or precise)):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -13,11 +12,6 @@ from engine.rules.conditions import Condition, Evidence
 from engine.rules.context import CallContext
 from engine.rules.kinds.base import Fields, Rule, RuleKind, matcher_field, speaker_field
 from engine.text.numbers import find_amounts
-
-_PER_UNIT = re.compile(
-    r"\s*(?:一|每|/|per |a |an |each )\s*"
-    r"(?:条|分钟|兆|mb|m|gb|g|次|个|首|部|集|本|minute|min|text|message|gig|call|song|movie)"
-)
 
 
 @dataclass(frozen=True)
@@ -38,8 +32,6 @@ class FeeCheck(Rule):
             if turn.speaker != self.by or number in unless_turns:
                 continue
             for amount in find_amounts(norm.folded.text):
-                if _PER_UNIT.match(norm.folded.text, amount.end):
-                    continue  # "一毛钱一条", "$0.10 a text": a unit price, not the fee
                 monthly = amount.per == "month" or (amount.per is None and number in context_turns)
                 if not monthly or abs(amount.value - fee) <= Decimal(str(self.tolerance)):
                     continue
