@@ -23,46 +23,9 @@ def parse_only(path: str) -> int:
     return sum(1 for _ in load_calls([path]))
 
 
-class NaiveCandidates:
-    """The baseline evaluator's phrase search: every phrase of every matcher looked for with
-    a plain `str.find` loop on every turn, every regex run on every turn. Everything else
-    (normalisation, negation, the rules) is the engine's own, so the ratio measures the
-    search strategy alone."""
-
-    def __init__(self, index) -> None:
-        self.index = index
-        self.phrases = [
-            [(i, p, role) for i, m in enumerate(index.matchers)
-             for phrases, role in ((m.phrases, "match"), (m.exceptions, "except"),
-                                   (m.unless_turn_says, "veto"))
-             for p in (index.normalizer.phrase(x) for x in phrases) if p]
-        ]
-
-    def __call__(self, text: str, speaker: str, product_key: str):
-        from collections import defaultdict
-
-        index = self.index
-        hits, cancels, vetoed = defaultdict(list), defaultdict(list), set()
-        for number, phrase, role in self.phrases[0]:
-            wanted = index.matchers[number].speaker
-            if wanted is not None and wanted != speaker:
-                continue
-            at = text.find(phrase)
-            while at >= 0:
-                if role == "veto":
-                    vetoed.add(number)
-                else:
-                    (hits if role == "match" else cancels)[number].append((at, at + len(phrase)))
-                at = text.find(phrase, at + 1)
-        for number, regex in index.regexes:
-            wanted = index.matchers[number].speaker
-            if wanted is None or wanted == speaker:
-                hits[number].extend(m.span() for m in regex.finditer(text) if m.end() > m.start())
-        return hits, cancels, vetoed
-
-
 def naive(path: str) -> int:
-    """The baseline evaluator: the engine with its automata replaced by plain loops."""
+    """The baseline evaluator (`bench/naive.py`): turn by turn, plain loops."""
+    from bench.naive import make_naive
     from engine.audit import PackChooser, audit_call
     from engine.model import Call
     from engine.transcripts import load_calls
@@ -75,7 +38,7 @@ def naive(path: str) -> int:
             continue
         pack = chooser.for_call(call)
         if pack.name not in patched:
-            pack.index.candidates = NaiveCandidates(pack.index)
+            make_naive(pack)
             patched.add(pack.name)
         audit_call(pack, call)
         count += 1

@@ -23,8 +23,8 @@ class CallAudit:
 
 
 def context_for(pack: RulePack, call: Call) -> CallContext:
-    """Normalise the call's turns and find every matcher's hits in one pass."""
-    turns = [pack.normalizer.normalize(t.text) for t in call.turns]
+    """Normalise the call's turns and find every matcher's hits, the whole call at once."""
+    turns = pack.normalizer.normalize_call([t.text for t in call.turns])
     product = call.product.name if call.product else None
     hits = pack.index.scan(turns, [t.speaker for t in call.turns], product)
     ctx = CallContext(call, turns, hits)

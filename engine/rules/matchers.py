@@ -9,9 +9,11 @@ tolerate speech-recognition homophones ("自费" for "资费").
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick_rs
 import re2
@@ -46,8 +48,7 @@ class Matcher:
     product_name: bool = False
 
 
-@dataclass(frozen=True, order=True)
-class Hit:
+class Hit(NamedTuple):
     """Where a matcher matched: a span of a turn's match text."""
 
     turn: int
@@ -162,6 +163,10 @@ class _SpeakerTables:
     regexes: list[tuple[int, re2._Regexp]]
     regex_set: object | None  # re2.Set: one pass says which regexes can match at all
     product_matchers: list[int]
+    # The same regexes for a speaker's turns searched together, one turn per line: `^` and
+    # `$` then hold at each turn's edges. Patterns that name the text's own edges (\A, \z)
+    # cannot be searched that way and are run turn by turn.
+    joined_regexes: list[re2._Regexp | None]
 
 
 class PhraseIndex:
@@ -226,10 +231,15 @@ class PhraseIndex:
         sounds_kept = {k: v for k, v in keep(sounds).items() if k not in exact_kept}
         mine = [(i, r) for i, r in regexes if self._listens(i, speaker)]
         regex_set = None
+        joined: list[re2._Regexp | None] = []
         if mine:
             regex_set = re2.Set.SearchSet(self._options)
             for _, regex in mine:
-                regex_set.Add(regex.pattern)
+                by_line = None if _names_text_edges(regex.pattern) else re2.compile(
+                    "(?m)" + regex.pattern, self._options
+                )
+                joined.append(by_line)
+                regex_set.Add(regex.pattern if by_line is None else by_line.pattern)
             regex_set.Compile()
         return _SpeakerTables(
             exact=_automaton(list(exact_kept)),
@@ -243,39 +253,8 @@ class PhraseIndex:
                 for i, m in enumerate(self.matchers)
                 if m.product_name and self._listens(i, speaker)
             ],
+            joined_regexes=joined,
         )
-
-    def candidates(
-        self, text: str, speaker: str, product_key: str
-    ) -> tuple[dict[int, list[tuple[int, int]]], dict[int, list[tuple[int, int]]], set[int]]:
-        """Raw spans of one turn per matcher, before negation and questions: matches,
-        exception spans, and the matchers vetoed for the whole turn."""
-        tables = self._tables.get(speaker) or self._tables["unknown"]
-        hits: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        cancels: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        vetoed: set[int] = set()
-        if tables.exact is not None:
-            _collect(tables.exact, tables.exact_entries, text, text, hits, cancels, vetoed)
-        if tables.sounds is not None:
-            _collect(
-                tables.sounds,
-                tables.sound_entries,
-                homophone_key(text),
-                text,
-                hits,
-                cancels,
-                vetoed,
-            )
-        if tables.regex_set is not None:
-            for position in tables.regex_set.Match(text) or ():
-                index, regex = tables.regexes[position]
-                hits[index].extend(m.span() for m in regex.finditer(text) if m.end() > m.start())
-        if product_key and tables.product_matchers:
-            at = text.find(product_key)
-            if at >= 0:
-                for index in tables.product_matchers:
-                    hits[index].append((at, at + len(product_key)))
-        return hits, cancels, vetoed
 
     def scan(
         self,
@@ -283,26 +262,103 @@ class PhraseIndex:
         speakers: Sequence[str],
         product_name: str | None = None,
     ) -> dict[str, list[Hit]]:
-        """Hits of every matcher in a call's turns (speaker, exceptions, negation applied)."""
-        found: dict[int, list[Hit]] = defaultdict(list)
+        """Hits of every matcher in a call's turns (speaker, exceptions, negation applied).
+
+        Each speaker's turns are searched together, one turn per line, so a call costs a few
+        passes of the automata and of the regex set whatever its number of turns.
+        """
         product_key = self.normalizer.phrase(product_name) if product_name else ""
+        by_speaker: dict[str, list[int]] = {}
         for number, (turn, speaker) in enumerate(zip(turns, speakers, strict=False)):
-            if not turn.text:
-                continue
-            hits, cancels, vetoed = self.candidates(turn.text, speaker, product_key)
-            for index, spans in hits.items():
-                if index in vetoed:
+            if turn.text:
+                key = speaker if speaker in self._tables else "unknown"
+                by_speaker.setdefault(key, []).append(number)
+        raw = _RawHits()
+        for speaker, numbers in by_speaker.items():
+            self._search(self._tables[speaker], [turns[n].text for n in numbers], numbers,
+                         product_key, raw)
+        return self._confirmed(turns, raw)
+
+    def _search(
+        self, tables: _SpeakerTables, texts: list[str], numbers: list[int], product_key: str,
+        raw: _RawHits,
+    ) -> None:
+        """Raw spans in one speaker's turns, searched as one text of lines."""
+        joined = "\n".join(texts)
+        starts = []
+        at = 0
+        for text in texts:
+            starts.append(at)
+            at += len(text) + 1
+        lines = _Lines(numbers, starts)
+        if tables.exact is not None:
+            _collect(tables.exact, tables.exact_entries, joined, joined, lines, raw)
+        if tables.sounds is not None:
+            _collect(tables.sounds, tables.sound_entries, homophone_key(joined), joined, lines,
+                     raw)
+        if tables.regex_set is not None:
+            for position in tables.regex_set.Match(joined) or ():
+                index, regex = tables.regexes[position]
+                by_line = tables.joined_regexes[position]
+                if by_line is None:
+                    for number, text in zip(numbers, texts, strict=True):
+                        raw.add_spans(index, number, regex, text)
                     continue
-                matcher = self.matchers[index]
-                against = cancels.get(index)
-                for start, end in sorted(set(spans)) if len(spans) > 1 else spans:
-                    if against and any(s < end and start < e for s, e in against):
+                redo: set[int] = set()
+                found: list[tuple[int, int, int]] = []
+                for match in by_line.finditer(joined):
+                    start, end = match.span()
+                    if end <= start:
                         continue
-                    if not matcher.questions and turn.is_question_at(start):
+                    first = lines.line_of(start)
+                    last = lines.line_of(end - 1)
+                    if first != last:  # it ran over a turn's end: search those turns alone
+                        redo.update(range(first, last + 1))
+                    else:
+                        found.append((first, start - starts[first], end - starts[first]))
+                for line, start, end in found:
+                    if line not in redo:
+                        raw.hits[index].add((numbers[line], start, end))
+                for line in sorted(redo):
+                    raw.add_spans(index, numbers[line], regex, texts[line])
+        if product_key and tables.product_matchers:
+            seen: set[int] = set()
+            at = joined.find(product_key)
+            while at >= 0:
+                line = lines.line_of(at)
+                if line not in seen:  # the first mention in each turn
+                    seen.add(line)
+                    start = at - starts[line]
+                    for index in tables.product_matchers:
+                        raw.hits[index].add((numbers[line], start, start + len(product_key)))
+                at = joined.find(product_key, at + 1)
+
+    def _confirmed(self, turns: Sequence[NormalizedTurn], raw: _RawHits) -> dict[str, list[Hit]]:
+        """Raw spans that survive vetoes, exceptions, questions, negation and replies."""
+        found: dict[int, list[Hit]] = {}
+        negated: dict[tuple[int, int], bool] = {}
+        for index, spans in raw.hits.items():
+            matcher = self.matchers[index]
+            kept = []
+            for number, start, end in spans:
+                if (index, number) in raw.vetoed:
+                    continue
+                against = raw.cancels.get((index, number))
+                if against and any(s < end and start < e for s, e in against):
+                    continue
+                turn = turns[number]
+                if not matcher.questions and turn.is_question_at(start):
+                    continue
+                if matcher.negation:
+                    key = (number, start)
+                    no = negated.get(key)
+                    if no is None:
+                        no = negated[key] = is_negated(self.negation, turn, start)
+                    if no:
                         continue
-                    if matcher.negation and is_negated(self.negation, turn, start):
-                        continue
-                    found[index].append(Hit(number, start, end))
+                kept.append(Hit(number, start, end))
+            if kept:
+                found[index] = kept
         for index in self._reply_order:
             matcher = self.matchers[index]
             target = self._index_by_name.get(matcher.replies_to or "")
@@ -315,27 +371,66 @@ class PhraseIndex:
         return {self.matchers[i].name: sorted(h) for i, h in found.items() if h}
 
 
+class _Lines:
+    """Which turn a position of a speaker's joined text falls in."""
+
+    __slots__ = ("numbers", "starts")
+
+    def __init__(self, numbers: list[int], starts: list[int]) -> None:
+        self.numbers = numbers
+        self.starts = starts
+
+    def line_of(self, position: int) -> int:
+        return bisect_right(self.starts, position) - 1
+
+
+class _RawHits:
+    """Candidate spans of one call before negation and the rest: per matcher a set of
+    (turn, start, end); exception spans and vetoes per (matcher, turn)."""
+
+    __slots__ = ("cancels", "hits", "vetoed")
+
+    def __init__(self) -> None:
+        self.hits: dict[int, set[tuple[int, int, int]]] = defaultdict(set)
+        self.cancels: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+        self.vetoed: set[tuple[int, int]] = set()
+
+    def add_spans(self, index: int, number: int, regex: re2._Regexp, text: str) -> None:
+        self.hits[index].update(
+            (number, m.start(), m.end()) for m in regex.finditer(text) if m.end() > m.start()
+        )
+
+
+def _names_text_edges(pattern: str) -> bool:
+    r"""Whether a regex says \A or \z (start or end of the whole text)."""
+    return "\\A" in pattern or "\\z" in pattern
+
+
 def _collect(
     automaton: ahocorasick_rs.AhoCorasick,
     entries: list[list[_Entry]],
     searched: str,
     text: str,
-    hits: dict[int, list[tuple[int, int]]],
-    cancels: dict[int, list[tuple[int, int]]],
-    vetoed: set[int],
+    lines: _Lines,
+    raw: _RawHits,
 ) -> None:
+    starts = lines.starts
+    numbers = lines.numbers
     for pattern, start, end in automaton.find_matches_as_indexes(searched, overlapping=True):
+        line = bisect_right(starts, start) - 1
+        base = starts[line]
+        number = numbers[line]
         for entry in entries[pattern]:
             if (entry.edges[0] or entry.edges[1]) and not _at_word_edges(
                 text, start, end, entry.edges
             ):
                 continue
             if entry.role == MATCH:
-                hits[entry.matcher].append((start, end))
+                raw.hits[entry.matcher].add((number, start - base, end - base))
             elif entry.role == EXCEPTION:
-                cancels[entry.matcher].append((start, end))
+                raw.cancels[(entry.matcher, number)].append((start - base, end - base))
             else:
-                vetoed.add(entry.matcher)
+                raw.vetoed.add((entry.matcher, number))
 
 
 def _reply_order(matchers: Sequence[Matcher]) -> list[int]:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 DEFAULT_FILLERS: dict[str, tuple[str, ...]] = {
     "zh": ("嗯", "呃", "唔", "呣"),  # not 额: it is also the 额 of 余额, 金额
@@ -29,6 +29,14 @@ _CLAUSE_END_RE = re.compile("[，。！？；,.!?;…\n、]")
 _QUESTION_RE = re.compile("[?？]")
 # Sentence-final particles that make a Chinese clause a question even without "？".
 _QUESTION_PARTICLES = "吗么"
+# A call's turns are folded and cut into match text together, joined by TURN_BREAK. The cut
+# leaves CLAUSE_BREAK (QUESTION_BREAK after "？") where a clause ended, so clauses are read
+# later, only for the turns a rule looks at. Transcripts never hold these control characters:
+# the loaders turn them into spaces, and so does `_clean` here.
+TURN_BREAK = "\x1f"
+CLAUSE_BREAK = "\x1e"
+QUESTION_BREAK = "\x1d"
+_BREAKS_RE = re.compile("[\x1d-\x1f]")
 
 
 @lru_cache(maxsize=1)
@@ -54,8 +62,18 @@ def _t2s_table() -> dict[int, str]:
     return table
 
 
-@dataclass(frozen=True)
-class FoldedText:
+@lru_cache(maxsize=1)
+def _t2s_needed() -> re.Pattern[str]:
+    """Finds a character the traditional → simplified table changes: `str.translate` with a
+    dict is slow, and most turns hold none."""
+    return re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(_t2s_table())) + "]")
+
+
+def _to_simplified(text: str) -> str:
+    return text.translate(_t2s_table()) if _t2s_needed().search(text) else text
+
+
+class FoldedText(NamedTuple):
     """Text after NFKC, traditional → simplified and lower-casing."""
 
     text: str
@@ -79,7 +97,7 @@ def fold(text: str) -> FoldedText:
     table = _t2s_table()
     nfkc = text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
     if len(nfkc) == len(text):
-        folded = nfkc.translate(table).lower()
+        folded = _to_simplified(nfkc).lower()
         if len(folded) == len(text):
             return FoldedText(folded, None, len(text))
     pieces: list[str] = []
@@ -91,22 +109,75 @@ def fold(text: str) -> FoldedText:
     return FoldedText("".join(pieces), tuple(origin), len(text))
 
 
-@dataclass(frozen=True)
 class NormalizedTurn:
-    """One turn ready for matching, with everything needed to point back at the original."""
+    """One turn ready for matching, with everything needed to point back at the original.
 
-    original: str
-    folded: FoldedText
-    text: str  # the match text
-    # Sorted (match position, folded position) pairs: each starts a run copied one to one.
-    segments: tuple[tuple[int, int], ...]
-    clause_starts: tuple[int, ...]  # match positions where a clause begins (always has 0)
-    question_clauses: frozenset[int]  # indexes into clause_starts of clauses that ask
+    `text` (the match text) is made for every turn; its clauses and the map back to the
+    folded text are worked out the first time a rule asks, from `marked`.
+    """
+
+    __slots__ = ("_clauses", "_normalizer", "_segments", "folded", "marked", "original", "text")
+
+    def __init__(
+        self, normalizer: Normalizer, original: str, folded: FoldedText, marked: str, text: str
+    ) -> None:
+        self.original = original
+        self.folded = folded
+        self.marked = marked  # the match text with CLAUSE_BREAK / QUESTION_BREAK left in
+        self.text = text
+        self._normalizer = normalizer
+        self._clauses: tuple[tuple[int, ...], frozenset[int]] | None = None
+        self._segments: tuple[tuple[int, int], ...] | None = None
+
+    @property
+    def clause_starts(self) -> tuple[int, ...]:
+        """Match positions where a clause begins (always holds 0)."""
+        return (self._clauses or self._read_clauses())[0]
+
+    @property
+    def question_clauses(self) -> frozenset[int]:
+        """Indexes into `clause_starts` of the clauses that ask."""
+        return (self._clauses or self._read_clauses())[1]
+
+    @property
+    def segments(self) -> tuple[tuple[int, int], ...]:
+        """Sorted (match position, folded position) pairs: each starts a run copied one to one."""
+        if self._segments is None:
+            self._segments = self._normalizer.segments(self.folded.text)
+        return self._segments
+
+    def _read_clauses(self) -> tuple[tuple[int, ...], frozenset[int]]:
+        starts = [0]
+        questions: set[int] = set()
+        marked = self.marked
+        at = -1
+        dropped = 0
+        while True:
+            at = _next_break(marked, at + 1)
+            if at < 0:
+                break
+            length = at - dropped
+            dropped += 1
+            asks = marked[at] == QUESTION_BREAK
+            if length > starts[-1]:
+                if asks:
+                    questions.add(len(starts) - 1)
+                starts.append(length)
+            elif asks and len(starts) > 1:
+                questions.add(len(starts) - 2)
+        text = self.text
+        if starts[-1] >= len(text) and len(starts) > 1:
+            starts.pop()
+        if self._normalizer.asks_by_particle and ("吗" in text or "么" in text):
+            starts, questions = _particle_questions(text, starts, questions)
+        self._clauses = (tuple(starts), frozenset(questions))
+        return self._clauses
 
     def to_folded(self, position: int) -> int:
         """Folded position of a match-text position."""
-        index = bisect_right(self.segments, (position, 1 << 62)) - 1
-        match_at, folded_at = self.segments[max(index, 0)]
+        segments = self.segments
+        index = bisect_right(segments, (position, 1 << 62)) - 1
+        match_at, folded_at = segments[max(index, 0)]
         return folded_at + (position - match_at)
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
@@ -129,6 +200,39 @@ class NormalizedTurn:
         return self.clause_of(position) in self.question_clauses
 
 
+def _next_break(marked: str, start: int) -> int:
+    clause = marked.find(CLAUSE_BREAK, start)
+    question = marked.find(QUESTION_BREAK, start)
+    if clause < 0:
+        return question
+    return clause if question < 0 else min(clause, question)
+
+
+_PARTICLE_RE = re.compile(f"[{_QUESTION_PARTICLES}]")
+
+
+def _particle_questions(
+    text: str, starts: list[int], questions: set[int]
+) -> tuple[list[int], set[int]]:
+    """Close a clause after 吗/么 and mark it a question (unpunctuated speech recognition)."""
+    ends = [m.end() for m in _PARTICLE_RE.finditer(text)]
+    if not ends:
+        return starts, questions
+    boundaries = sorted(set(starts) | {e for e in ends if e < len(text)})
+    clause_ends = [starts[i + 1] if i + 1 < len(starts) else len(text) for i in questions]
+    asked = {bisect_right(boundaries, e - 1) - 1 for e in clause_ends + ends}
+    return boundaries, asked
+
+
+def _clean(text: str) -> str:
+    """The text with the break characters (which are separators anyway) made spaces."""
+    return _BREAKS_RE.sub(" ", text) if _BREAKS_RE.search(text) else text
+
+
+def _latin(char: str) -> bool:
+    return char.isascii() and char.isalnum()
+
+
 class Normalizer:
     """Normalises turns and phrases of one language the same way; built once per rule pack."""
 
@@ -137,22 +241,75 @@ class Normalizer:
         words = tuple(DEFAULT_FILLERS.get(language, ()) if fillers is None else fillers)
         cjk = sorted({w for w in words if not w.isascii()}, key=len, reverse=True)
         latin = sorted({w.lower() for w in words if w.isascii()}, key=len, reverse=True)
-        parts = [r"[^\w%‰‱']"]  # punctuation, spaces and symbols other than the kept ones
+        # Punctuation, spaces and symbols other than the kept ones (and the turn break).
+        parts = [r"[^\w%‰‱'\x1f]"]
         if cjk:
             parts.append("|".join(re.escape(w) for w in cjk))
         if latin:
             parts.append(r"\b(?:" + "|".join(re.escape(w) for w in latin) + r")\b")
         self._separator = re.compile("(?:" + "|".join(parts) + ")+")
-        self._particle = re.compile(f"[{_QUESTION_PARTICLES}]") if language == "zh" else None
+        self.asks_by_particle = language == "zh"
+        self._cuts: dict[tuple[str, bool], str] = {}
 
     def normalize(self, text: str) -> NormalizedTurn:
         """The match text of one turn, with its maps and clauses."""
-        folded = fold(text)
-        source = folded.text
-        pieces: list[str] = []
+        return self.normalize_call((text,))[0]
+
+    def normalize_call(self, texts: Sequence[str]) -> list[NormalizedTurn]:
+        """Every turn of a call, folded and cut in one pass over the whole call."""
+        joined = TURN_BREAK.join(texts)
+        cleaned = texts
+        if (
+            joined.count(TURN_BREAK) != len(texts) - 1
+            or CLAUSE_BREAK in joined
+            or QUESTION_BREAK in joined
+        ):
+            cleaned = [_clean(t) for t in texts]
+            joined = TURN_BREAK.join(cleaned)
+        whole = fold(joined)
+        folded = whole.text.split(TURN_BREAK) if whole.origin is None else []
+        if len(folded) == len(texts) and all(
+            len(f) == len(t) for f, t in zip(folded, texts, strict=True)
+        ):
+            folds = [FoldedText(f, None, len(f)) for f in folded]
+            source = whole.text
+        else:  # NFKC or lower-casing changed a length: fold turn by turn, with maps
+            folds = [fold(t) for t in cleaned]
+            source = TURN_BREAK.join(f.text for f in folds)
+        marked = self._separator.sub(self._cut, source)
+        marks = marked.split(TURN_BREAK)
+        texts_out = marked.replace(CLAUSE_BREAK, "").replace(QUESTION_BREAK, "").split(TURN_BREAK)
+        return [
+            NormalizedTurn(self, original, f, m, t)
+            for original, f, m, t in zip(texts, folds, marks, texts_out, strict=True)
+        ]
+
+    def _cut(self, run: re.Match[str]) -> str:
+        """What a run of separators becomes in the marked text."""
+        chunk = run.group()
+        source = run.string
+        start, end = run.span()
+        before = source[start - 1] if start else ""
+        after = source[end] if end < len(source) else ""
+        if len(chunk) == 1 and (
+            (chunk in _KEEP_BETWEEN_DIGITS and before.isdigit() and after.isdigit())
+            or (chunk == "_" and before not in ("", TURN_BREAK) and after not in ("", TURN_BREAK))
+        ):
+            return chunk
+        key = (chunk, _latin(before) and _latin(after))
+        cut = self._cuts.get(key)
+        if cut is None:
+            # Two Latin words stay two words: the run becomes one space.
+            cut = " " if key[1] else ""
+            if _CLAUSE_END_RE.search(chunk):
+                cut += QUESTION_BREAK if _QUESTION_RE.search(chunk) else CLAUSE_BREAK
+            if len(self._cuts) < 4096:
+                self._cuts[key] = cut
+        return cut
+
+    def segments(self, source: str) -> tuple[tuple[int, int], ...]:
+        """The map from match-text positions to folded positions of one turn."""
         segments: list[tuple[int, int]] = [(0, 0)]
-        clause_starts = [0]
-        questions: set[int] = set()
         length = 0
         kept_from = 0
         size = len(source)
@@ -166,55 +323,16 @@ class Normalizer:
                     chunk == "_" and before and after
                 ):
                     continue
-            if start > kept_from:
-                pieces.append(source[kept_from:start])
-                length += start - kept_from
-            # Two Latin words stay two words: the run becomes one space.
-            if before.isascii() and before.isalnum() and after.isascii() and after.isalnum():
-                pieces.append(" ")
+            length += start - kept_from
+            if _latin(before) and _latin(after):
                 segments.append((length, start))
                 length += 1
-            if _CLAUSE_END_RE.search(source, start, end):
-                asks = _QUESTION_RE.search(source, start, end) is not None
-                if length > clause_starts[-1]:
-                    if asks:
-                        questions.add(len(clause_starts) - 1)
-                    clause_starts.append(length)
-                elif asks and len(clause_starts) > 1:
-                    questions.add(len(clause_starts) - 2)
             kept_from = end
             if segments[-1][0] == length:
                 segments[-1] = (length, end)  # nothing kept since: the later run wins
             else:
                 segments.append((length, end))
-        pieces.append(source[kept_from:])
-        match_text = "".join(pieces)
-        if clause_starts[-1] >= len(match_text) and len(clause_starts) > 1:
-            clause_starts.pop()
-        if self._particle is not None and ("吗" in match_text or "么" in match_text):
-            clause_starts, questions = self._particle_questions(
-                match_text, clause_starts, questions
-            )
-        return NormalizedTurn(
-            original=text,
-            folded=folded,
-            text=match_text,
-            segments=tuple(segments),
-            clause_starts=tuple(clause_starts),
-            question_clauses=frozenset(questions),
-        )
-
-    def _particle_questions(
-        self, text: str, starts: list[int], questions: set[int]
-    ) -> tuple[list[int], set[int]]:
-        """Close a clause after 吗/么 and mark it a question (unpunctuated speech recognition)."""
-        ends = [m.end() for m in self._particle.finditer(text)] if self._particle else []
-        if not ends:
-            return starts, questions
-        boundaries = sorted(set(starts) | {e for e in ends if e < len(text)})
-        clause_ends = [starts[i + 1] if i + 1 < len(starts) else len(text) for i in questions]
-        asked = {bisect_right(boundaries, e - 1) - 1 for e in clause_ends + ends}
-        return boundaries, asked
+        return tuple(segments)
 
     def phrase(self, phrase: str) -> str:
         """A rule phrase in the same shape as the match text it is searched in."""

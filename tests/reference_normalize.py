@@ -1,0 +1,77 @@
+"""The first normaliser, one turn at a time in a plain loop: the reference the whole-call
+normaliser (`Normalizer.normalize_call`) must agree with, character for character."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+
+from engine.text.normalize import DEFAULT_FILLERS, fold
+
+_CLAUSE_END_RE = re.compile("[，。！？；,.!?;…\n、]")
+_QUESTION_RE = re.compile("[?？]")
+
+
+@dataclass(frozen=True)
+class ReferenceTurn:
+    text: str
+    segments: tuple[tuple[int, int], ...]
+    clause_starts: tuple[int, ...]
+    question_clauses: frozenset[int]
+
+
+def reference_normalize(language: str, text: str) -> ReferenceTurn:
+    words = DEFAULT_FILLERS.get(language, ())
+    cjk = sorted({w for w in words if not w.isascii()}, key=len, reverse=True)
+    latin = sorted({w.lower() for w in words if w.isascii()}, key=len, reverse=True)
+    parts = [r"[^\w%‰‱']"]
+    if cjk:
+        parts.append("|".join(re.escape(w) for w in cjk))
+    if latin:
+        parts.append(r"\b(?:" + "|".join(re.escape(w) for w in latin) + r")\b")
+    separator = re.compile("(?:" + "|".join(parts) + ")+")
+    source = fold(text).text
+    pieces: list[str] = []
+    segments = [(0, 0)]
+    clause_starts = [0]
+    questions: set[int] = set()
+    length = kept_from = 0
+    for run in separator.finditer(source):
+        start, end = run.span()
+        before = source[start - 1] if start else ""
+        after = source[end] if end < len(source) else ""
+        if end - start == 1 and source[start] in ".,:" and before.isdigit() and after.isdigit():
+            continue
+        if start > kept_from:
+            pieces.append(source[kept_from:start])
+            length += start - kept_from
+        if before.isascii() and before.isalnum() and after.isascii() and after.isalnum():
+            pieces.append(" ")
+            segments.append((length, start))
+            length += 1
+        if _CLAUSE_END_RE.search(source, start, end):
+            asks = _QUESTION_RE.search(source, start, end) is not None
+            if length > clause_starts[-1]:
+                if asks:
+                    questions.add(len(clause_starts) - 1)
+                clause_starts.append(length)
+            elif asks and len(clause_starts) > 1:
+                questions.add(len(clause_starts) - 2)
+        kept_from = end
+        if segments[-1][0] == length:
+            segments[-1] = (length, end)
+        else:
+            segments.append((length, end))
+    pieces.append(source[kept_from:])
+    match_text = "".join(pieces)
+    if clause_starts[-1] >= len(match_text) and len(clause_starts) > 1:
+        clause_starts.pop()
+    if language == "zh" and ("吗" in match_text or "么" in match_text):
+        ends = [m.end() for m in re.finditer("[吗么]", match_text)]
+        boundaries = sorted(set(clause_starts) | {e for e in ends if e < len(match_text)})
+        clause_ends = [clause_starts[i + 1] if i + 1 < len(clause_starts) else len(match_text)
+                       for i in questions]
+        questions = {bisect_right(boundaries, e - 1) - 1 for e in clause_ends + ends}
+        clause_starts = boundaries
+    return ReferenceTurn(match_text, tuple(segments), tuple(clause_starts), frozenset(questions))

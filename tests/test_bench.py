@@ -1,0 +1,46 @@
+"""The benchmark's inputs and its baseline: deterministic calls, and a naive evaluator that
+finds exactly what the engine finds (so the speed ratio compares equal work)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.generate import write_calls
+from bench.naive import NaiveSearch
+from engine.audit import PackChooser
+from engine.model import Call
+from engine.transcripts import load_calls
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_the_generator_writes_the_same_bytes_for_the_same_size(tmp_path):
+    first = write_calls(tmp_path / "a.jsonl", 50).read_bytes()
+    second = write_calls(tmp_path / "b.jsonl", 50).read_bytes()
+    assert first == second
+    calls = [c for c in load_calls([str(tmp_path / "a.jsonl")]) if isinstance(c, Call)]
+    assert len(calls) == 50
+    assert all(20 <= len(c.turns) <= 40 for c in calls)
+    assert {c.language for c in calls} == {"zh", "en"}
+
+
+def test_the_naive_baseline_and_the_engine_find_the_same_hits(tmp_path):
+    generated = write_calls(tmp_path / "calls.jsonl", 300)
+    chooser = PackChooser(REPO / "rules")
+    naive: dict[str, NaiveSearch] = {}
+    compared = hits = 0
+    for call in load_calls([str(generated), str(REPO / "transcripts")]):
+        if not isinstance(call, Call):
+            continue
+        pack = chooser.for_call(call)
+        search = naive.setdefault(pack.name, NaiveSearch(pack.index))
+        texts = [t.text for t in call.turns]
+        speakers = [t.speaker for t in call.turns]
+        product = call.product.name if call.product else None
+        engine = pack.index.scan(pack.normalizer.normalize_call(texts), speakers, product)
+        alone = [pack.normalizer.normalize(t) for t in texts]
+        assert search.scan(alone, speakers, product) == engine, call.call_id
+        compared += 1
+        hits += sum(len(h) for h in engine.values())
+    assert compared > 400
+    assert hits > 10_000
