@@ -87,7 +87,8 @@ class NaiveSearch:
 def make_naive(pack: RulePack) -> None:
     """Turn a loaded pack into the naive baseline: turn-by-turn normalising and plain loops."""
     normalizer = pack.normalizer
+    together = normalizer.normalize_call
     pack.index.scan = NaiveSearch(pack.index).scan  # type: ignore[method-assign]
     normalizer.normalize_call = lambda texts: [  # type: ignore[method-assign]
-        normalizer.normalize(text) for text in texts
+        together((text,))[0] for text in texts
     ]
