@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import re2
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bench.generate import write_calls
 from bench.naive import NaiveSearch
 from engine.audit import PackChooser
 from engine.model import Call
+from engine.rules.matchers import regex_spans
 from engine.transcripts import load_calls
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,3 +49,16 @@ def test_the_naive_baseline_and_the_engine_find_the_same_hits(tmp_path):
         hits += sum(len(h) for h in engine.values())
     assert compared > 400
     assert hits > 10_000
+
+
+PATTERNS = ["[0-9]+(元|块)", "a*", "(?m)^不", "x|", "(退订|退定).{0,3}", "$",
+            "\\b(no|not)\\b", "é+"]
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=st.sampled_from(list("ab 12元块退订定不x\né中$")), max_size=30),
+       st.sampled_from(PATTERNS))
+def test_regex_spans_are_what_re2_finditer_gives(text: str, pattern: str):
+    regex = re2.compile(pattern)
+    expected = [m.span() for m in regex.finditer(text) if m.end() > m.start()]
+    assert regex_spans(regex, text) == expected

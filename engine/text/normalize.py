@@ -91,11 +91,31 @@ class FoldedText(NamedTuple):
         return self.origin[start], self.origin[end - 1] + 1
 
 
+# Full-width forms and the ideographic space: NFKC makes each one ASCII character.
+_FULL_WIDTH_RE = re.compile("[\u3000\uff01-\uff5e]")
+
+
+def _nfkc(text: str) -> str:
+    """NFKC, quickly for the usual Chinese turn whose only unnormalised characters are
+    full-width punctuation: those are replaced one by one, and if the result is normalised it
+    is the NFKC of the text (their decompositions are those ASCII characters)."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    present = set(_FULL_WIDTH_RE.findall(text))
+    if present:
+        simple = text
+        for char in present:
+            simple = simple.replace(char, unicodedata.normalize("NFKC", char))
+        if unicodedata.is_normalized("NFKC", simple):
+            return simple
+    return unicodedata.normalize("NFKC", text)
+
+
 def fold(text: str) -> FoldedText:
     """Fold one turn; when NFKC keeps the length (almost always: full-width "，" becomes ","
     one for one), the whole turn is folded in C and positions stay one to one."""
     table = _t2s_table()
-    nfkc = text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)
+    nfkc = _nfkc(text)
     if len(nfkc) == len(text):
         folded = _to_simplified(nfkc).lower()
         if len(folded) == len(text):
@@ -229,6 +249,10 @@ def _clean(text: str) -> str:
     return _BREAKS_RE.sub(" ", text) if _BREAKS_RE.search(text) else text
 
 
+def _spaces(match: re.Match[str]) -> str:
+    return " " * (match.end() - match.start())
+
+
 def _latin(char: str) -> bool:
     return char.isascii() and char.isalnum()
 
@@ -243,13 +267,25 @@ class Normalizer:
         latin = sorted({w.lower() for w in words if w.isascii()}, key=len, reverse=True)
         # Punctuation, spaces and symbols other than the kept ones (and the turn break).
         parts = [r"[^\w%‰‱'\x1f]"]
-        if cjk:
-            parts.append("|".join(re.escape(w) for w in cjk))
-        if latin:
-            parts.append(r"\b(?:" + "|".join(re.escape(w) for w in latin) + r")\b")
-        self._separator = re.compile("(?:" + "|".join(parts) + ")+")
+        latin_words = r"\b(?:" + "|".join(re.escape(w) for w in latin) + r")\b"
+        # Fillers of one kind only are first blanked out (same length, so positions stay):
+        # a run of separators is then one character class, which `re` scans many times
+        # faster than an alternation. Both kinds together keep the alternation.
+        self._single_fillers: tuple[str, ...] = ()
+        self._latin_fillers: re.Pattern[str] | None = None
+        if cjk and not latin and all(len(w) == 1 for w in cjk):
+            self._single_fillers = tuple(cjk)
+        elif latin and not cjk:
+            self._latin_fillers = re.compile(latin_words)
+        else:
+            if cjk:
+                parts.append("|".join(re.escape(w) for w in cjk))
+            if latin:
+                parts.append(latin_words)
+        self._separator = re.compile("((?:" + "|".join(parts) + ")+)")
         self.asks_by_particle = language == "zh"
-        self._cuts: dict[tuple[str, bool], str] = {}
+        self._cuts: dict[str, str] = {}
+        self._phrases: dict[str, str] = {}
 
     def normalize(self, text: str) -> NormalizedTurn:
         """The match text of one turn, with its maps and clauses."""
@@ -276,7 +312,7 @@ class Normalizer:
         else:  # NFKC or lower-casing changed a length: fold turn by turn, with maps
             folds = [fold(t) for t in cleaned]
             source = TURN_BREAK.join(f.text for f in folds)
-        marked = self._separator.sub(self._cut, source)
+        marked = self._marked(source)
         marks = marked.split(TURN_BREAK)
         texts_out = marked.replace(CLAUSE_BREAK, "").replace(QUESTION_BREAK, "").split(TURN_BREAK)
         return [
@@ -284,28 +320,40 @@ class Normalizer:
             for original, f, m, t in zip(texts, folds, marks, texts_out, strict=True)
         ]
 
-    def _cut(self, run: re.Match[str]) -> str:
-        """What a run of separators becomes in the marked text."""
-        chunk = run.group()
-        source = run.string
-        start, end = run.span()
-        before = source[start - 1] if start else ""
-        after = source[end] if end < len(source) else ""
-        if len(chunk) == 1 and (
-            (chunk in _KEEP_BETWEEN_DIGITS and before.isdigit() and after.isdigit())
-            or (chunk == "_" and before not in ("", TURN_BREAK) and after not in ("", TURN_BREAK))
-        ):
-            return chunk
-        key = (chunk, _latin(before) and _latin(after))
-        cut = self._cuts.get(key)
-        if cut is None:
-            # Two Latin words stay two words: the run becomes one space.
-            cut = " " if key[1] else ""
-            if _CLAUSE_END_RE.search(chunk):
-                cut += QUESTION_BREAK if _QUESTION_RE.search(chunk) else CLAUSE_BREAK
-            if len(self._cuts) < 4096:
-                self._cuts[key] = cut
-        return cut
+    def _blanked(self, source: str) -> str:
+        """The text with its fillers made spaces (see __init__)."""
+        for filler in self._single_fillers:
+            if filler in source:
+                source = source.replace(filler, " ")
+        if self._latin_fillers is not None and self._latin_fillers.search(source):
+            source = self._latin_fillers.sub(_spaces, source)
+        return source
+
+    def _marked(self, source: str) -> str:
+        """The text with every run of separators cut: to nothing, to a clause mark, and with a
+        space first when it stood between two Latin words. `re.split` finds the runs in C;
+        only runs next to a Latin letter or digit need a look at their neighbours."""
+        parts = self._separator.split(self._blanked(source))
+        cuts = self._cuts
+        for index in range(1, len(parts), 2):
+            run = parts[index]
+            cut = cuts.get(run)
+            if cut is None:
+                cut = ""
+                if _CLAUSE_END_RE.search(run):
+                    cut = QUESTION_BREAK if _QUESTION_RE.search(run) else CLAUSE_BREAK
+                if len(cuts) < 4096:
+                    cuts[run] = cut
+            before = parts[index - 1][-1:]
+            if before.isascii() or before.isdigit():
+                after = parts[index + 1][:1]
+                if len(run) == 1 and run in _KEEP_BETWEEN_DIGITS and before.isdigit() \
+                        and after.isdigit():
+                    continue  # 5.5, 1,000, 10:30
+                if _latin(before) and _latin(after):
+                    cut = " " + cut  # two Latin words stay two words
+            parts[index] = cut
+        return "".join(parts)
 
     def segments(self, source: str) -> tuple[tuple[int, int], ...]:
         """The map from match-text positions to folded positions of one turn."""
@@ -313,15 +361,13 @@ class Normalizer:
         length = 0
         kept_from = 0
         size = len(source)
-        for run in self._separator.finditer(source):
+        for run in self._separator.finditer(self._blanked(source)):
             start, end = run.span()
             before = source[start - 1] if start else ""
             after = source[end] if end < size else ""
             if end - start == 1:
                 chunk = source[start]
-                if (chunk in _KEEP_BETWEEN_DIGITS and before.isdigit() and after.isdigit()) or (
-                    chunk == "_" and before and after
-                ):
+                if chunk in _KEEP_BETWEEN_DIGITS and before.isdigit() and after.isdigit():
                     continue
             length += start - kept_from
             if _latin(before) and _latin(after):
@@ -336,4 +382,9 @@ class Normalizer:
 
     def phrase(self, phrase: str) -> str:
         """A rule phrase in the same shape as the match text it is searched in."""
-        return self.normalize(phrase).text
+        shaped = self._phrases.get(phrase)
+        if shaped is None:
+            shaped = self.normalize(phrase).text
+            if len(self._phrases) < 4096:
+                self._phrases[phrase] = shaped
+        return shaped
