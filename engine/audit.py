@@ -148,6 +148,10 @@ class PackChooser:
             if language not in self._by_language and folder.is_dir():
                 self._by_language[language] = load_pack(folder)
 
+    def loaded(self) -> list[RulePack]:
+        """The packs compiled so far."""
+        return [self.fixed] if self.fixed is not None else list(self._by_language.values())
+
     def for_call(self, call: Call) -> RulePack:
         if self.fixed is not None:
             return self.fixed

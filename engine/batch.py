@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import multiprocessing.pool
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,10 +19,13 @@ from engine.actions.runner import FollowUp
 from engine.audit import CallAudit, NoPackForLanguage, PackChooser, audit_call
 from engine.model import Call, Rejected, SourceRef
 from engine.report.records import finding_record, reject_record, verdict_record
+from engine.rules.pack import RulePack
 from engine.transcripts import load_calls
+from engine.transcripts.shards import CallsShard, Shard, load_shard, plan_shards
 
 SUMMARY_SCHEMA = "callaudit.summary/1"
 OUTPUT_FILES = ("verdicts.jsonl", "findings.jsonl", "rejects.jsonl", "summary.json")
+IN_FLIGHT_PER_WORKER = 3  # shards queued or being audited per worker process
 
 
 class StrictInputError(Exception):
@@ -115,21 +119,34 @@ def run_batch(
             temp["findings.jsonl"].open("wb") as findings,
             temp["rejects.jsonl"].open("wb") as rejects,
         ):
-            loaded = load_calls(inputs, skip=[out_dir])
-            if select is not None:
-                loaded = (i for i in loaded if isinstance(i, Rejected) or select(i))
-            if skip_audited and follow_up is not None:
-                loaded = _not_yet_audited(loaded, chooser, follow_up, summary)
-            for item, result in _audited(loaded, chooser, summary, workers, cluster):
+            if workers > 1 or cluster is not None:
+                outcomes = _audited_elsewhere(
+                    inputs, out_dir, chooser, summary, workers, cluster, mask,
+                    serialize=follow_up is None, select=select,
+                    skip=follow_up if skip_audited else None,
+                )
+            else:
+                loaded = load_calls(inputs, skip=[out_dir])
+                if select is not None:
+                    loaded = (i for i in loaded if isinstance(i, Rejected) or select(i))
+                if skip_audited and follow_up is not None:
+                    loaded = _not_yet_audited(loaded, chooser, follow_up, summary)
+                outcomes = _audited_here(loaded, chooser, summary)
+            for item in outcomes:
                 if on_record:
-                    on_record(item)
+                    on_record(item if isinstance(item, (Rejected, AuditedLines)) else item[0])
                 if isinstance(item, Rejected):
                     summary.rejected += 1
                     rejects.write(orjson.dumps(reject_record(item, mask=mask)) + b"\n")
                     if strict:
                         raise StrictInputError(item)
                     continue
-                assert result is not None
+                if isinstance(item, AuditedLines):
+                    verdicts.write(item.verdict)
+                    findings.writelines(item.findings)
+                    _count_lines(summary, item)
+                    continue
+                call, result = item
                 actions: list[str] = []
                 if follow_up is not None:
                     change = follow_up.apply(result)
@@ -137,18 +154,10 @@ def run_batch(
                     summary.ledger[change.status] += 1
                     summary.actions.update(actions)
                     summary.superseded += change.findings_superseded
-                record = verdict_record(result.verdict, item, mask=mask)
-                record["actions"] = actions
-                verdicts.write(orjson.dumps(record) + b"\n")
-                for finding in result.findings:
-                    findings.write(orjson.dumps(finding_record(finding, mask=mask)) + b"\n")
-                    if finding.waiver is not None:
-                        summary.waived += 1
-                        summary.waivers_used.add(finding.waiver)
-                        continue
-                    summary.by_severity[finding.severity] += 1
-                    summary.by_standard[finding.standard] += 1
-                _count(summary, result.verdict.valid, result.verdict.findings)
+                lines = _as_lines(call, result, "", mask, actions)
+                verdicts.write(lines.verdict)
+                findings.writelines(lines.findings)
+                _count_lines(summary, lines)
         _write_summary(temp["summary.json"], summary, started, inputs)
     except BaseException:
         for path in temp.values():
@@ -178,86 +187,239 @@ def _not_yet_audited(
         yield item
 
 
-def _screened(
+@dataclass(frozen=True)
+class AuditedLines:
+    """One call's audit as the lines it adds to verdicts.jsonl and findings.jsonl, with the
+    few facts the summary counts: what a worker sends back instead of the objects."""
+
+    source: SourceRef | None
+    call_id: str
+    pack: str
+    verdict: bytes
+    findings: tuple[bytes, ...]
+    valid: bool | None
+    unwaived: int
+    counted: tuple[tuple[str, str], ...]  # (severity, standard) of each unwaived finding
+    waivers: tuple[str, ...]  # the waiver of each waived finding
+
+
+def _as_lines(
+    call: Call, result: CallAudit, pack: str, mask: bool, actions: list[str]
+) -> AuditedLines:
+    record = verdict_record(result.verdict, call, mask=mask)
+    record["actions"] = actions
+    return AuditedLines(
+        source=call.source,
+        call_id=call.call_id,
+        pack=pack,
+        verdict=orjson.dumps(record) + b"\n",
+        findings=tuple(orjson.dumps(finding_record(f, mask=mask)) + b"\n"
+                       for f in result.findings),
+        valid=result.verdict.valid,
+        unwaived=result.verdict.findings,
+        counted=tuple((f.severity, f.standard) for f in result.findings if f.waiver is None),
+        waivers=tuple(f.waiver for f in result.findings if f.waiver is not None),
+    )
+
+
+def _count_lines(summary: BatchSummary, lines: AuditedLines) -> None:
+    summary.waived += len(lines.waivers)
+    summary.waivers_used.update(lines.waivers)
+    for severity, standard in lines.counted:
+        summary.by_severity[severity] += 1
+        summary.by_standard[standard] += 1
+    _count(summary, lines.valid, lines.unwaived)
+
+
+def _duplicate(item: Call | AuditedLines, summary: BatchSummary) -> Rejected:
+    summary.duplicates += 1
+    return Rejected(
+        item.source or SourceRef("?"),
+        f"call_id '{item.call_id}' was already audited in this run",
+        "give every call a unique call_id; the first one was kept",
+        item.call_id,
+    )
+
+
+def _no_pack(call: Call, exc: NoPackForLanguage) -> Rejected:
+    return Rejected(
+        call.source or SourceRef("?"),
+        str(exc),
+        "add a rule pack for this language, or name one with --rules",
+        call.call_id,
+    )
+
+
+def _note_pack(summary: BatchSummary, pack: RulePack) -> None:
+    if pack.label not in summary.packs:
+        summary.packs[pack.label] = pack.content_hash
+        summary.waivers_known.update({w.label: w.rule_id for w in pack.waivers})
+
+
+Outcome = Rejected | AuditedLines | tuple[Call, CallAudit]
+
+
+def _audited_here(
     items: Iterable[Call | Rejected], chooser: PackChooser, summary: BatchSummary
-) -> Iterator[Call | Rejected]:
-    """Duplicates and calls without a pack become rejects; every pack used is noted."""
+) -> Iterator[Outcome]:
+    """Each loaded item audited in this process, in input order (duplicates and calls
+    without a pack become rejects)."""
     seen: set[str] = set()
     for item in items:
         if isinstance(item, Rejected):
             yield item
             continue
         if item.call_id in seen:
-            summary.duplicates += 1
-            yield Rejected(
-                item.source or SourceRef("?"),
-                f"call_id '{item.call_id}' was already audited in this run",
-                "give every call a unique call_id; the first one was kept",
-                item.call_id,
-            )
+            yield _duplicate(item, summary)
             continue
         try:
             pack = chooser.for_call(item)
         except NoPackForLanguage as exc:
-            yield Rejected(
-                item.source or SourceRef("?"),
-                str(exc),
-                "add a rule pack for this language, or name one with --rules",
-                item.call_id,
-            )
+            yield _no_pack(item, exc)
             continue
         seen.add(item.call_id)
-        if pack.label not in summary.packs:
-            summary.packs[pack.label] = pack.content_hash
-            summary.waivers_known.update({w.label: w.rule_id for w in pack.waivers})
-        yield item
+        _note_pack(summary, pack)
+        yield item, audit_call(pack, item)
 
 
-# Each worker process compiles the packs once, then audits the calls it is sent.
-_worker_chooser: PackChooser | None = None
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What a worker needs besides its shard (sent once to each process)."""
+
+    rules_root: str
+    fixed: str | None
+    mask: bool
+    serialize: bool  # send back lines (no follow-up) rather than the call and its audit
+    select: Callable[[Call], bool] | None = None
 
 
-def _start_worker(rules_root: Path, fixed: Path | None) -> None:
-    global _worker_chooser
-    _worker_chooser = PackChooser(rules_root, fixed)
+def audit_shard(setup: WorkerSetup, chooser: PackChooser, shard: Shard) -> list[Outcome]:
+    """Load one shard and audit its calls: runs in a worker process or on a Dask worker."""
+    out: list[Outcome] = []
+    for item in load_shard(shard):
+        if isinstance(item, Rejected):
+            out.append(item)
+            continue
+        if setup.select is not None and not setup.select(item):
+            continue
+        try:
+            pack = chooser.for_call(item)
+        except NoPackForLanguage as exc:
+            out.append(_no_pack(item, exc))
+            continue
+        result = audit_call(pack, item)
+        if setup.serialize:
+            out.append(_as_lines(item, result, pack.label, setup.mask, []))
+        else:
+            out.append((item, result))
+    return out
 
 
-def _audit_in_worker(item: Call | Rejected) -> tuple[Call | Rejected, CallAudit | None]:
-    if isinstance(item, Rejected):
-        return item, None
-    assert _worker_chooser is not None
-    return item, audit_call(_worker_chooser.for_call(item), item)
+# Each worker process keeps its setup and compiled packs from its start.
+_worker: tuple[WorkerSetup, PackChooser] | None = None
 
 
-def _audited(
-    items: Iterable[Call | Rejected], chooser: PackChooser, summary: BatchSummary,
-    workers: int = 1, cluster: str | None = None,
-) -> Iterator[tuple[Call | Rejected, CallAudit | None]]:
-    """Each loaded item with its audit, in input order: here, on N processes, or on Dask."""
-    screened = _screened(items, chooser, summary)
+def _start_worker(setup: WorkerSetup) -> None:
+    global _worker
+    if _worker is None or _worker[0] != setup:
+        fixed = Path(setup.fixed) if setup.fixed else None
+        _worker = (setup, PackChooser(Path(setup.rules_root), fixed))
+
+
+def _audit_in_worker(shard: Shard | Rejected) -> list[Outcome]:
+    if isinstance(shard, Rejected):
+        return [shard]
+    assert _worker is not None
+    return audit_shard(_worker[0], _worker[1], shard)
+
+
+def _audited_elsewhere(
+    inputs: list[str], out_dir: Path, chooser: PackChooser, summary: BatchSummary,
+    workers: int, cluster: str | None, mask: bool, *, serialize: bool,
+    select: Callable[[Call], bool] | None, skip: FollowUp | None,
+) -> Iterator[Outcome]:
+    """Outcomes in input order, each shard loaded and audited by a worker process (or on
+    Dask); here only duplicates are caught and, with a ledger, calls already in it skipped."""
+    global _worker
+    chooser.preload()
+    packs = {p.label: p for p in chooser.loaded()}
+    setup = WorkerSetup(str(chooser.rules_root), str(chooser.fixed_path or "") or None, mask,
+                        serialize, select)
+    shards = plan_shards(inputs, skip=[out_dir])
     if cluster is not None:
         from engine.cluster import audit_on_cluster
 
-        yield from audit_on_cluster(screened, chooser, cluster)
-        return
-    if workers <= 1:
-        for item in screened:
-            yield item, (None if isinstance(item, Rejected)
-                         else audit_call(chooser.for_call(item), item))
-        return
-    global _worker_chooser
-    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
-        # Forked workers inherit the packs already compiled here: no start-up cost. Only
-        # when this process runs no other thread (forking threads is unsafe).
-        chooser.preload()
-        _worker_chooser = chooser
-        context = multiprocessing.get_context("fork")
-        pool = context.Pool(workers)
+        results: Iterator[list[Outcome]] = audit_on_cluster(shards, setup, cluster)
+    elif "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        # Forked workers inherit the packs compiled here (no start-up cost) and `select`,
+        # whatever it is. Only when this process runs no other thread.
+        _worker = (setup, chooser)
+        pool = multiprocessing.get_context("fork").Pool(workers)
+        results = _in_order(pool, shards, workers)
     else:
-        context = multiprocessing.get_context("spawn")
-        pool = context.Pool(workers, _start_worker, (chooser.rules_root, chooser.fixed_path))
-    with pool:
-        yield from pool.imap(_audit_in_worker, screened, chunksize=64)
+        if select is not None:  # a spawned process cannot be sent an arbitrary function
+            setup = WorkerSetup(setup.rules_root, setup.fixed, mask, serialize)
+            shards = _selected(shards, select)
+        pool = multiprocessing.get_context("spawn").Pool(workers, _start_worker, (setup,))
+        results = _in_order(pool, shards, workers)
+    seen: set[str] = set()
+    try:
+        for batch in results:
+            for item in batch:
+                if isinstance(item, Rejected):
+                    yield item
+                    continue
+                if isinstance(item, AuditedLines):
+                    call_id, pack = item.call_id, packs.get(item.pack)
+                else:
+                    call_id, pack = item[0].call_id, chooser.for_call(item[0])
+                    if skip is not None and skip.ledger.already_audited(
+                        item[0], pack.content_hash, skip.policy.content_hash
+                    ):
+                        summary.ledger["unchanged"] += 1
+                        continue
+                if call_id in seen:
+                    yield _duplicate(item if isinstance(item, AuditedLines) else item[0],
+                                     summary)
+                    continue
+                seen.add(call_id)
+                if pack is not None:
+                    _note_pack(summary, pack)
+                yield item
+    finally:
+        if cluster is None:
+            pool.terminate()
+
+
+def _in_order(
+    pool: multiprocessing.pool.Pool, shards: Iterable[Shard | Rejected], workers: int
+) -> Iterator[list[Outcome]]:
+    """Each shard's outcomes in input order, with a few shards in flight per worker: the
+    input is read only as fast as it is audited, so memory stays flat (`Pool.imap` would
+    read it all ahead)."""
+    pending: deque[multiprocessing.pool.AsyncResult[list[Outcome]]] = deque()
+    source = iter(shards)
+    while True:
+        while len(pending) < IN_FLIGHT_PER_WORKER * workers:
+            shard = next(source, None)
+            if shard is None:
+                break
+            pending.append(pool.apply_async(_audit_in_worker, (shard,)))
+        if not pending:
+            return
+        yield pending.popleft().get()
+
+
+def _selected(
+    shards: Iterable[Shard | Rejected], select: Callable[[Call], bool]
+) -> Iterator[Shard | Rejected]:
+    """Shards loaded here and filtered, for workers that cannot be sent `select`."""
+    for shard in shards:
+        if isinstance(shard, Rejected):
+            yield shard
+            continue
+        yield CallsShard(tuple(i for i in load_shard(shard)
+                               if isinstance(i, Rejected) or select(i)))
 
 
 def _count(summary: BatchSummary, valid: bool | None, findings: int) -> None:

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
+from bench.generate import write_calls
+from engine.actions.ledger import Ledger
+from engine.actions.policy import load_policy
+from engine.actions.runner import FollowUp
 from engine.audit import PackChooser
 from engine.batch import run_batch
+from engine.transcripts import shards
 from tests.conftest import REPO
 
 
@@ -29,3 +37,69 @@ def test_a_local_dask_cluster_writes_exactly_what_a_local_run_writes(tmp_path):
     assert local.calls == remote.calls
     for name in ("verdicts.jsonl", "findings.jsonl"):
         assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes()
+
+
+def mixed_inputs(folder: Path) -> list[str]:
+    """A JSON Lines file cut into many shards, with every kind of trouble on the way: a
+    broken line, a record with no turns, a repeated call_id, blank lines; a blank file, an
+    empty file and a dialogue file beside it."""
+    folder.mkdir()
+    calls = write_calls(folder / "night.jsonl", 120).read_bytes().splitlines(keepends=True)
+    calls[10] = b'{"call_id": "broken", "turns": [\n'
+    calls[20] = b'{"call_id": "no-turns", "call_type": "sale", "language": "zh", "turns": []}\n'
+    calls[30] = calls[31]  # the same call twice
+    calls.insert(40, b"\n")
+    (folder / "night.jsonl").write_bytes(b"".join(calls))
+    (folder / "blank.jsonl").write_bytes(b"\n  \n")
+    (folder / "empty.jsonl").write_bytes(b"")
+    (folder / "call.txt").write_text("坐席：您好，请问是机主本人吗？\n客户：以后别给我打电话了。\n",
+                                     encoding="utf-8")
+    return [str(folder)]
+
+
+def outputs(folder: Path) -> dict[str, bytes]:
+    return {name: (folder / name).read_bytes()
+            for name in ("verdicts.jsonl", "findings.jsonl", "rejects.jsonl")}
+
+
+def test_workers_loading_shards_write_exactly_what_one_process_writes(tmp_path, monkeypatch):
+    monkeypatch.setattr(shards, "SHARD_BYTES", 16 * 1024)  # many shards of a few calls
+    inputs = mixed_inputs(tmp_path / "in")
+    assert sum(1 for _ in shards.plan_shards(inputs)) > 20
+    chooser = PackChooser(REPO / "rules")
+    one = run_batch(inputs, tmp_path / "one", chooser, workers=1)
+    two = run_batch(inputs, tmp_path / "two", chooser, workers=2)
+    assert outputs(tmp_path / "one") == outputs(tmp_path / "two")
+    assert (one.calls, one.rejected, one.duplicates) == (two.calls, two.rejected, two.duplicates)
+    assert one.duplicates == 1
+    rejects = (tmp_path / "two" / "rejects.jsonl").read_text(encoding="utf-8")
+    for expected in ("night.jsonl", '"line":11', "broken JSON", "already audited",
+                     "blank.jsonl", "empty.jsonl", "holds no calls"):
+        assert expected in rejects.replace(": ", ":")
+
+
+def ledger_rows(path: Path) -> dict[str, list[tuple]]:
+    tables = {"calls": "call_id, content_hash, rule_pack",
+              "findings": "fingerprint, call_id", "callbacks": "call_id, phone, status",
+              "blacklist": "phone, call_id, status", "dnc": "phone, call_id",
+              "trials": "sale_call_id, phone"}
+    with sqlite3.connect(path) as db:
+        return {t: sorted(db.execute(f"SELECT {c} FROM {t}").fetchall())
+                for t, c in tables.items()}
+
+
+def test_workers_with_a_ledger_record_what_one_process_records(tmp_path, monkeypatch):
+    monkeypatch.setattr(shards, "SHARD_BYTES", 16 * 1024)
+    inputs = mixed_inputs(tmp_path / "in")
+    chooser = PackChooser(REPO / "rules")
+    for workers in (1, 2):
+        with Ledger(tmp_path / f"{workers}.db") as ledger:
+            follow_up = FollowUp(load_policy(REPO / "rules" / "actions.yaml"), ledger)
+            run_batch(inputs, tmp_path / f"out{workers}", chooser, workers=workers,
+                      follow_up=follow_up, skip_audited=True)
+            again = run_batch(inputs, tmp_path / f"again{workers}", chooser,
+                              workers=workers, follow_up=follow_up, skip_audited=True)
+        assert again.calls == 0 and again.ledger["unchanged"] > 100  # nothing redone
+    assert outputs(tmp_path / "out1") == outputs(tmp_path / "out2")
+    assert ledger_rows(tmp_path / "1.db") == ledger_rows(tmp_path / "2.db")
+    assert ledger_rows(tmp_path / "1.db")["callbacks"]

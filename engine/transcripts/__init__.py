@@ -90,8 +90,20 @@ def load_calls(
             empty = False
             yield result
         if empty:
-            yield Rejected(SourceRef(str(item)), "the file holds no calls (it is empty)",
-                           "check the export finished; remove the file if it is not needed")
+            yield empty_file(item)
+
+
+def empty_file(path: Path) -> Rejected:
+    return Rejected(SourceRef(str(path)), "the file holds no calls (it is empty)",
+                    "check the export finished; remove the file if it is not needed")
+
+
+def unreadable_file(path: Path, exc: OSError) -> Rejected:
+    return Rejected(
+        SourceRef(str(path)),
+        f"cannot read the file ({exc.strerror or exc})",
+        "check that the file exists and that this user may read it",
+    )
 
 
 def _from_recording(path: Path) -> LoadResult:
@@ -154,10 +166,6 @@ def load_file(path: Path) -> Iterator[LoadResult]:
             return
         data = path.read_bytes()
     except OSError as exc:
-        yield Rejected(
-            SourceRef(name),
-            f"cannot read the file ({exc.strerror or exc})",
-            "check that the file exists and that this user may read it",
-        )
+        yield unreadable_file(path, exc)
         return
     yield from _whole_file_reader(path)(name, data)

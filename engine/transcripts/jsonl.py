@@ -17,9 +17,12 @@ def _call_id_of(obj: object) -> str | None:
     return None
 
 
-def read_jsonl(path: str, lines: Iterable[bytes]) -> Iterator[Call | Rejected]:
-    """Each line of a JSON Lines file as a Call or a Rejected record, one at a time."""
-    for number, raw in enumerate(lines, start=1):
+def read_jsonl(
+    path: str, lines: Iterable[bytes], first_line: int = 1
+) -> Iterator[Call | Rejected]:
+    """Each line of a JSON Lines file (or of a shard of one, starting at `first_line`) as a
+    Call or a Rejected record, one at a time."""
+    for number, raw in enumerate(lines, start=first_line):
         if not raw.strip():
             continue
         source = SourceRef(path, number)
