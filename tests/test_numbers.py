@@ -15,9 +15,11 @@ from engine.text.numbers import (
     StatedDate,
     find_amounts,
     find_dates,
+    may_say_monthly,
     parse_chinese_number,
     resolve_date,
 )
+from tests.conftest import REPO
 
 # (text, value, per, currency, span text or None for the whole text)
 CHINESE_AMOUNTS = [
@@ -352,3 +354,25 @@ def test_never_raises_and_spans_in_bounds(text: str):
 def test_prices_per_item_are_marked_unit_not_a_period(text, value):
     (amount,) = [a for a in find_amounts(text) if a.value == value]
     assert amount.per == "unit"
+
+
+def test_every_monthly_amount_is_in_a_text_that_may_say_monthly(tmp_path):
+    """The fee check passes over turns `may_say_monthly` rejects: none may hold a monthly
+    amount, in the case tables above, the bundled transcripts or the bench calls."""
+    from bench.generate import write_calls
+    from engine.model import Call
+    from engine.text.normalize import fold
+    from engine.transcripts import load_calls
+
+    texts = [row[0] for row in (*CHINESE_AMOUNTS, *ENGLISH_AMOUNTS)]
+    inputs = [str(REPO / "transcripts"), str(write_calls(tmp_path / "b.jsonl", 300))]
+    for call in load_calls(inputs):
+        if isinstance(call, Call):
+            texts.extend(t.text for t in call.turns)
+    monthly = 0
+    for text in texts:
+        folded = fold(text).text
+        if any(a.per == "month" for a in find_amounts(folded)):
+            monthly += 1
+            assert may_say_monthly(folded), text
+    assert monthly > 500

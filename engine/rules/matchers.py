@@ -58,6 +58,9 @@ class Hit(NamedTuple):
     end: int
 
 
+_new_hit = tuple.__new__  # a Hit from a (turn, start, end) tuple, without a Python call
+
+
 @dataclass(frozen=True)
 class Negation:
     """Words that negate what follows them within a clause, per language."""
@@ -170,14 +173,26 @@ class _Entry:
     edges: tuple[bool, bool]
 
 
+class _Entries:
+    """What one phrase of an automaton stands for; `plain` lists the matchers when it is
+    only a match for each (the usual case) without word edges to check."""
+
+    __slots__ = ("entries", "plain")
+
+    def __init__(self, entries: list[_Entry]) -> None:
+        self.entries = entries
+        simple = all(e.role == MATCH and not (e.edges[0] or e.edges[1]) for e in entries)
+        self.plain = tuple(e.matcher for e in entries) if simple else None
+
+
 @dataclass
 class _SpeakerTables:
     """What one speaker's turns are searched with: only the matchers that listen to them."""
 
     exact: ahocorasick_rs.AhoCorasick | None
-    exact_entries: list[list[_Entry]]
+    exact_entries: list[_Entries]
     sounds: ahocorasick_rs.AhoCorasick | None
-    sound_entries: list[list[_Entry]]
+    sound_entries: list[_Entries]
     regexes: list[tuple[int, re2._Regexp]]
     regex_set: object | None  # re2.Set: one pass says which regexes can match at all
     product_matchers: list[int]
@@ -261,9 +276,9 @@ class PhraseIndex:
             regex_set.Compile()
         return _SpeakerTables(
             exact=_automaton(list(exact_kept)),
-            exact_entries=list(exact_kept.values()),
+            exact_entries=[_Entries(e) for e in exact_kept.values()],
             sounds=_automaton(list(sounds_kept)),
-            sound_entries=list(sounds_kept.values()),
+            sound_entries=[_Entries(e) for e in sounds_kept.values()],
             regexes=mine,
             regex_set=regex_set,
             product_matchers=[
@@ -353,26 +368,30 @@ class PhraseIndex:
         """Raw spans that survive vetoes, exceptions, questions, negation and replies."""
         found: dict[int, list[Hit]] = {}
         negated: dict[tuple[int, int], bool] = {}
+        vetoed, cancels = raw.vetoed, raw.cancels
+        negation = self.negation
         for index, spans in raw.hits.items():
             matcher = self.matchers[index]
+            asks, negates = not matcher.questions, matcher.negation
             kept = []
-            for number, start, end in spans:
-                if (index, number) in raw.vetoed:
+            for span in spans:
+                number, start, end = span
+                if vetoed and (index, number) in vetoed:
                     continue
-                against = raw.cancels.get((index, number))
-                if against and any(s < end and start < e for s, e in against):
+                if cancels:
+                    against = cancels.get((index, number))
+                    if against and any(s < end and start < e for s, e in against):
+                        continue
+                if asks and turns[number].is_question_at(start):
                     continue
-                turn = turns[number]
-                if not matcher.questions and turn.is_question_at(start):
-                    continue
-                if matcher.negation:
+                if negates:
                     key = (number, start)
                     no = negated.get(key)
                     if no is None:
-                        no = negated[key] = is_negated(self.negation, turn, start)
+                        no = negated[key] = is_negated(negation, turns[number], start)
                     if no:
                         continue
-                kept.append(Hit(number, start, end))
+                kept.append(_new_hit(Hit, span))
             if kept:
                 found[index] = kept
         for index in self._reply_order:
@@ -459,7 +478,7 @@ def _names_text_edges(pattern: str) -> bool:
 
 def _collect(
     automaton: ahocorasick_rs.AhoCorasick,
-    entries: list[list[_Entry]],
+    entries: list[_Entries],
     searched: str,
     text: str,
     lines: _Lines,
@@ -467,21 +486,27 @@ def _collect(
 ) -> None:
     starts = lines.starts
     numbers = lines.numbers
+    hits = raw.hits
     for pattern, start, end in automaton.find_matches_as_indexes(searched, overlapping=True):
         line = bisect_right(starts, start) - 1
         base = starts[line]
-        number = numbers[line]
-        for entry in entries[pattern]:
+        span = (numbers[line], start - base, end - base)
+        found = entries[pattern]
+        if found.plain is not None:
+            for matcher in found.plain:
+                hits[matcher].add(span)
+            continue
+        for entry in found.entries:
             if (entry.edges[0] or entry.edges[1]) and not _at_word_edges(
                 text, start, end, entry.edges
             ):
                 continue
             if entry.role == MATCH:
-                raw.hits[entry.matcher].add((number, start - base, end - base))
+                hits[entry.matcher].add(span)
             elif entry.role == EXCEPTION:
-                raw.cancels[(entry.matcher, number)].append((start - base, end - base))
+                raw.cancels[(entry.matcher, span[0])].append(span[1:])
             else:
-                raw.vetoed.add((entry.matcher, number))
+                raw.vetoed.add((entry.matcher, span[0]))
 
 
 def _reply_order(matchers: Sequence[Matcher]) -> list[int]:

@@ -329,6 +329,15 @@ class Normalizer:
             source = self._latin_fillers.sub(_spaces, source)
         return source
 
+    def _cut_of(self, run: str) -> str:
+        """What a run of separators becomes (besides a space between Latin words)."""
+        cut = ""
+        if _CLAUSE_END_RE.search(run):
+            cut = QUESTION_BREAK if _QUESTION_RE.search(run) else CLAUSE_BREAK
+        if len(self._cuts) < 4096:
+            self._cuts[run] = cut
+        return cut
+
     def _marked(self, source: str) -> str:
         """The text with every run of separators cut: to nothing, to a clause mark, and with a
         space first when it stood between two Latin words. `re.split` finds the runs in C;
@@ -337,22 +346,21 @@ class Normalizer:
         cuts = self._cuts
         for index in range(1, len(parts), 2):
             run = parts[index]
-            cut = cuts.get(run)
-            if cut is None:
-                cut = ""
-                if _CLAUSE_END_RE.search(run):
-                    cut = QUESTION_BREAK if _QUESTION_RE.search(run) else CLAUSE_BREAK
-                if len(cuts) < 4096:
-                    cuts[run] = cut
             before = parts[index - 1][-1:]
-            if before.isascii() or before.isdigit():
+            if before.isalnum() and (before.isascii() or before.isdigit()):
                 after = parts[index + 1][:1]
-                if len(run) == 1 and run in _KEEP_BETWEEN_DIGITS and before.isdigit() \
-                        and after.isdigit():
-                    continue  # 5.5, 1,000, 10:30
-                if _latin(before) and _latin(after):
-                    cut = " " + cut  # two Latin words stay two words
-            parts[index] = cut
+                if after.isalnum():
+                    if len(run) == 1 and run in _KEEP_BETWEEN_DIGITS and before.isdigit() \
+                            and after.isdigit():
+                        continue  # 5.5, 1,000, 10:30
+                    if before.isascii() and after.isascii():  # two Latin words stay two
+                        if run == " ":
+                            continue
+                        cut = cuts.get(run)
+                        parts[index] = " " + (self._cut_of(run) if cut is None else cut)
+                        continue
+            cut = cuts.get(run)
+            parts[index] = self._cut_of(run) if cut is None else cut
         return "".join(parts)
 
     def segments(self, source: str) -> tuple[tuple[int, int], ...]:

@@ -355,6 +355,16 @@ _PER_UNIT = re.compile(
 )
 
 
+# Every word that makes an amount monthly holds one of these (月, month, mon, mo, mth).
+_MONTH_MARKS = ("月", "mo", "mth")
+
+
+def may_say_monthly(text: str) -> bool:
+    """False when no amount in the (folded) text can be stated per month: it has no word
+    for a month. Lets a check of monthly fees pass over most turns without reading them."""
+    return any(mark in text for mark in _MONTH_MARKS)
+
+
 def find_amounts(text: str) -> list[StatedAmount]:
     """Every money amount in the text, in order."""
     if not _AMOUNT_HINT.search(text):

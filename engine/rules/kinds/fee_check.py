@@ -11,7 +11,7 @@ from engine.rules.compiler import Compiler
 from engine.rules.conditions import Condition, Evidence
 from engine.rules.context import CallContext
 from engine.rules.kinds.base import Fields, Rule, RuleKind, matcher_field, speaker_field
-from engine.text.numbers import find_amounts
+from engine.text.numbers import find_amounts, may_say_monthly
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class FeeCheck(Rule):
         for number, (turn, norm) in enumerate(zip(ctx.call.turns, ctx.turns, strict=False)):
             if turn.speaker != self.by or number in unless_turns:
                 continue
+            if number not in context_turns and not may_say_monthly(norm.folded.text):
+                continue  # no amount here can be a monthly fee
             for amount in find_amounts(norm.folded.text):
                 monthly = amount.per == "month" or (amount.per is None and number in context_turns)
                 if not monthly or abs(amount.value - fee) <= Decimal(str(self.tolerance)):
