@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import multiprocessing.pool
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import orjson
 
 from engine import __version__
@@ -187,6 +189,39 @@ def _not_yet_audited(
         yield item
 
 
+class SeenIds:
+    """The call ids of a run, to catch a call given twice, in about 8 bytes each: recent ids
+    in a set, older ones as a sorted array of 64-bit hashes (a million ids: 8 MB, not the
+    100 MB a set of strings takes). Two different ids share a hash with odds of about one in
+    40 million for a million-call night; the second would be rejected as a repeat."""
+
+    def __init__(self, spill_at: int = 100_000) -> None:
+        self.recent: set[str] = set()
+        self.older = np.empty(0, dtype=np.uint64)
+        self.spill_at = spill_at
+
+    def __contains__(self, call_id: str) -> bool:
+        if call_id in self.recent:
+            return True
+        if not len(self.older):
+            return False
+        key = _id_hash(call_id)
+        at = int(np.searchsorted(self.older, key))
+        return at < len(self.older) and int(self.older[at]) == key
+
+    def add(self, call_id: str) -> None:
+        self.recent.add(call_id)
+        if len(self.recent) >= self.spill_at:
+            hashes = np.fromiter((_id_hash(i) for i in self.recent), dtype=np.uint64,
+                                 count=len(self.recent))
+            self.older = np.union1d(self.older, hashes)
+            self.recent.clear()
+
+
+def _id_hash(call_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(call_id.encode(), digest_size=8).digest(), "little")
+
+
 @dataclass(frozen=True)
 class AuditedLines:
     """One call's audit as the lines it adds to verdicts.jsonl and findings.jsonl, with the
@@ -264,7 +299,7 @@ def _audited_here(
 ) -> Iterator[Outcome]:
     """Each loaded item audited in this process, in input order (duplicates and calls
     without a pack become rejects)."""
-    seen: set[str] = set()
+    seen = SeenIds()
     for item in items:
         if isinstance(item, Rejected):
             yield item
@@ -362,7 +397,7 @@ def _audited_elsewhere(
             shards = _selected(shards, select)
         pool = multiprocessing.get_context("spawn").Pool(workers, _start_worker, (setup,))
         results = _in_order(pool, shards, workers)
-    seen: set[str] = set()
+    seen = SeenIds()
     try:
         for batch in results:
             for item in batch:

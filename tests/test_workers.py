@@ -10,7 +10,7 @@ from engine.actions.ledger import Ledger
 from engine.actions.policy import load_policy
 from engine.actions.runner import FollowUp
 from engine.audit import PackChooser
-from engine.batch import run_batch
+from engine.batch import SeenIds, run_batch
 from engine.transcripts import shards
 from tests.conftest import REPO
 
@@ -103,3 +103,14 @@ def test_workers_with_a_ledger_record_what_one_process_records(tmp_path, monkeyp
     assert outputs(tmp_path / "out1") == outputs(tmp_path / "out2")
     assert ledger_rows(tmp_path / "1.db") == ledger_rows(tmp_path / "2.db")
     assert ledger_rows(tmp_path / "1.db")["callbacks"]
+
+
+def test_seen_ids_remember_every_id_after_spilling_to_hashes():
+    seen = SeenIds(spill_at=100)
+    ids = [f"C-{n:06d}" for n in range(1_000)]
+    for call_id in ids:
+        assert call_id not in seen
+        seen.add(call_id)
+    assert len(seen.older) >= 900 and len(seen.recent) < 100
+    assert all(call_id in seen for call_id in ids)
+    assert not any(f"D-{n:06d}" in seen for n in range(1_000))
