@@ -49,6 +49,8 @@ def main() -> None:
             "engine, 1 worker": measure("engine", path, 1),
             f"engine, {args.workers} workers": measure("engine", path, args.workers),
         }
+        spin_one = measure("spin", path, 1)
+        spin_many = measure("spin", path, args.workers)
         if args.rss_calls:
             big = write_calls(Path(scratch) / "big.jsonl", args.rss_calls)
             rows[f"engine, 1 worker, {args.rss_calls:,} calls"] = measure("engine", big, 1)
@@ -57,10 +59,13 @@ def main() -> None:
         row["calls_per_second"] = row["calls"] / row["seconds"]
     engine = rows["engine, 1 worker"]["calls_per_second"]
     parallel = rows[f"engine, {args.workers} workers"]["calls_per_second"]
+    ceiling = (spin_many["calls"] / spin_many["seconds"]) / (
+        spin_one["calls"] / spin_one["seconds"])
     ratios = {
         "engine / naive baseline": engine / rows["naive baseline"]["calls_per_second"],
         "parse floor / engine": rows["parse floor"]["calls_per_second"] / engine,
         f"speed-up on {args.workers} workers": parallel / engine,
+        f"machine ceiling on {args.workers}": ceiling,
     }
     print(f"{'measurement':<34} {'calls':>9} {'seconds':>8} {'calls/s':>9} {'peak RSS MB':>12}")
     for name, row in rows.items():
@@ -68,9 +73,13 @@ def main() -> None:
               f"{row['calls_per_second']:>9,.0f} {row['peak_rss_mb']:>12,.1f}")
     for name, value in ratios.items():
         print(f"{name:<34} {value:>9.2f}×")
+    print(f"(machine ceiling: a pure-Python loop on {args.workers} processes against 1; the "
+          "engine's speed-up cannot beat it)")
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "ratios": ratios, "calls": args.calls,
-                                         "workers": args.workers}, indent=2) + "\n")
+                                         "workers": args.workers,
+                                         "spin": {"1": spin_one, str(args.workers): spin_many}},
+                                        indent=2) + "\n")
 
 
 if __name__ == "__main__":

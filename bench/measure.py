@@ -57,7 +57,25 @@ def engine(path: str, workers: int = 1) -> int:
     return summary.calls + summary.rejected
 
 
-MODES = {"parse": parse_only, "naive": naive, "engine": engine}
+def _spin(rounds: int) -> int:
+    total = 0
+    for number in range(rounds):
+        total += number * number
+    return total
+
+
+def spin(path: str, workers: int = 1) -> int:
+    """The machine's own ceiling for N processes: a pure-Python loop, the same amount per
+    process, on 1 or N processes at once (reported as `calls` = loops of 1M rounds)."""
+    import multiprocessing
+
+    loops = 4 * workers
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        pool.map(_spin, [1_000_000] * loops, chunksize=1)
+    return loops
+
+
+MODES = {"parse": parse_only, "naive": naive, "engine": engine, "spin": spin}
 
 
 def main() -> None:

@@ -195,7 +195,7 @@ class SeenIds:
     100 MB a set of strings takes). Two different ids share a hash with odds of about one in
     40 million for a million-call night; the second would be rejected as a repeat."""
 
-    def __init__(self, spill_at: int = 100_000) -> None:
+    def __init__(self, spill_at: int = 10_000) -> None:
         self.recent: set[str] = set()
         self.older = np.empty(0, dtype=np.uint64)
         self.spill_at = spill_at

@@ -3,6 +3,9 @@ finds exactly what the engine finds (so the speed ratio compares equal work)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import re2
@@ -62,3 +65,19 @@ def test_regex_spans_are_what_re2_finditer_gives(text: str, pattern: str):
     regex = re2.compile(pattern)
     expected = [m.span() for m in regex.finditer(text) if m.end() > m.start()]
     assert regex_spans(regex, text) == expected
+
+
+def test_the_benchmark_command_prints_its_table_and_writes_json(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--calls", "120", "--naive-calls", "30",
+         "--workers", "2", "--json", str(tmp_path / "bench.json")],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=True,
+    )
+    for row in ("parse floor", "naive baseline", "engine, 1 worker", "engine, 2 workers",
+                "engine / naive baseline", "parse floor / engine", "speed-up on 2 workers",
+                "machine ceiling on 2"):
+        assert row in result.stdout
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert report["rows"]["engine, 1 worker"]["calls"] == 120
+    assert report["rows"]["naive baseline"]["calls"] == 30
+    assert report["ratios"]["engine / naive baseline"] > 1
