@@ -136,18 +136,31 @@ class NormalizedTurn:
     folded text are worked out the first time a rule asks, from `marked`.
     """
 
-    __slots__ = ("_clauses", "_normalizer", "_segments", "folded", "marked", "original", "text")
+    __slots__ = ("_clauses", "_folded", "_normalizer", "_segments", "marked", "original", "text")
 
     def __init__(
-        self, normalizer: Normalizer, original: str, folded: FoldedText, marked: str, text: str
+        self,
+        normalizer: Normalizer,
+        original: str,
+        folded: FoldedText | str,
+        marked: str,
+        text: str,
     ) -> None:
         self.original = original
-        self.folded = folded
+        self._folded = folded  # a FoldedText, or just its text when it maps one to one
         self.marked = marked  # the match text with CLAUSE_BREAK / QUESTION_BREAK left in
         self.text = text
         self._normalizer = normalizer
         self._clauses: tuple[tuple[int, ...], frozenset[int]] | None = None
         self._segments: tuple[tuple[int, int], ...] | None = None
+
+    @property
+    def folded(self) -> FoldedText:
+        """The turn after NFKC, traditional → simplified and lower-casing."""
+        folded = self._folded
+        if isinstance(folded, str):
+            folded = self._folded = FoldedText(folded, None, len(folded))
+        return folded
 
     @property
     def clause_starts(self) -> tuple[int, ...]:
@@ -307,7 +320,7 @@ class Normalizer:
         if len(folded) == len(texts) and all(
             len(f) == len(t) for f, t in zip(folded, texts, strict=True)
         ):
-            folds = [FoldedText(f, None, len(f)) for f in folded]
+            folds: list[FoldedText] | list[str] = folded
             source = whole.text
         else:  # NFKC or lower-casing changed a length: fold turn by turn, with maps
             folds = [fold(t) for t in cleaned]
