@@ -78,11 +78,14 @@ def audit_call(pack: RulePack, call: Call, *, include_experimental: bool = False
     """Run every active rule of the pack on the call."""
     ctx = context_for(pack, call)
     findings: list[Finding] = []
+    hits = ctx.hits
     for rule in pack.rules:
         if rule.info.status == "deprecated":
             continue
         if rule.info.status == "experimental" and not include_experimental:
             continue
+        if any(not any(name in hits for name in need) for need in rule.requirements):
+            continue  # a matcher it needs never matched: it cannot fire
         findings.extend(run_rule(rule, ctx))
     findings = [_waived(pack, call, f) for f in findings]
     findings.sort(key=lambda f: f.sort_key)

@@ -242,3 +242,33 @@ def test_fee_check_ignores_unit_prices(pack_factory):
     found = findings(pack_factory, FEE, [("agent", "每月5元，超过两百条按一毛钱一条收")],
                      product={"monthly_fee": 5})
     assert found == ()
+
+
+# -- rules passed over when a matcher they need never matched ----------------------------
+
+@pytest.mark.parametrize(
+    ("body", "needed"),
+    [
+        ("kind: forbidden\nmatcher: promise", [{"promise"}]),
+        ("kind: condition\nwhen: {all: [{call_type: [sale]}, {said: pitch}, "
+         "{not: {said: identity}}]}", [{"pitch"}]),
+        ("kind: condition\nwhen: {any: [{said: identity}, {said: pitch}]}",
+         [{"identity", "pitch"}]),
+        ("kind: condition\nwhen: {any: [{said: identity}, {has_trial: true}]}", []),
+        ("kind: required\nmatcher: fee\nwhen: {said: activate}", [{"activate"}]),
+        ("kind: required\nmatcher: fee", []),
+        ("kind: precedence\ntrigger: pitch\nrequires_before: [identity]", [{"pitch"}]),
+        ("kind: trial_end_check\ncontext: trial\nwhen: {before: {first: identity, "
+         "then: pitch}}", [{"pitch"}, {"trial"}]),
+    ],
+)
+def test_a_rule_names_the_matchers_it_cannot_fire_without(pack_factory, body, needed):
+    pack = pack_factory({"m.yaml": MATCHERS, "r.yaml": rule(body)})
+    assert [set(n) for n in pack.rules[0].requirements] == needed
+
+
+def test_a_rule_whose_condition_holds_without_matches_still_fires(pack_factory):
+    body = rule("kind: condition\nwhen: {not: {said: identity}}")
+    assert len(findings(pack_factory, body, [("agent", "x")])) == 1
+    body = rule("kind: required\nmatcher: fee\nwhen: {call_type: [sale]}")
+    assert len(findings(pack_factory, body, [("agent", "x")])) == 1

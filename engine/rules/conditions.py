@@ -7,6 +7,8 @@
         - not: {before: {first: explicit_acceptance, then: activation_notice}}
 
 A condition evaluates to the hits that make it true (its evidence), or None when false.
+`needs()` names matchers one of which must have matched for it to hold (None: it can hold
+without any), so a rule can be passed over without evaluating it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ class All:
             evidence.extend(found)
         return tuple(evidence)
 
+    def needs(self) -> frozenset[str] | None:
+        known = [n for n in (item.needs() for item in self.items) if n is not None]
+        return min(known, key=len) if known else None
+
 
 @dataclass(frozen=True)
 class AnyOf:
@@ -49,6 +55,12 @@ class AnyOf:
                 return found
         return None
 
+    def needs(self) -> frozenset[str] | None:
+        each = [item.needs() for item in self.items]
+        if any(n is None for n in each):
+            return None
+        return frozenset().union(*each)  # type: ignore[arg-type]
+
 
 @dataclass(frozen=True)
 class Not:
@@ -56,6 +68,9 @@ class Not:
 
     def evaluate(self, ctx: CallContext) -> Evidence | None:
         return () if self.item.evaluate(ctx) is None else None
+
+    def needs(self) -> frozenset[str] | None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,9 @@ class Said:
     def evaluate(self, ctx: CallContext) -> Evidence | None:
         hits = ctx.hits_of(self.matcher, self.by)
         return tuple(hits) if len(hits) >= self.at_least else None
+
+    def needs(self) -> frozenset[str] | None:
+        return frozenset({self.matcher}) if self.at_least >= 1 else None
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,9 @@ class Before:
                     return (earlier, later)
         return None
 
+    def needs(self) -> frozenset[str] | None:
+        return frozenset({self.then})
+
 
 @dataclass(frozen=True)
 class InFirstTurns:
@@ -100,6 +121,9 @@ class InFirstTurns:
     def evaluate(self, ctx: CallContext) -> Evidence | None:
         hits = [h for h in ctx.hits_of(self.matcher) if h.turn < self.turns]
         return tuple(hits) if hits else None
+
+    def needs(self) -> frozenset[str] | None:
+        return frozenset({self.matcher})
 
 
 @dataclass(frozen=True)
@@ -121,6 +145,9 @@ class CallIs:
         if actual not in self.values:
             return None
         return ctx.sale_evidence if self.field == "sale_made" else ()
+
+    def needs(self) -> frozenset[str] | None:
+        return None
 
 
 Condition = All | AnyOf | Not | Said | Before | InFirstTurns | CallIs

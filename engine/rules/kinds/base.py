@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from engine.rules.base import Draft, Mark, RuleInfo
 from engine.rules.compiler import Compiler
@@ -40,6 +41,20 @@ class Rule(ABC):
     def matchers(self) -> tuple[str, ...]:
         """Matchers this rule reads (besides its condition's)."""
         return ()
+
+    def triggers(self) -> tuple[str, ...] | None:
+        """Matchers one of which must have matched for the check to find anything (None: it
+        can find a violation without any, as `required` does when a disclosure is missing)."""
+        return None
+
+    @cached_property
+    def requirements(self) -> tuple[frozenset[str], ...]:
+        """Sets of matchers, each of which must have at least one match for this rule to
+        fire (its condition's, its check's): a call that lacks one skips the rule unread."""
+        needs = [self.when.needs() if self.when is not None else None]
+        own = self.triggers()
+        needs.append(frozenset(own) if own is not None else None)
+        return tuple(n for n in needs if n is not None)
 
 
 def speaker_field(fields: Fields, key: str = "by", default: str | None = None) -> str | None:

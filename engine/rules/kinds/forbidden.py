@@ -25,6 +25,9 @@ class Forbidden(Rule):
     def matchers(self) -> tuple[str, ...]:
         return (self.matcher,)
 
+    def triggers(self) -> tuple[str, ...] | None:
+        return (self.matcher,)
+
 
 def _forbidden(info: RuleInfo, when: Condition | None, f: Fields, c: Compiler) -> Rule | None:
     matcher = matcher_field(f, "matcher", c)

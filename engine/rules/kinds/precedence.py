@@ -41,6 +41,9 @@ class Precedence(Rule):
     def matchers(self) -> tuple[str, ...]:
         return (self.trigger, *self.requires_before)
 
+    def triggers(self) -> tuple[str, ...] | None:
+        return (self.trigger,)
+
 
 def _precedence(info: RuleInfo, when: Condition | None, f: Fields, c: Compiler) -> Rule | None:
     trigger = matcher_field(f, "trigger", c)

@@ -43,6 +43,9 @@ class TrialEndCheck(Rule):
     def matchers(self) -> tuple[str, ...]:
         return (self.context,)
 
+    def triggers(self) -> tuple[str, ...] | None:
+        return (self.context,)
+
 
 def _trial_end(info: RuleInfo, when: Condition | None, f: Fields, c: Compiler) -> Rule | None:
     context = matcher_field(f, "context", c)
