@@ -21,7 +21,7 @@ from engine.actions.ledger import default_db_path
 from engine.actions.policy import load_policy
 from engine.actions.runner import FollowUp
 from engine.audit import NoPackForLanguage, PackChooser, audit_call, context_for
-from engine.batch import StrictInputError, run_batch
+from engine.batch import Progress, StrictInputError, run_batch
 from engine.model import Call, Rejected
 from engine.report.text import format_call_audit, format_matches
 from engine.rules.base import SEVERITIES, severity_rank
@@ -237,7 +237,7 @@ class _Progress:
     def _status(self, _: object) -> str:
         return f"{self.calls} calls, {self.rejected} rejected"
 
-    def tick(self, item: Call | Rejected) -> None:
+    def tick(self, item: Progress) -> None:
         if isinstance(item, Rejected):
             self.rejected += 1
         else:

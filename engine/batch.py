@@ -95,7 +95,7 @@ def run_batch(
     *,
     strict: bool = False,
     mask: bool = True,
-    on_record: Callable[[Call | Rejected], None] | None = None,
+    on_record: Callable[[Progress], None] | None = None,
     follow_up: FollowUp | None = None,
     workers: int = 1,
     cluster: str | None = None,
@@ -292,6 +292,8 @@ def _note_pack(summary: BatchSummary, pack: RulePack) -> None:
 
 
 Outcome = Rejected | AuditedLines | tuple[Call, CallAudit]
+# What `on_record` is told of each record as it is written (it reads `.source`).
+Progress = Call | Rejected | AuditedLines
 
 
 def _audited_here(

@@ -16,8 +16,8 @@ from engine.actions.ledger import Ledger
 from engine.actions.policy import load_policy
 from engine.actions.runner import FollowUp
 from engine.audit import PackChooser
-from engine.batch import BatchSummary, run_batch
-from engine.model import Call, Rejected
+from engine.batch import BatchSummary, Progress, run_batch
+from engine.model import Call
 from engine.nightly.analysis import Alert, Sample, draw_sample, evaluate_warnings, iso_week
 from engine.nightly.config import LEVELS, NightlyConfig
 from engine.report.nightly import write_day_report
@@ -82,7 +82,7 @@ def run_night(
     config: NightlyConfig,
     day: date,
     inputs: list[str] | None = None,
-    on_record: Callable[[Call | Rejected], None] | None = None,
+    on_record: Callable[[Progress], None] | None = None,
     workers: int = 1,
 ) -> NightResult:
     """The whole nightly job for one date."""
