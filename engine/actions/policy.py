@@ -22,7 +22,7 @@ from pathlib import Path
 from engine.model import CALL_TYPES
 from engine.rules.base import SEVERITIES, SIGNALS, VALIDITY_STANDARDS
 from engine.rules.problems import Location, RulePackError, suggest
-from engine.rules.yamlsource import Node, SourceFile, parse
+from engine.rules.yamlsource import Node, parse, read_source
 
 ACTIONS: dict[str, str] = {
     "callback": "order a callback of the invalid call, due by its worst severity",
@@ -135,15 +135,8 @@ class ActionPolicy:
 def load_policy(path: str | Path) -> ActionPolicy:
     """Compile rules/actions.yaml; every problem collected, then RulePackError."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RulePackError.about_file(
-            path,
-            f"cannot read the action policy ({exc})",
-            "give a UTF-8 YAML file, e.g. rules/actions.yaml",
-        ) from None
-    source = SourceFile(str(path), text)
+    source = read_source(path, "the action policy",
+                         "give a UTF-8 YAML file, e.g. rules/actions.yaml")
     root = parse(source)
     fields = (
         root.mapping("the action policy", POLICY_KEYS, frozenset({"actions"})) if root else None
@@ -168,7 +161,7 @@ def load_policy(path: str | Path) -> ActionPolicy:
     errors = [p for p in source.problems if p.level == "error"]
     if errors:
         raise RulePackError(errors)
-    digest = "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    digest = "sha256:" + hashlib.sha256(source.text.encode("utf-8")).hexdigest()
     return ActionPolicy(
         str(path), digest, tuple(rules), days, holidays, tuple(dict.fromkeys(outcomes))
     )

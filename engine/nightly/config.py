@@ -7,7 +7,7 @@ from pathlib import Path
 
 from engine.rules.base import SIGNALS, STANDARDS
 from engine.rules.problems import Location, Problem, RulePackError
-from engine.rules.yamlsource import Node, SourceFile, parse
+from engine.rules.yamlsource import Node, parse, read_source
 
 LEVELS = ("notice", "warning", "critical")  # ascending
 WINDOWS = {"day": 1, "7d": 7, "30d": 30}
@@ -105,15 +105,7 @@ KEYS = frozenset(
 
 def load_config(path: Path) -> NightlyConfig:
     """Read and validate callaudit.yaml; every problem collected, then RulePackError."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RulePackError.about_file(
-            path,
-            f"cannot read the config ({exc})",
-            "run `callaudit init` to write a commented default",
-        ) from None
-    source = SourceFile(str(path), text)
+    source = read_source(path, "the config", "run `callaudit init` to write a commented default")
     root = parse(source)
     fields = root.mapping("callaudit.yaml", KEYS) if root is not None else None
     fields = fields or {}

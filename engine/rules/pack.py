@@ -29,7 +29,7 @@ from engine.rules.matchers import (
 )
 from engine.rules.problems import Location, Problem, RulePackError, suggest
 from engine.rules.waivers import Waiver, compile_waivers
-from engine.rules.yamlsource import Node, SourceFile, parse
+from engine.rules.yamlsource import Node, SourceFile, parse, read_source
 from engine.text.normalize import Normalizer
 
 PACK_FILE = "pack.yaml"
@@ -121,15 +121,8 @@ def load_pack(folder: str | Path) -> RulePack:
             "the pack has no pack.yaml",
             "add pack.yaml with name, version and language",
         )
-    sources: list[SourceFile] = []
-    for path in files:
-        try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RulePackError.about_file(
-                path, f"cannot read the rule file ({exc})", "save rule files as UTF-8 text"
-            ) from None
-        sources.append(SourceFile(display_path(path), text))
+    sources = [read_source(path, "the rule file", "save rule files as UTF-8 text",
+                           display_path(path)) for path in files]
     return _compile(folder, files, sources)
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
 
-from engine.rules.problems import Location, Problem, suggest
+from engine.rules.problems import Location, Problem, RulePackError, suggest
 
 MAX_FILE_BYTES = 2 * 1024 * 1024  # a rule file is prose-sized; anything larger is a mistake
 MAX_DEPTH = 40
@@ -53,6 +54,16 @@ class SourceFile:
                 width,
             )
         )
+
+
+def read_source(path: Path, what: str, help: str, shown_as: str | None = None) -> SourceFile:
+    """A YAML file's text (UTF-8, a BOM allowed); one that cannot be read or decoded is a
+    RulePackError saying `cannot read <what>` with `help`."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulePackError.about_file(path, f"cannot read {what} ({exc})", help) from None
+    return SourceFile(shown_as or str(path), text)
 
 
 def _depth(node: yaml.Node, limit: int) -> bool:
