@@ -156,7 +156,7 @@ def run_batch(
                     summary.ledger[change.status] += 1
                     summary.actions.update(actions)
                     summary.superseded += change.findings_superseded
-                lines = _as_lines(call, result, "", mask, actions)
+                lines = _as_lines(call, result, mask, actions)
                 verdicts.write(lines.verdict)
                 findings.writelines(lines.findings)
                 _count_lines(summary, lines)
@@ -183,7 +183,7 @@ def _not_yet_audited(
             except NoPackForLanguage:
                 yield item
                 continue
-            if follow_up.ledger.already_audited(item, pack_hash, follow_up.policy.content_hash):
+            if follow_up.unchanged(item, pack_hash):
                 summary.ledger["unchanged"] += 1
                 continue
         yield item
@@ -230,7 +230,7 @@ class AuditedLines:
 
     source: SourceRef | None
     call_id: str
-    pack: str
+    pack: str  # name@version of the pack that audited it
     verdict: bytes
     findings: tuple[bytes, ...]
     valid: bool | None
@@ -239,15 +239,13 @@ class AuditedLines:
     waivers: tuple[str, ...]  # the waiver of each waived finding
 
 
-def _as_lines(
-    call: Call, result: CallAudit, pack: str, mask: bool, actions: list[str]
-) -> AuditedLines:
+def _as_lines(call: Call, result: CallAudit, mask: bool, actions: list[str]) -> AuditedLines:
     record = verdict_record(result.verdict, call, mask=mask)
     record["actions"] = actions
     return AuditedLines(
         source=call.source,
         call_id=call.call_id,
-        pack=pack,
+        pack=result.verdict.rule_pack,
         verdict=orjson.dumps(record) + b"\n",
         findings=tuple(orjson.dumps(finding_record(f, mask=mask)) + b"\n"
                        for f in result.findings),
@@ -347,7 +345,7 @@ def audit_shard(setup: WorkerSetup, chooser: PackChooser, shard: Shard) -> list[
             continue
         result = audit_call(pack, item)
         if setup.serialize:
-            out.append(_as_lines(item, result, pack.label, setup.mask, []))
+            out.append(_as_lines(item, result, setup.mask, []))
         else:
             out.append((item, result))
     return out
@@ -408,19 +406,17 @@ def _audited_elsewhere(
                     yield item
                     continue
                 if isinstance(item, AuditedLines):
-                    call_id, pack = item.call_id, packs.get(item.pack)
+                    shown, label = item, item.pack
                 else:
-                    call_id, pack = item[0].call_id, chooser.for_call(item[0])
-                    if skip is not None and skip.ledger.already_audited(
-                        item[0], pack.content_hash, skip.policy.content_hash
-                    ):
+                    shown, label = item[0], item[1].verdict.rule_pack
+                    if skip is not None and skip.unchanged(shown, item[1].verdict.rule_pack_hash):
                         summary.ledger["unchanged"] += 1
                         continue
-                if call_id in seen:
-                    yield _duplicate(item if isinstance(item, AuditedLines) else item[0],
-                                     summary)
+                if shown.call_id in seen:
+                    yield _duplicate(shown, summary)
                     continue
-                seen.add(call_id)
+                seen.add(shown.call_id)
+                pack = packs.get(label)
                 if pack is not None:
                     _note_pack(summary, pack)
                 yield item

@@ -8,6 +8,7 @@ from engine.actions.durable_policy import PolicyRunner, call_facts
 from engine.actions.ledger import ChangeReport, Ledger
 from engine.actions.policy import ActionPolicy
 from engine.audit import CallAudit
+from engine.model import Call
 
 
 @dataclass
@@ -20,6 +21,10 @@ class FollowUp:
     def __post_init__(self) -> None:
         self.runner = PolicyRunner(self.policy)
         self._action_of = {r.id: r.action for r in self.policy.rules}
+
+    def unchanged(self, call: Call, pack_hash: str) -> bool:
+        """The ledger holds this call with the same transcript, rules and policy."""
+        return self.ledger.already_audited(call, pack_hash, self.policy.content_hash)
 
     def apply(self, audit: CallAudit) -> ChangeReport:
         """Run the policy over the call's facts and record what it decided."""
