@@ -265,6 +265,8 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self.db.row_factory = sqlite3.Row
+        # The last call hashed: a night asks whether a call is unchanged, then records it.
+        self._hashed: tuple[Call, str] | None = None
         # Wait for another writer rather than fail, from the very first statement on.
         self.db.execute("PRAGMA busy_timeout=30000")
         # Switching to WAL and migrating need a moment alone with the file; SQLite may
@@ -342,7 +344,12 @@ class Ledger:
     def already_audited(self, call: Call, pack_hash: str, policy_hash: str) -> bool:
         row = self.db.execute("SELECT content_hash, rule_pack_hash, policy_hash FROM calls "
                               "WHERE call_id = ?", (call.call_id,)).fetchone()
-        return row is not None and tuple(row) == (content_hash(call), pack_hash, policy_hash)
+        return row is not None and tuple(row) == (self._content_hash(call), pack_hash, policy_hash)
+
+    def _content_hash(self, call: Call) -> str:
+        if self._hashed is None or self._hashed[0] is not call:
+            self._hashed = (call, content_hash(call))
+        return self._hashed[1]
 
     # -- recording an audited call ------------------------------------------------------------
 
@@ -353,7 +360,7 @@ class Ledger:
         with self.transaction():
             row = self.db.execute("SELECT content_hash, rule_pack_hash, policy_hash FROM calls "
                                   "WHERE call_id = ?", (call.call_id,)).fetchone()
-            hashes = (content_hash(call), verdict.rule_pack_hash, policy.content_hash)
+            hashes = (self._content_hash(call), verdict.rule_pack_hash, policy.content_hash)
             if row is not None and tuple(row) == hashes:
                 return ChangeReport(call.call_id, "unchanged", self._actions_of(call.call_id))
             report = ChangeReport(call.call_id, "new" if row is None else "re-audited")
