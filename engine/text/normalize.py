@@ -24,7 +24,7 @@ DEFAULT_FILLERS: dict[str, tuple[str, ...]] = {
 }
 # Kept although they are punctuation: they are part of amounts and words.
 _KEEP_BETWEEN_DIGITS = frozenset(".,:")
-_KEEP_ALWAYS = frozenset("%‰‱'")
+_KEEP_ALWAYS = "%‰‱'"
 _CLAUSE_END_RE = re.compile("[，。！？；,.!?;…\n、]")
 _QUESTION_RE = re.compile("[?？]")
 # Sentence-final particles that make a Chinese clause a question even without "？".
@@ -279,7 +279,7 @@ class Normalizer:
         cjk = sorted({w for w in words if not w.isascii()}, key=len, reverse=True)
         latin = sorted({w.lower() for w in words if w.isascii()}, key=len, reverse=True)
         # Punctuation, spaces and symbols other than the kept ones (and the turn break).
-        parts = [r"[^\w%‰‱'\x1f]"]
+        parts = [f"[^\\w{_KEEP_ALWAYS}{TURN_BREAK}]"]
         latin_words = r"\b(?:" + "|".join(re.escape(w) for w in latin) + r")\b"
         # Fillers of one kind only are first blanked out (same length, so positions stay):
         # a run of separators is then one character class, which `re` scans many times
