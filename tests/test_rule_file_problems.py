@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -266,8 +267,36 @@ def test_yaml_is_loaded_safely_with_size_and_depth_limits(tmp_path, monkeypatch)
     text = errors_of(tmp_path, {"a.yaml": "matchers:\n  m: !!python/object/apply:os.system ['x']\n"})
     assert "a.yaml:2:6: error: the YAML tag 'tag:yaml.org,2002:python/object/apply:os.system'" \
         " is not allowed in rule files" in text
-    for levels in (60, 20000):  # PyYAML itself recurses: the deepest input must not crash
+    for levels in (60, 20000, 200_000):  # both of PyYAML's parsers recurse: must not crash
         deep = "rules: " + "[" * levels + "]" * levels + "\n"
         assert "nesting deeper than 40 levels" in errors_of(tmp_path, {"b.yaml": deep})
+    block = "rules:\n" + "".join("  " * n + "- \n" for n in range(1, 300)) + "  " * 300 + "x\n"
+    assert "nesting deeper than 40 levels" in errors_of(tmp_path, {"b.yaml": block})
     huge = "# " + "x" * (3 * 1024 * 1024) + "\n"
     assert "the file is larger than 2048 KiB" in errors_of(tmp_path, {"c.yaml": huge})
+
+
+def _tree(node):
+    """A node tree as plain data: kind, tag, value and both ends' positions."""
+    ends = (node.start_mark.line, node.start_mark.column, node.end_mark.line,
+            node.end_mark.column)
+    if isinstance(node, yaml.ScalarNode):
+        return ("scalar", node.tag, node.value, ends)
+    if isinstance(node, yaml.MappingNode):
+        return ("map", node.tag, [(_tree(k), _tree(v)) for k, v in node.value], ends)
+    return ("seq", node.tag, [_tree(child) for child in node.value], ends)
+
+
+@pytest.mark.skipif(not getattr(yaml, "__with_libyaml__", False), reason="PyYAML without libyaml")
+def test_libyaml_and_python_parsers_read_every_rule_file_alike():
+    """Rule files are read by libyaml for speed; every position a problem is reported at
+    must be the one PyYAML's Python parser gives."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    files = sorted((root / "rules").rglob("*.yaml")) + sorted((root / "tests").rglob("*.yaml"))
+    assert len(files) > 20
+    for path in files:
+        text = path.read_text(encoding="utf-8-sig")
+        fast = yaml.compose(text, Loader=yaml.CSafeLoader)
+        assert _tree(fast) == _tree(yaml.compose(text, Loader=yaml.SafeLoader)), path
