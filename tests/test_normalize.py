@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.text.normalize import Normalizer, fold
-from engine.text.pinyin import homophone_key
+from engine.text.pinyin import (
+    HOMOPHONES,
+    homophone_key,
+    read_homophones,
+    syllables_from_pypinyin,
+    write_homophones,
+)
 
 ZH = Normalizer("zh")
 EN = Normalizer("en")
@@ -75,6 +82,17 @@ def test_homophone_keys():
     assert homophone_key("资费") == homophone_key("自费")
     assert homophone_key("退订") == homophone_key("退定")
     assert homophone_key("资费") != homophone_key("费用")
+
+
+def test_saved_homophones_are_pypinyins_readings(tmp_path):
+    """homophones.tsv is pypinyin's reading of every CJK character, saved; a rebuild from
+    the pinned pypinyin must give the file back byte for byte."""
+    pytest.importorskip("pypinyin")
+    rebuilt = tmp_path / "homophones.tsv"
+    write_homophones(syllables_from_pypinyin(), rebuilt)
+    assert rebuilt.read_bytes() == HOMOPHONES.read_bytes()
+    groups = read_homophones()
+    assert len(groups) > 400 and sum(map(len, groups.values())) > 20_000
 
 
 @given(st.text(max_size=60))
