@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.actions.durable_policy import PolicyRunner, call_facts
 from engine.actions.ledger import ChangeReport, Ledger
 from engine.actions.policy import ActionPolicy
 from engine.audit import CallAudit
@@ -19,6 +18,11 @@ class FollowUp:
     ledger: Ledger
 
     def __post_init__(self) -> None:
+        # Imported here: durable-rules takes ~0.2 s to import and audits without a ledger
+        # (every `callaudit audit --no-ledger`, every bench run) never use it.
+        from engine.actions.durable_policy import PolicyRunner, call_facts
+
+        self._call_facts = call_facts
         self.runner = PolicyRunner(self.policy)
         self._action_of = {r.id: r.action for r in self.policy.rules}
 
@@ -28,6 +32,7 @@ class FollowUp:
 
     def apply(self, audit: CallAudit) -> ChangeReport:
         """Run the policy over the call's facts and record what it decided."""
-        facts = call_facts(audit, self.policy.outcome_names, self.ledger.facts_for(audit.call))
+        known = self.ledger.facts_for(audit.call)
+        facts = self._call_facts(audit, self.policy.outcome_names, known)
         fired = [(rule_id, self._action_of[rule_id]) for rule_id in self.runner.fired(facts)]
         return self.ledger.record(audit, fired, self.policy)
