@@ -18,7 +18,7 @@ NORMALIZERS = {"zh": Normalizer("zh"), "en": Normalizer("en")}
 # punctuation, fillers, digits, Latin words, traditional characters, and characters whose
 # NFKC or lower case changes length (é + combining accent, İ, ①, ²).
 PIECES = [*"ab zZ1239.,:_'%？?。，！、吗么不是呃嗯額這個\n\t-İΣé①²⓿٣Ａ１　：\u0301\x1f\x1e\x1d",
-          "um", "umm", "er", "hmm", "，呃，"]
+          *"한ßx5", "um", "umm", "er", "hmm", "，呃，"]
 TRICKY = st.lists(st.sampled_from(PIECES), max_size=25).map("".join)
 
 

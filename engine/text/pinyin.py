@@ -55,11 +55,13 @@ def write_homophones(groups: dict[str, str], path: Path = HOMOPHONES) -> None:
 
 
 @lru_cache(maxsize=1)
-def _table() -> dict[int, str]:
-    table: dict[int, str] = {}
+def _table() -> list[int]:
+    """Code point -> key code point, as a list: `str.translate` indexes a list faster than it
+    looks up a dict, and leaves characters past its end (an IndexError) as they are."""
+    table = list(range(LAST))
     for number, chars in enumerate(read_homophones().values()):
-        code = chr(_PRIVATE_USE + number)
-        table.update(dict.fromkeys(map(ord, chars), code))
+        for char in chars:
+            table[ord(char)] = _PRIVATE_USE + number
     return table
 
 
