@@ -75,9 +75,10 @@ def test_the_benchmark_command_prints_its_table_and_writes_json(tmp_path):
     )
     for row in ("parse floor", "naive baseline", "engine, 1 worker", "engine, 2 workers",
                 "engine / naive baseline", "parse floor / engine", "speed-up on 2 workers",
-                "machine ceiling on 2"):
+                "2 independent audits", "bare-loop ceiling on 2"):
         assert row in result.stdout
     report = json.loads((tmp_path / "bench.json").read_text())
     assert report["rows"]["engine, 1 worker"]["calls"] == 120
     assert report["rows"]["naive baseline"]["calls"] == 30
     assert report["ratios"]["engine / naive baseline"] > 1
+    assert report["apart"]["calls"] == 120  # the two halves audited apart add up
