@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 
 from engine import __version__
+from engine.actions.ledger import LedgerReader
 from engine.actions.runner import FollowUp
 from engine.audit import CallAudit, NoPackForLanguage, PackChooser, audit_call
 from engine.model import Call, Rejected, SourceRef
@@ -224,6 +225,23 @@ def _id_hash(call_id: str) -> int:
 
 
 @dataclass(frozen=True)
+class LedgerLookup:
+    """Where a worker process looks up calls a night already audited (read-only)."""
+
+    path: str
+    policy_hash: str
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A call a worker found in the ledger as it is, sent back unaudited. The parent asks
+    the ledger again (this run may have recorded the call since) and audits it if needed."""
+
+    call: Call
+    pack_hash: str
+
+
+@dataclass(frozen=True)
 class AuditedLines:
     """One call's audit as the lines it adds to verdicts.jsonl and findings.jsonl, with the
     few facts the summary counts: what a worker sends back instead of the objects."""
@@ -290,7 +308,7 @@ def _note_pack(summary: BatchSummary, pack: RulePack) -> None:
         summary.waivers_known.update({w.label: w.rule_id for w in pack.waivers})
 
 
-Outcome = Rejected | AuditedLines | tuple[Call, CallAudit]
+Outcome = Rejected | AuditedLines | Unchanged | tuple[Call, CallAudit]
 # What `on_record` is told of each record as it is written (it reads `.source`).
 Progress = Call | Rejected | AuditedLines
 
@@ -327,11 +345,13 @@ class WorkerSetup:
     mask: bool
     serialize: bool  # send back lines (no follow-up) rather than the call and its audit
     select: Callable[[Call], bool] | None = None
+    ledger: LedgerLookup | None = None  # skip calls the ledger already holds unchanged
 
 
 def audit_shard(setup: WorkerSetup, chooser: PackChooser, shard: Shard) -> list[Outcome]:
     """Load one shard and audit its calls: runs in a worker process or on a Dask worker."""
     out: list[Outcome] = []
+    ledger = _ledger_reader(setup.ledger) if setup.ledger is not None else None
     for item in load_shard(shard):
         if isinstance(item, Rejected):
             out.append(item)
@@ -343,6 +363,10 @@ def audit_shard(setup: WorkerSetup, chooser: PackChooser, shard: Shard) -> list[
         except NoPackForLanguage as exc:
             out.append(_no_pack(item, exc))
             continue
+        if ledger is not None and setup.ledger is not None and ledger.already_audited(
+                item, pack.content_hash, setup.ledger.policy_hash):
+            out.append(Unchanged(item, pack.content_hash))
+            continue
         result = audit_call(pack, item)
         if setup.serialize:
             out.append(_as_lines(item, result, setup.mask, []))
@@ -353,6 +377,15 @@ def audit_shard(setup: WorkerSetup, chooser: PackChooser, shard: Shard) -> list[
 
 # Each worker process keeps its setup and compiled packs from its start.
 _worker: tuple[WorkerSetup, PackChooser] | None = None
+# ...and its own read-only connection to the ledger (opened after the fork, never shared).
+_reader: tuple[str, LedgerReader] | None = None
+
+
+def _ledger_reader(lookup: LedgerLookup) -> LedgerReader:
+    global _reader
+    if _reader is None or _reader[0] != lookup.path:
+        _reader = (lookup.path, LedgerReader(lookup.path))
+    return _reader[1]
 
 
 def _start_worker(setup: WorkerSetup) -> None:
@@ -379,8 +412,11 @@ def _audited_elsewhere(
     global _worker
     chooser.preload()
     packs = {p.label: p for p in chooser.loaded()}
+    lookup = None
+    if skip is not None and cluster is None:  # Dask workers may not reach the ledger file
+        lookup = LedgerLookup(str(skip.ledger.path), skip.policy.content_hash)
     setup = WorkerSetup(str(chooser.rules_root), str(chooser.fixed_path or "") or None, mask,
-                        serialize, select)
+                        serialize, select, lookup)
     shards = plan_shards(inputs, skip=[out_dir])
     if cluster is not None:
         from engine.cluster import audit_on_cluster
@@ -394,7 +430,7 @@ def _audited_elsewhere(
         results = _in_order(pool, shards, workers)
     else:
         if select is not None:  # a spawned process cannot be sent an arbitrary function
-            setup = WorkerSetup(setup.rules_root, setup.fixed, mask, serialize)
+            setup = WorkerSetup(setup.rules_root, setup.fixed, mask, serialize, None, lookup)
             shards = _selected(shards, select)
         pool = multiprocessing.get_context("spawn").Pool(workers, _start_worker, (setup,))
         results = _in_order(pool, shards, workers)
@@ -405,6 +441,11 @@ def _audited_elsewhere(
                 if isinstance(item, Rejected):
                     yield item
                     continue
+                if isinstance(item, Unchanged):
+                    if skip is not None and skip.unchanged(item.call, item.pack_hash):
+                        summary.ledger["unchanged"] += 1
+                        continue
+                    item = _audited_again(item.call, chooser)  # recorded since: audit it here
                 if isinstance(item, AuditedLines):
                     shown, label = item, item.pack
                 else:
@@ -423,6 +464,10 @@ def _audited_elsewhere(
     finally:
         if cluster is None:
             pool.terminate()
+
+
+def _audited_again(call: Call, chooser: PackChooser) -> tuple[Call, CallAudit]:
+    return call, audit_call(chooser.for_call(call), call)
 
 
 def _in_order(

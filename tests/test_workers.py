@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from pathlib import Path
 
 from bench.generate import write_calls
+from engine import batch
 from engine.actions.ledger import Ledger
 from engine.actions.policy import load_policy
 from engine.actions.runner import FollowUp
 from engine.audit import PackChooser
 from engine.batch import SeenIds, run_batch
+from engine.model import Rejected
 from engine.transcripts import shards
 from tests.conftest import REPO
 
@@ -88,6 +91,18 @@ def ledger_rows(path: Path) -> dict[str, list[tuple]]:
                 for t, c in tables.items()}
 
 
+def assert_workers_skip_what_the_ledger_holds(inputs, chooser, follow_up):
+    """A worker sends back the calls the ledger holds unchanged without auditing them (a
+    resumed night costs only what is missing); the others it audits."""
+    lookup = batch.LedgerLookup(str(follow_up.ledger.path), follow_up.policy.content_hash)
+    setup = batch.WorkerSetup(str(chooser.rules_root), None, True, False, None, lookup)
+    kinds = Counter(type(outcome).__name__ for shard in shards.plan_shards(inputs)
+                    if not isinstance(shard, Rejected)
+                    for outcome in batch.audit_shard(setup, chooser, shard))
+    assert kinds == {"Unchanged": kinds["Unchanged"], "Rejected": kinds["Rejected"]}, kinds
+    assert kinds["Unchanged"] > 100
+
+
 def test_workers_with_a_ledger_record_what_one_process_records(tmp_path, monkeypatch):
     monkeypatch.setattr(shards, "SHARD_BYTES", 16 * 1024)
     inputs = mixed_inputs(tmp_path / "in")
@@ -99,6 +114,8 @@ def test_workers_with_a_ledger_record_what_one_process_records(tmp_path, monkeyp
                       follow_up=follow_up, skip_audited=True)
             again = run_batch(inputs, tmp_path / f"again{workers}", chooser,
                               workers=workers, follow_up=follow_up, skip_audited=True)
+            if workers == 2:
+                assert_workers_skip_what_the_ledger_holds(inputs, chooser, follow_up)
         assert again.calls == 0 and again.ledger["unchanged"] > 100  # nothing redone
     assert outputs(tmp_path / "out1") == outputs(tmp_path / "out2")
     assert ledger_rows(tmp_path / "1.db") == ledger_rows(tmp_path / "2.db")

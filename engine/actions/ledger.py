@@ -257,6 +257,25 @@ def unreachable(call: Call) -> bool:
     return not any(t.speaker == "customer" and t.text.strip() for t in call.turns)
 
 
+def _holds(db: sqlite3.Connection, call_id: str, hashes: tuple[str, str, str]) -> bool:
+    """The ledger holds the call with this transcript, rule pack and policy (hashes)."""
+    row = db.execute("SELECT content_hash, rule_pack_hash, policy_hash FROM calls "
+                     "WHERE call_id = ?", (call_id,)).fetchone()
+    return row is not None and tuple(row) == hashes
+
+
+class LedgerReader:
+    """A read-only look at a ledger that another process writes: how worker processes
+    tell which calls a resumed night need not audit again."""
+
+    def __init__(self, path: str | Path) -> None:
+        uri = Path(path).resolve().as_uri() + "?mode=ro"
+        self.db = sqlite3.connect(uri, uri=True, timeout=30)
+
+    def already_audited(self, call: Call, pack_hash: str, policy_hash: str) -> bool:
+        return _holds(self.db, call.call_id, (content_hash(call), pack_hash, policy_hash))
+
+
 class Ledger:
     """The ledger database; one connection, every write in a transaction."""
 
@@ -342,9 +361,7 @@ class Ledger:
         }
 
     def already_audited(self, call: Call, pack_hash: str, policy_hash: str) -> bool:
-        row = self.db.execute("SELECT content_hash, rule_pack_hash, policy_hash FROM calls "
-                              "WHERE call_id = ?", (call.call_id,)).fetchone()
-        return row is not None and tuple(row) == (self._content_hash(call), pack_hash, policy_hash)
+        return _holds(self.db, call.call_id, (self._content_hash(call), pack_hash, policy_hash))
 
     def _content_hash(self, call: Call) -> str:
         if self._hashed is None or self._hashed[0] is not call:
