@@ -84,7 +84,7 @@ def audit_call(pack: RulePack, call: Call, *, include_experimental: bool = False
             continue
         if rule.info.status == "experimental" and not include_experimental:
             continue
-        if any(not any(name in hits for name in need) for need in rule.requirements):
+        if any(hits.keys().isdisjoint(need) for need in rule.requirements):
             continue  # a matcher it needs never matched: it cannot fire
         findings.extend(run_rule(rule, ctx))
     findings = [_waived(pack, call, f) for f in findings]
