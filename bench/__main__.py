@@ -1,6 +1,6 @@
 """`python -m bench`: how fast the audit is, against a naive baseline and the parse floor.
 
-    python -m bench                       # 5,000 generated calls (about a minute and a half)
+    python -m bench                       # 5,000 generated calls (about a minute)
     python -m bench --calls 100000 --json bench-100k.json
     python -m bench --rss-calls 1000000   # peak memory of the audit on a million calls
 
