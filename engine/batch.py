@@ -363,8 +363,7 @@ def audit_shard(setup: WorkerSetup, chooser: PackChooser, shard: Shard) -> list[
         except NoPackForLanguage as exc:
             out.append(_no_pack(item, exc))
             continue
-        if ledger is not None and setup.ledger is not None and ledger.already_audited(
-                item, pack.content_hash, setup.ledger.policy_hash):
+        if ledger is not None and ledger.already_audited(item, pack.content_hash):
             out.append(Unchanged(item, pack.content_hash))
             continue
         result = audit_call(pack, item)
@@ -378,13 +377,13 @@ def audit_shard(setup: WorkerSetup, chooser: PackChooser, shard: Shard) -> list[
 # Each worker process keeps its setup and compiled packs from its start.
 _worker: tuple[WorkerSetup, PackChooser] | None = None
 # ...and its own read-only connection to the ledger (opened after the fork, never shared).
-_reader: tuple[str, LedgerReader] | None = None
+_reader: tuple[LedgerLookup, LedgerReader] | None = None
 
 
 def _ledger_reader(lookup: LedgerLookup) -> LedgerReader:
     global _reader
-    if _reader is None or _reader[0] != lookup.path:
-        _reader = (lookup.path, LedgerReader(lookup.path))
+    if _reader is None or _reader[0] != lookup:
+        _reader = (lookup, LedgerReader(lookup.path, lookup.policy_hash))
     return _reader[1]
 
 

@@ -266,14 +266,15 @@ def _holds(db: sqlite3.Connection, call_id: str, hashes: tuple[str, str, str]) -
 
 class LedgerReader:
     """A read-only look at a ledger that another process writes: how worker processes
-    tell which calls a resumed night need not audit again."""
+    tell which calls a resumed night need not audit again under one action policy."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, policy_hash: str) -> None:
         uri = Path(path).resolve().as_uri() + "?mode=ro"
         self.db = sqlite3.connect(uri, uri=True, timeout=30)
+        self.policy_hash = policy_hash
 
-    def already_audited(self, call: Call, pack_hash: str, policy_hash: str) -> bool:
-        return _holds(self.db, call.call_id, (content_hash(call), pack_hash, policy_hash))
+    def already_audited(self, call: Call, pack_hash: str) -> bool:
+        return _holds(self.db, call.call_id, (content_hash(call), pack_hash, self.policy_hash))
 
 
 class Ledger:
