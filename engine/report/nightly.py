@@ -8,8 +8,6 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
-import pandas
-
 from engine.actions.ledger import Ledger
 from engine.nightly.analysis import (
     Alert,
@@ -110,6 +108,8 @@ def write_day_report(
     alerts: list[Alert],
 ) -> Path:
     """reports/<date>/report.html, tables/*.csv and report.xlsx, from the ledger."""
+    import pandas  # here: importing it costs ~0.3 s, which every other command would pay
+
     mask = config.mask
     phone = mask_phone if mask else (lambda p: p)
     day_totals = totals(ledger, day, day)
