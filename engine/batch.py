@@ -9,6 +9,7 @@ import multiprocessing.pool
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -105,7 +106,7 @@ def run_batch(
 ) -> BatchSummary:
     """Audit every call in the inputs and write DIR/verdicts.jsonl, findings.jsonl,
     rejects.jsonl and summary.json; with `follow_up`, run the action policy on each call
-    and record it in the ledger (each call in its own transaction).
+    and record it in the ledger (each call all-or-nothing; see `Ledger.grouped`).
 
     Every file is written under a temporary name and renamed only when the whole batch is
     done, so a reader never sees a half-written night; a run that stops early leaves the
@@ -121,6 +122,7 @@ def run_batch(
             temp["verdicts.jsonl"].open("wb") as verdicts,
             temp["findings.jsonl"].open("wb") as findings,
             temp["rejects.jsonl"].open("wb") as rejects,
+            follow_up.ledger.grouped() if follow_up is not None else nullcontext(),
         ):
             if workers > 1 or cluster is not None:
                 outcomes = _audited_elsewhere(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import textwrap
 from dataclasses import replace
 from datetime import date
@@ -109,6 +110,34 @@ def test_invalid_sale_orders_a_callback_due_by_severity(follow_up):
     (order,) = follow_up.ledger.callbacks()
     assert order["severity"] == "critical" and order["due_date"] == "2026-11-24"
     assert order["phone"] == "+8613800138000" and "consent" in order["reasons"]
+
+
+def committed_calls(path) -> list[str]:
+    """What another process reading the ledger sees."""
+    with sqlite3.connect(path) as other:
+        return [r[0] for r in other.execute("SELECT call_id FROM calls ORDER BY call_id")]
+
+
+def test_a_night_commits_its_calls_in_groups_each_call_whole(follow_up, monkeypatch):
+    ledger = follow_up.ledger
+    calls = [audit(INVALID_SALE, product=TRIAL, call_id=f"G{n}") for n in range(5)]
+    with ledger.grouped(most=2, seconds=3600):
+        follow_up.apply(calls[0])
+        assert committed_calls(ledger.path) == []  # not yet committed...
+        assert ledger.callbacks()  # ...but this connection reads its own writes
+        follow_up.apply(calls[1])
+        assert committed_calls(ledger.path) == ["G0", "G1"]  # two: a commit
+        follow_up.apply(calls[2])
+        monkeypatch.setattr(Ledger, "_do_callback", lambda *args: 1 / 0)
+        with pytest.raises(ZeroDivisionError):  # fails half-way through recording G3
+            follow_up.apply(calls[3])
+        monkeypatch.undo()
+        follow_up.apply(calls[4])
+    # The group ends with a commit; G3's half-recorded call was rolled back alone.
+    assert committed_calls(ledger.path) == ["G0", "G1", "G2", "G4"]
+    assert {r["call_id"] for r in ledger.callbacks()} == {"G0", "G1", "G2", "G4"}
+    assert ledger.db.execute("SELECT COUNT(*) FROM findings WHERE call_id = 'G3'").fetchone()[0] \
+        == 0
 
 
 def test_same_call_same_rules_changes_nothing(follow_up):

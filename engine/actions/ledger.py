@@ -1,9 +1,9 @@
 """The ledger: what the audit decided, and what people did about it, across nights.
 
-An embedded SQLite database (WAL, one transaction per call, versioned schema with
-migrations). It holds every audited call (content hash + rule pack hash), its findings,
-callback orders, blacklist and do-not-call entries with their full history, trial
-obligations and agent flags.
+An embedded SQLite database (WAL, each call recorded all-or-nothing, a night's calls
+committed a few dozen at a time, versioned schema with migrations). It holds every
+audited call (content hash + rule pack hash), its findings, callback orders, blacklist and
+do-not-call entries with their full history, trial obligations and agent flags.
 
 Re-auditing the same call with the same rules changes nothing. With changed rules, the
 old findings and the actions nobody has acted on yet are superseded, and the change is
@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -257,6 +258,43 @@ def unreachable(call: Call) -> bool:
     return not any(t.speaker == "customer" and t.text.strip() for t in call.turns)
 
 
+GROUP_CALLS = 50  # calls committed together in a night (see Ledger.grouped)
+GROUP_SECONDS = 0.5
+
+
+class _CommitGroup:
+    """One open transaction that members join as savepoints, committed now and then."""
+
+    def __init__(self, db: sqlite3.Connection, most: int, seconds: float) -> None:
+        self.db = db
+        self.most = most
+        self.seconds = seconds
+        self.members = 0
+        self.opened = 0.0
+
+    @contextmanager
+    def member(self) -> Iterator[None]:
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.members, self.opened = 0, time.monotonic()
+        self.db.execute("SAVEPOINT member")
+        try:
+            yield
+        except BaseException:
+            if self.db.in_transaction:  # SQLite may have rolled it all back already
+                self.db.execute("ROLLBACK TO member")
+                self.db.execute("RELEASE member")
+            raise
+        self.db.execute("RELEASE member")
+        self.members += 1
+        if self.members >= self.most or time.monotonic() - self.opened >= self.seconds:
+            self.commit()
+
+    def commit(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("COMMIT")
+
+
 def _holds(db: sqlite3.Connection, call_id: str, hashes: tuple[str, str, str]) -> bool:
     """The ledger holds the call with this transcript, rule pack and policy (hashes)."""
     row = db.execute("SELECT content_hash, rule_pack_hash, policy_hash FROM calls "
@@ -294,6 +332,7 @@ class Ledger:
         # opening the same new ledger does the same, so both are retried.
         _retry_while_locked(lambda: self.db.execute("PRAGMA journal_mode=WAL"))
         self.db.execute("PRAGMA foreign_keys=ON")
+        self._group: _CommitGroup | None = None  # set while `grouped` runs
         _retry_while_locked(self._migrate)
 
     def close(self) -> None:
@@ -307,7 +346,12 @@ class Ledger:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE: one writer at a time; a second one waits, then is refused."""
+        """BEGIN IMMEDIATE: one writer at a time; a second one waits, then is refused.
+        Within `grouped`, a savepoint in the group's transaction instead."""
+        if self._group is not None:
+            with self._group.member():
+                yield self.db
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
@@ -315,6 +359,23 @@ class Ledger:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    @contextmanager
+    def grouped(self, most: int = GROUP_CALLS, seconds: float = GROUP_SECONDS) -> Iterator[None]:
+        """Commit many transactions at once: a night's calls, each still all-or-nothing (a
+        savepoint), committed together every `most` calls or `seconds`, whichever comes
+        first, and when the group ends however it ends. A commit waits for the disk, which
+        cost more than recording a call; a run killed part-way loses at most the calls not
+        yet committed, and its next run, finding them missing, audits them again."""
+        if self._group is not None:
+            yield
+            return
+        self._group = _CommitGroup(self.db, most, seconds)
+        try:
+            yield
+        finally:
+            self._group.commit()
+            self._group = None
 
     def _migrate(self) -> None:
         """Bring the schema up to date, one step per transaction. The version is read inside
