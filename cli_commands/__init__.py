@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from engine.actions.ledger import Ledger, LedgerError
+from engine.transcripts.remote import is_url
 
 # Exit codes, documented in the README.
 EXIT_OK = 0
@@ -41,6 +42,25 @@ class RulePackFailed(click.ClickException):
 
     def show(self, file=None) -> None:  # type: ignore[override]
         click.echo(self.message, err=True)
+
+
+class TranscriptInput(click.ParamType):
+    """A local file or folder (a Path), or a storage URL such as s3://bucket/prefix/ (kept
+    as text: a Path would fold its '//')."""
+
+    name = "path_or_url"
+
+    def __init__(self, *, exists: bool = False) -> None:
+        self.exists = exists
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> Path | str:
+        if isinstance(value, Path) or is_url(value):
+            return value  # type: ignore[return-value]
+        path = Path(str(value))
+        if self.exists and not path.exists():
+            self.fail(f"{path} does not exist", param, ctx)
+        return path
 
 
 def connect_ledger(path: Path, *, must_exist: bool = True) -> Ledger:

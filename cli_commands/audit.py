@@ -14,6 +14,7 @@ from cli_commands import (
     EXIT_REJECTED,
     App,
     RulePackFailed,
+    TranscriptInput,
     UserError,
     connect_ledger,
 )
@@ -27,6 +28,7 @@ from engine.report.text import format_call_audit, format_matches
 from engine.rules.base import SEVERITIES, severity_rank
 from engine.rules.problems import RulePackError
 from engine.transcripts import count_units, expand_inputs, load_calls
+from engine.transcripts.remote import is_url
 
 rules_option = click.option(
     "--rules",
@@ -101,7 +103,7 @@ def check_command(
 
 
 @click.command("audit")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=TranscriptInput())
 @click.option(
     "--out",
     "out_dir",
@@ -198,8 +200,11 @@ def audit_command(
     raise SystemExit(EXIT_OK)
 
 
-def _default_workers(inputs: tuple[Path, ...]) -> int:
-    """All cores when there is enough work to pay for starting them."""
+def _default_workers(inputs: tuple[Path | str, ...]) -> int:
+    """All cores when there is enough work to pay for starting them (and for storage URLs,
+    which are not read twice to count: they hold nights, not a handful of calls)."""
+    if any(is_url(i) for i in inputs):
+        return os.cpu_count() or 1
     calls = sum(count_units(p) for p in expand_inputs(inputs) if isinstance(p, Path))
     return (os.cpu_count() or 1) if calls >= 1000 else 1
 
@@ -220,13 +225,13 @@ def _follow_up(app: App, db_path: Path | None, policy_path: Path | None) -> Foll
 class _Progress:
     """A progress bar on stderr: JSON Lines files advance by line, other files by file."""
 
-    def __init__(self, enabled: bool, inputs: tuple[Path, ...]) -> None:
+    def __init__(self, enabled: bool, inputs: tuple[Path | str, ...]) -> None:
         self.enabled = enabled
         self.calls = self.rejected = 0
         self._done: dict[str, int] = {}
         self._bar = None
         if enabled:
-            files = [p for p in expand_inputs(inputs) if isinstance(p, Path)]
+            files = [p for p in expand_inputs(inputs) if not isinstance(p, Rejected)]
             self._units = {str(p): count_units(p) for p in files}
             self._bar = click.progressbar(
                 length=max(sum(self._units.values()), 1), label="auditing", file=sys.stderr,

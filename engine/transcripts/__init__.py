@@ -8,6 +8,7 @@ from pathlib import Path
 
 from engine.model import Call, Rejected, SourceRef
 from engine.transcripts.jsonl import read_json_document, read_jsonl
+from engine.transcripts.remote import RemoteFile, expand_url, is_url
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 TEXT_SUFFIXES = (".txt",)
@@ -21,7 +22,7 @@ SIDECAR_SUFFIXES = (".meta.json", ".meta.yaml", ".meta.yml", ".labels.jsonl")
 LoadResult = Call | Rejected
 
 
-def _whole_file_reader(path: Path) -> Callable[[str, bytes], Iterator[LoadResult]]:
+def _whole_file_reader(path: Path | RemoteFile) -> Callable[[str, bytes], Iterator[LoadResult]]:
     if path.suffix.lower() in TEXT_SUFFIXES:
         from engine.transcripts.dialogue import read_dialogue
 
@@ -51,14 +52,18 @@ def _is_transcript(path: Path, folder: Path, skip: tuple[Path, ...]) -> bool:
 
 def expand_inputs(
     inputs: Iterable[str | os.PathLike[str]], skip: Iterable[Path] = ()
-) -> Iterator[Path | Rejected]:
-    """Every transcript file named or found (recursively, sorted) under a named folder.
+) -> Iterator[Path | RemoteFile | Rejected]:
+    """Every transcript file named or found (recursively, sorted) under a named folder, or
+    under a named prefix of remote storage (engine/transcripts/remote.py).
 
     Hidden files and folders are passed over, and so are the `skip` folders (the audit's
     own output folder, so a re-run never reads its results back as transcripts).
     """
     skipped = tuple(p.resolve() for p in skip)
     for raw in inputs:
+        if is_url(raw):
+            yield from expand_url(str(raw), TRANSCRIPT_SUFFIXES, SIDECAR_SUFFIXES)
+            continue
         path = Path(raw)
         if path.is_dir():
             for found in sorted(path.rglob("*")):
@@ -93,12 +98,12 @@ def load_calls(
             yield empty_file(item)
 
 
-def empty_file(path: Path) -> Rejected:
+def empty_file(path: Path | RemoteFile) -> Rejected:
     return Rejected(SourceRef(str(path)), "the file holds no calls (it is empty)",
                     "check the export finished; remove the file if it is not needed")
 
 
-def unreadable_file(path: Path, exc: OSError) -> Rejected:
+def unreadable_file(path: Path | RemoteFile, exc: OSError) -> Rejected:
     return Rejected(
         SourceRef(str(path)),
         f"cannot read the file ({exc.strerror or exc})",
@@ -125,9 +130,10 @@ def _from_recording(path: Path) -> LoadResult:
         return Rejected(source, exc.reason, exc.hint, record.get("call_id"))
 
 
-def count_units(path: Path) -> int:
-    """Progress units in a file: its lines for JSON Lines (one call each), else one."""
-    if path.suffix.lower() not in JSONL_SUFFIXES:
+def count_units(path: Path | RemoteFile) -> int:
+    """Progress units in a file: its lines for JSON Lines (one call each), else one (and
+    one for a remote file, which is not downloaded twice to count its lines)."""
+    if isinstance(path, RemoteFile) or path.suffix.lower() not in JSONL_SUFFIXES:
         return 1
     lines = 0
     last = b"\n"
@@ -141,7 +147,7 @@ def count_units(path: Path) -> int:
     return max(lines + (last != b"\n"), 1)
 
 
-def load_file(path: Path) -> Iterator[LoadResult]:
+def load_file(path: Path | RemoteFile) -> Iterator[LoadResult]:
     """The calls in one transcript file, chosen by its suffix."""
     name = str(path)
     suffix = path.suffix.lower()
@@ -154,6 +160,11 @@ def load_file(path: Path) -> Iterator[LoadResult]:
         )
         return
     if suffix in AUDIO_SUFFIXES:
+        if isinstance(path, RemoteFile):
+            yield Rejected(SourceRef(name), "recordings are transcribed from local files",
+                           "copy the recordings to a local folder, or transcribe them first "
+                           "(callaudit transcribe) and audit the transcripts")
+            return
         yield _from_recording(path)
         return
     try:

@@ -24,6 +24,7 @@ from engine.transcripts import (
     unreadable_file,
 )
 from engine.transcripts.jsonl import read_jsonl
+from engine.transcripts.remote import RemoteFile
 
 SHARD_BYTES = 1 << 18  # about 75 calls: no worker waits long for the last one
 LINE_SUFFIXES = (".jsonl", ".ndjson")
@@ -64,7 +65,7 @@ def plan_shards(
             yield CallsShard(loaded or (empty_file(item),))
 
 
-def _line_shards(path: Path, size: int) -> Iterator[LinesShard | Rejected]:
+def _line_shards(path: Path | RemoteFile, size: int) -> Iterator[LinesShard | Rejected]:
     name = str(path)
     line = 1
     pending: list[bytes] = []  # the start of a line longer than one block
