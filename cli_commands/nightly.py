@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import yaml
 
-from cli_commands import EXIT_OK, RulePackFailed, UserError, open_ledger
+from cli_commands import EXIT_OK, RulePackFailed, TranscriptInput, UserError, open_ledger
 from engine.actions.ledger import LedgerError, now
 from engine.nightly.analysis import agent_metrics, draw_sample, totals, week_days
 from engine.nightly.config import DEFAULT_CONFIG, LEVELS, NightlyConfig, load_config
@@ -67,7 +67,7 @@ def init_command(path: Path) -> None:
 
 @click.command("nightly")
 @click.option("--date", "day_text", required=True, help="The night to audit: YYYY-MM-DD.")
-@click.argument("inputs", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("inputs", nargs=-1, type=TranscriptInput(exists=True))
 @config_option
 @click.option(
     "--fail-on-alert",
@@ -78,7 +78,7 @@ def init_command(path: Path) -> None:
 @click.option("--no-mask", is_flag=True, help="Full phone numbers in the report.")
 def nightly_command(
     day_text: str,
-    inputs: tuple[Path, ...],
+    inputs: tuple[Path | str, ...],
     config_path: Path,
     fail_on_alert: str | None,
     workers: int,
@@ -312,6 +312,9 @@ def purge_command(days: int | None, include_transcripts: bool, config_path: Path
     from engine.actions.ledger import purge_words
 
     config = _config(config_path)
+    if include_transcripts and isinstance(config.transcripts, str):
+        raise UserError(f"transcripts in {config.transcripts} are not deleted by callaudit: "
+                        "let the storage's own lifecycle rules expire them")
     keep = days or config.retention_days
     before = date.today() - timedelta(days=keep)
     with open_ledger(config.database) as ledger:

@@ -8,6 +8,7 @@ from pathlib import Path
 from engine.rules.base import SIGNALS, STANDARDS
 from engine.rules.problems import Location, Problem, RulePackError
 from engine.rules.yamlsource import Node, parse, read_source
+from engine.transcripts.remote import is_url
 
 LEVELS = ("notice", "warning", "critical")  # ascending
 WINDOWS = {"day": 1, "7d": 7, "30d": 30}
@@ -17,7 +18,8 @@ DEFAULT_CONFIG = """\
 # Paths are relative to this file.
 
 # Where the call platform drops transcripts: one folder per day (transcripts/2026-11-23/),
-# or any files, of which the night's calls are those started on the date.
+# or any files, of which the night's calls are those started on the date. A storage URL
+# works the same way (s3://bucket/calls, with s3fs installed).
 transcripts: transcripts
 rules: rules                    # the rule packs (zh-CN/, en-US/) and actions.yaml
 database: callaudit-ledger.db   # the ledger: callbacks, blacklist, do-not-call, trials
@@ -73,7 +75,7 @@ class WarningRule:
 @dataclass(frozen=True)
 class NightlyConfig:
     path: Path
-    transcripts: Path
+    transcripts: Path | str  # a folder, or a storage URL (s3://bucket/calls/)
     rules: Path
     database: Path
     reports: Path
@@ -115,6 +117,10 @@ def load_config(path: Path) -> NightlyConfig:
         value = fields[key].text(key) if key in fields else default
         return (base / Path(value or default).expanduser()).resolve()
 
+    def transcripts() -> Path | str:
+        value = fields["transcripts"].text("transcripts") if "transcripts" in fields else None
+        return value if is_url(value) else folder("transcripts", "transcripts")
+
     sampling = (
         fields["sampling"].mapping(
             "sampling", frozenset({"daily_rate", "weekly_rate", "flagged_agent_rate", "seed"})
@@ -140,7 +146,7 @@ def load_config(path: Path) -> NightlyConfig:
     report = report or {}
     config = NightlyConfig(
         path=path,
-        transcripts=folder("transcripts", "transcripts"),
+        transcripts=transcripts(),
         rules=folder("rules", "rules"),
         database=folder("database", "callaudit-ledger.db"),
         reports=folder("reports", "reports"),

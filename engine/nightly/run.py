@@ -21,6 +21,7 @@ from engine.model import Call
 from engine.nightly.analysis import Alert, Sample, draw_sample, evaluate_warnings, iso_week
 from engine.nightly.config import LEVELS, NightlyConfig
 from engine.report.nightly import write_day_report
+from engine.transcripts.remote import is_prefix
 
 
 class NightlyBusy(RuntimeError):
@@ -69,9 +70,12 @@ def night_lock(folder: Path) -> Iterator[None]:
 
 def night_inputs(config: NightlyConfig, day: date) -> tuple[list[str], Callable[[Call], bool]]:
     """The day's folder when the platform writes one, else every transcript of that date."""
-    folder = config.transcripts / day.isoformat()
-    if folder.is_dir():
-        return [str(folder)], lambda call: True
+    if isinstance(config.transcripts, str):  # a storage URL
+        prefix = f"{config.transcripts.rstrip('/')}/{day.isoformat()}"
+        if is_prefix(prefix):
+            return [prefix + "/"], lambda call: True
+    elif (config.transcripts / day.isoformat()).is_dir():
+        return [str(config.transcripts / day.isoformat())], lambda call: True
     wanted = day.isoformat()
     return [
         str(config.transcripts)
