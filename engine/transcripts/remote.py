@@ -4,17 +4,18 @@
 A URL names a file or a prefix (a "folder"); files under a prefix are found recursively,
 sorted, with the same rules as a local folder (known suffixes only, hidden parts and
 sidecars skipped). The files are streamed where the audit runs, so workers and Dask
-workers need no credentials for the storage. fsspec comes with Dask; each storage needs its
-own package (s3fs, gcsfs, adlfs...), which the reject names when it is missing.
+workers need no credentials for the storage. Each storage needs its own fsspec package
+(s3fs, gcsfs, adlfs...), which the reject names when it is missing. Whatever a storage
+library raises while reading surfaces as an OSError, which every file reader handles.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import IO, Any
+from typing import Any
 
 from engine.model import Rejected, SourceRef
 
@@ -46,13 +47,8 @@ class RemoteFile:
     def stem(self) -> str:
         return PurePosixPath(self.key).stem
 
-    def open(self, mode: str = "rb") -> IO[bytes]:
-        try:
-            return _Reading(self.fs.open(self.key, mode))
-        except OSError:
-            raise
-        except Exception as exc:  # each storage raises its own errors
-            raise _storage_error(exc) from exc
+    def open(self, mode: str = "rb") -> _Reading:
+        return _Reading(_guarded(self.fs.open, self.key, mode))
 
     def read_bytes(self) -> bytes:
         with self.open() as handle:
@@ -62,32 +58,27 @@ class RemoteFile:
         return self.url
 
 
-def _storage_error(exc: Exception) -> OSError:
-    """A storage library's own error as the OSError every reader of files handles."""
-    return OSError(f"{type(exc).__name__}: {exc}")
+def _guarded(method: Callable[..., Any], *args: Any) -> Any:
+    """The call's result; a storage library's own error raised as an OSError."""
+    try:
+        return method(*args)
+    except OSError:
+        raise
+    except Exception as exc:  # each storage raises its own errors
+        raise OSError(f"{type(exc).__name__}: {exc}") from exc
 
 
 class _Reading:
-    """A remote file being read; errors while reading surface as OSError too."""
+    """A remote file being read."""
 
     def __init__(self, handle: Any) -> None:
         self._handle = handle
 
     def read(self, size: int = -1) -> bytes:
-        try:
-            return self._handle.read(size)
-        except OSError:
-            raise
-        except Exception as exc:  # each storage raises its own errors
-            raise _storage_error(exc) from exc
+        return _guarded(self._handle.read, size)
 
     def readline(self, size: int = -1) -> bytes:
-        try:
-            return self._handle.readline(size)
-        except OSError:
-            raise
-        except Exception as exc:  # each storage raises its own errors
-            raise _storage_error(exc) from exc
+        return _guarded(self._handle.readline, size)
 
     def __iter__(self) -> Iterator[bytes]:
         while line := self.readline():
