@@ -138,7 +138,7 @@ def check_command(
 @click.pass_obj
 def audit_command(
     app: App,
-    inputs: tuple[Path, ...],
+    inputs: tuple[Path | str, ...],
     out_dir: Path,
     rules_pack: Path | None,
     strict: bool,
@@ -151,7 +151,8 @@ def audit_command(
     no_ledger: bool,
     progress: bool | None,
 ) -> None:
-    """Audit every call in INPUTS (files or folders) and write the results to --out.
+    """Audit every call in INPUTS (files, folders, or storage URLs such as
+    s3://bucket/2026-11-23/) and write the results to --out.
 
     Unless --no-ledger, the action policy runs on every call and the ledger records the
     callbacks, do-not-call entries, blacklist proposals and trial obligations it decides.

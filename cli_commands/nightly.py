@@ -87,8 +87,9 @@ def nightly_command(
     """Audit a night's calls into the ledger, draw the review samples, raise early
     warnings and write the day's report (reports/<date>/report.html, tables, XLSX).
 
-    INPUTS default to the configured transcripts folder. Re-running a night is safe and
-    only audits what is missing; a second run started meanwhile says so and exits.
+    INPUTS (files, folders or storage URLs) default to the configured transcripts.
+    Re-running a night is safe and only audits what is missing; a second run started
+    meanwhile says so and exits.
     """
     config = _config(config_path)
     if no_mask:
