@@ -3,6 +3,7 @@
     python -m bench                       # 5,000 generated calls (about a minute)
     python -m bench --calls 100000 --json bench-100k.json
     python -m bench --rss-calls 1000000   # peak memory of the audit on a million calls
+    python -m bench --ledger              # also the audit into a ledger, as a night runs
 
 Every figure comes from a fresh process (so its peak memory is its own); the table gives
 calls per second per core, peak RSS, and the ratios the targets are stated in.
@@ -62,6 +63,8 @@ def main() -> None:
                         help="processes for the parallel run (default: all cores)")
     parser.add_argument("--rss-calls", type=int, default=0,
                         help="also measure peak memory of the audit on this many calls")
+    parser.add_argument("--ledger", action="store_true",
+                        help="also measure the audit with follow-up into a ledger (nightly)")
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     args = parser.parse_args()
 
@@ -77,6 +80,10 @@ def main() -> None:
         apart = measure_apart(path, args.workers)
         spin_one = measure("spin", path, 1)
         spin_many = measure("spin", path, args.workers)
+        if args.ledger:
+            rows["with a ledger, 1 worker"] = measure("nightly", path, 1)
+            rows[f"with a ledger, {args.workers} workers"] = measure("nightly", path,
+                                                                    args.workers)
         if args.rss_calls:
             big = write_calls(Path(scratch) / "big.jsonl", args.rss_calls)
             rows[f"engine, 1 worker, {args.rss_calls:,} calls"] = measure("engine", big, 1)

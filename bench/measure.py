@@ -57,6 +57,24 @@ def engine(path: str, workers: int = 1) -> int:
     return summary.calls + summary.rejected
 
 
+def nightly(path: str, workers: int = 1) -> int:
+    """The audit with follow-up, as `callaudit nightly` runs it: the action policy on every
+    call and every call recorded in a new ledger (outputs to a scratch folder)."""
+    import tempfile
+
+    from engine.actions.ledger import Ledger
+    from engine.actions.policy import load_policy
+    from engine.actions.runner import FollowUp
+    from engine.audit import PackChooser
+    from engine.batch import run_batch
+
+    with tempfile.TemporaryDirectory() as scratch, Ledger(Path(scratch) / "l.db") as ledger:
+        follow_up = FollowUp(load_policy(REPO / "rules" / "actions.yaml"), ledger)
+        summary = run_batch([path], Path(scratch) / "out", PackChooser(REPO / "rules"),
+                            workers=workers, follow_up=follow_up, skip_audited=True)
+    return summary.calls + summary.rejected
+
+
 def _spin(rounds: int) -> int:
     total = 0
     for number in range(rounds):
@@ -75,7 +93,8 @@ def spin(path: str, workers: int = 1) -> int:
     return loops
 
 
-MODES = {"parse": parse_only, "naive": naive, "engine": engine, "spin": spin}
+MODES = {"parse": parse_only, "naive": naive, "engine": engine, "nightly": nightly,
+         "spin": spin}
 
 
 def main() -> None:
@@ -90,5 +109,5 @@ def main() -> None:
                       "peak_rss_mb": round(max(peak, children), 1)}))
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # spawned workers import this module: run only when asked
     main()

@@ -70,7 +70,7 @@ def test_regex_spans_are_what_re2_finditer_gives(text: str, pattern: str):
 def test_the_benchmark_command_prints_its_table_and_writes_json(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--calls", "120", "--naive-calls", "30",
-         "--workers", "2", "--json", str(tmp_path / "bench.json")],
+         "--workers", "2", "--ledger", "--json", str(tmp_path / "bench.json")],
         cwd=REPO, capture_output=True, text=True, timeout=300, check=True,
     )
     for row in ("parse floor", "naive baseline", "engine, 1 worker", "engine, 2 workers",
@@ -82,3 +82,4 @@ def test_the_benchmark_command_prints_its_table_and_writes_json(tmp_path):
     assert report["rows"]["naive baseline"]["calls"] == 30
     assert report["ratios"]["engine / naive baseline"] > 1
     assert report["apart"]["calls"] == 120  # the two halves audited apart add up
+    assert report["rows"]["with a ledger, 2 workers"]["calls"] == 120
