@@ -129,6 +129,8 @@ def run_batch(
                     inputs, out_dir, chooser, summary, workers, cluster, mask,
                     serialize=follow_up is None, select=select,
                     skip=follow_up if skip_audited else None,
+                    # Waiting for workers, commit what is recorded: never sit on the lock.
+                    idle=follow_up.ledger.commit_group if follow_up is not None else None,
                 )
             else:
                 loaded = load_calls(inputs, skip=[out_dir])
@@ -407,6 +409,7 @@ def _audited_elsewhere(
     inputs: list[str], out_dir: Path, chooser: PackChooser, summary: BatchSummary,
     workers: int, cluster: str | None, mask: bool, *, serialize: bool,
     select: Callable[[Call], bool] | None, skip: FollowUp | None,
+    idle: Callable[[], None] | None = None,
 ) -> Iterator[Outcome]:
     """Outcomes in input order, each shard loaded and audited by a worker process (or on
     Dask); here only duplicates are caught and, with a ledger, calls already in it skipped."""
@@ -428,13 +431,13 @@ def _audited_elsewhere(
         # whatever it is. Only when this process runs no other thread.
         _worker = (setup, chooser)
         pool = multiprocessing.get_context("fork").Pool(workers)
-        results = _in_order(pool, shards, workers)
+        results = _in_order(pool, shards, workers, idle)
     else:
         if select is not None:  # a spawned process cannot be sent an arbitrary function
             setup = WorkerSetup(setup.rules_root, setup.fixed, mask, serialize, None, lookup)
             shards = _selected(shards, select)
         pool = multiprocessing.get_context("spawn").Pool(workers, _start_worker, (setup,))
-        results = _in_order(pool, shards, workers)
+        results = _in_order(pool, shards, workers, idle)
     seen = SeenIds()
     try:
         for batch in results:
@@ -472,11 +475,12 @@ def _audited_again(call: Call, chooser: PackChooser) -> tuple[Call, CallAudit]:
 
 
 def _in_order(
-    pool: multiprocessing.pool.Pool, shards: Iterable[Shard | Rejected], workers: int
+    pool: multiprocessing.pool.Pool, shards: Iterable[Shard | Rejected], workers: int,
+    idle: Callable[[], None] | None = None,
 ) -> Iterator[list[Outcome]]:
     """Each shard's outcomes in input order, with a few shards in flight per worker: the
     input is read only as fast as it is audited, so memory stays flat (`Pool.imap` would
-    read it all ahead)."""
+    read it all ahead). `idle` runs before waiting for a shard that is not done yet."""
     pending: deque[multiprocessing.pool.AsyncResult[list[Outcome]]] = deque()
     source = iter(shards)
     while True:
@@ -487,6 +491,8 @@ def _in_order(
             pending.append(pool.apply_async(_audit_in_worker, (shard,)))
         if not pending:
             return
+        if idle is not None and not pending[0].ready():
+            idle()
         yield pending.popleft().get()
 
 

@@ -131,3 +131,30 @@ def test_seen_ids_remember_every_id_after_spilling_to_hashes():
     assert len(seen.older) >= 900 and len(seen.recent) < 100
     assert all(call_id in seen for call_id in ids)
     assert not any(f"D-{n:06d}" in seen for n in range(1_000))
+
+
+def test_waiting_for_a_busy_worker_first_runs_idle():
+    """A night commits what it has recorded before it waits for a worker, so the ledger's
+    write lock is never held while nothing is written (a manager's decision can go in)."""
+
+    class Pending:
+        def __init__(self, value: list, done: bool) -> None:
+            self.value, self.done = value, done
+
+        def ready(self) -> bool:
+            return self.done
+
+        def get(self) -> list:
+            return self.value
+
+    class Pool:
+        started = 0
+
+        def apply_async(self, function, args):
+            self.started += 1
+            return Pending([args[0]], done=self.started % 2 == 0)  # every other still busy
+
+    waits: list[int] = []
+    got = list(batch._in_order(Pool(), ["a", "b", "c", "d"], 1, lambda: waits.append(1)))
+    assert got == [["a"], ["b"], ["c"], ["d"]]
+    assert len(waits) == 2  # before "a" and before "c"

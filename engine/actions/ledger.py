@@ -360,6 +360,11 @@ class Ledger:
             raise
         self.db.execute("COMMIT")
 
+    def commit_group(self) -> None:
+        """Commit what the open group holds now (before waiting on something slow)."""
+        if self._group is not None:
+            self._group.commit()
+
     @contextmanager
     def grouped(self, most: int = GROUP_CALLS, seconds: float = GROUP_SECONDS) -> Iterator[None]:
         """Commit many transactions at once: a night's calls, each still all-or-nothing (a
