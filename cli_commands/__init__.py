@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,18 @@ class TranscriptInput(click.ParamType):
         if self.exists and not path.exists():
             self.fail(f"{path} does not exist", param, ctx)
         return path
+
+
+def default_workers(inputs: Iterable[Path | str]) -> int:
+    """All cores when there is enough work to pay for starting them: 1,000 calls or more,
+    or a storage URL (not read twice to count: storage holds nights, not a handful)."""
+    from engine.transcripts import count_units, expand_inputs
+
+    inputs = list(inputs)
+    if any(is_url(i) for i in inputs):
+        return os.cpu_count() or 1
+    calls = sum(count_units(p) for p in expand_inputs(inputs) if isinstance(p, Path))
+    return (os.cpu_count() or 1) if calls >= 1000 else 1
 
 
 def connect_ledger(path: Path, *, must_exist: bool = True) -> Ledger:

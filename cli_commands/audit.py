@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from cli_commands import (
     TranscriptInput,
     UserError,
     connect_ledger,
+    default_workers,
 )
 from engine.actions.ledger import default_db_path
 from engine.actions.policy import load_policy
@@ -28,7 +28,6 @@ from engine.report.text import format_call_audit, format_matches
 from engine.rules.base import SEVERITIES, severity_rank
 from engine.rules.problems import RulePackError
 from engine.transcripts import count_units, expand_inputs, load_calls
-from engine.transcripts.remote import is_url
 
 rules_option = click.option(
     "--rules",
@@ -170,7 +169,7 @@ def audit_command(
             mask=not no_mask,
             on_record=counter.tick,
             follow_up=follow_up,
-            workers=workers or _default_workers(inputs),
+            workers=workers or default_workers(inputs),
             cluster=cluster,
         )
     except RulePackError as exc:
@@ -199,15 +198,6 @@ def audit_command(
     if fail_on and summary.worst_severity_rank(SEVERITIES) >= severity_rank(fail_on):
         raise SystemExit(EXIT_FINDINGS)
     raise SystemExit(EXIT_OK)
-
-
-def _default_workers(inputs: tuple[Path | str, ...]) -> int:
-    """All cores when there is enough work to pay for starting them (and for storage URLs,
-    which are not read twice to count: they hold nights, not a handful of calls)."""
-    if any(is_url(i) for i in inputs):
-        return os.cpu_count() or 1
-    calls = sum(count_units(p) for p in expand_inputs(inputs) if isinstance(p, Path))
-    return (os.cpu_count() or 1) if calls >= 1000 else 1
 
 
 def _follow_up(app: App, db_path: Path | None, policy_path: Path | None) -> FollowUp:

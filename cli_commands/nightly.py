@@ -14,11 +14,18 @@ from pathlib import Path
 import click
 import yaml
 
-from cli_commands import EXIT_OK, RulePackFailed, TranscriptInput, UserError, open_ledger
+from cli_commands import (
+    EXIT_OK,
+    RulePackFailed,
+    TranscriptInput,
+    UserError,
+    default_workers,
+    open_ledger,
+)
 from engine.actions.ledger import LedgerError, now
 from engine.nightly.analysis import agent_metrics, draw_sample, totals, week_days
 from engine.nightly.config import DEFAULT_CONFIG, LEVELS, NightlyConfig, load_config
-from engine.nightly.run import NightlyBusy, run_night
+from engine.nightly.run import NightlyBusy, night_inputs, run_night
 from engine.rules.problems import RulePackError
 
 EXIT_ALERT = 5  # --fail-on-alert: an early warning at or above the level was raised
@@ -74,14 +81,15 @@ def init_command(path: Path) -> None:
     type=click.Choice(LEVELS),
     help=f"Exit {EXIT_ALERT} when an early warning at this level or above is raised.",
 )
-@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Processes to audit with (default: all cores for 1,000+ calls, else 1).")
 @click.option("--no-mask", is_flag=True, help="Full phone numbers in the report.")
 def nightly_command(
     day_text: str,
     inputs: tuple[Path | str, ...],
     config_path: Path,
     fail_on_alert: str | None,
-    workers: int,
+    workers: int | None,
     no_mask: bool,
 ) -> None:
     """Audit a night's calls into the ledger, draw the review samples, raise early
@@ -96,7 +104,10 @@ def nightly_command(
         config = replace(config, mask=False)
     day = _day(day_text)
     try:
-        result = run_night(config, day, [str(p) for p in inputs] or None, workers=workers)
+        paths = [str(p) for p in inputs] or None
+        if workers is None:
+            workers = default_workers(paths or night_inputs(config, day)[0])
+        result = run_night(config, day, paths, workers=workers)
     except (NightlyBusy, LedgerError) as exc:
         raise UserError(str(exc)) from None
     except sqlite3.DatabaseError as exc:

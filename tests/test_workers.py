@@ -158,3 +158,14 @@ def test_waiting_for_a_busy_worker_first_runs_idle():
     got = list(batch._in_order(Pool(), ["a", "b", "c", "d"], 1, lambda: waits.append(1)))
     assert got == [["a"], ["b"], ["c"], ["d"]]
     assert len(waits) == 2  # before "a" and before "c"
+
+
+def test_all_cores_are_used_for_a_night_sized_input_only(tmp_path, monkeypatch):
+    from cli_commands import default_workers
+
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    small = write_calls(tmp_path / "small.jsonl", 20)
+    big = write_calls(tmp_path / "big.jsonl", 1000)
+    assert default_workers([str(small)]) == 1  # starting processes would cost more
+    assert default_workers([str(big)]) == 8
+    assert default_workers([str(small), "s3://calls/2026-11-23/"]) == 8  # storage: a night
