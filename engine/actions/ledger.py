@@ -369,9 +369,10 @@ class Ledger:
     def grouped(self, most: int = GROUP_CALLS, seconds: float = GROUP_SECONDS) -> Iterator[None]:
         """Commit many transactions at once: a night's calls, each still all-or-nothing (a
         savepoint), committed together every `most` calls or `seconds`, whichever comes
-        first, and when the group ends however it ends. A commit waits for the disk, which
-        cost more than recording a call; a run killed part-way loses at most the calls not
-        yet committed, and its next run, finding them missing, audits them again."""
+        first, and when the group ends however it ends. A commit waits for the disk: on a
+        spinning disk that is milliseconds, more than recording the call. A run killed
+        part-way loses at most the calls not yet committed, and its next run, finding them
+        missing, audits them again."""
         if self._group is not None:
             yield
             return
