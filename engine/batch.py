@@ -10,9 +10,10 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import orjson
@@ -351,6 +352,10 @@ class WorkerSetup:
     select: Callable[[Call], bool] | None = None
     ledger: LedgerLookup | None = None  # skip calls the ledger already holds unchanged
 
+    def chooser(self) -> PackChooser:
+        """The rule packs, compiled in the worker (from the same path: shared storage)."""
+        return PackChooser(Path(self.rules_root), Path(self.fixed) if self.fixed else None)
+
 
 def audit_shard(setup: WorkerSetup, chooser: PackChooser, shard: Shard) -> list[Outcome]:
     """Load one shard and audit its calls: runs in a worker process or on a Dask worker."""
@@ -394,8 +399,7 @@ def _ledger_reader(lookup: LedgerLookup) -> LedgerReader:
 def _start_worker(setup: WorkerSetup) -> None:
     global _worker
     if _worker is None or _worker[0] != setup:
-        fixed = Path(setup.fixed) if setup.fixed else None
-        _worker = (setup, PackChooser(Path(setup.rules_root), fixed))
+        _worker = (setup, setup.chooser())
 
 
 def _audit_in_worker(shard: Shard | Rejected) -> list[Outcome]:
@@ -425,19 +429,19 @@ def _audited_elsewhere(
     if cluster is not None:
         from engine.cluster import audit_on_cluster
 
-        results: Iterator[list[Outcome]] = audit_on_cluster(shards, setup, cluster)
+        results: Iterator[list[Outcome]] = audit_on_cluster(shards, setup, cluster, idle)
     elif "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
         # Forked workers inherit the packs compiled here (no start-up cost) and `select`,
         # whatever it is. Only when this process runs no other thread.
         _worker = (setup, chooser)
         pool = multiprocessing.get_context("fork").Pool(workers)
-        results = _in_order(pool, shards, workers, idle)
+        results = _on_pool(pool, shards, workers, idle)
     else:
         if select is not None:  # a spawned process cannot be sent an arbitrary function
-            setup = WorkerSetup(setup.rules_root, setup.fixed, mask, serialize, None, lookup)
+            setup = replace(setup, select=None)
             shards = _selected(shards, select)
         pool = multiprocessing.get_context("spawn").Pool(workers, _start_worker, (setup,))
-        results = _in_order(pool, shards, workers, idle)
+        results = _on_pool(pool, shards, workers, idle)
     seen = SeenIds()
     try:
         for batch in results:
@@ -474,26 +478,42 @@ def _audited_again(call: Call, chooser: PackChooser) -> tuple[Call, CallAudit]:
     return call, audit_call(chooser.for_call(call), call)
 
 
-def _in_order(
-    pool: multiprocessing.pool.Pool, shards: Iterable[Shard | Rejected], workers: int,
-    idle: Callable[[], None] | None = None,
+class Submitted(Protocol):
+    """A shard handed to a worker: a process pool's AsyncResult, or a wrapped Dask future."""
+
+    def ready(self) -> bool: ...
+
+    def get(self) -> list[Outcome]: ...
+
+
+def in_order(
+    submit: Callable[[Shard | Rejected], Submitted], shards: Iterable[Shard | Rejected],
+    in_flight: int, idle: Callable[[], None] | None = None,
 ) -> Iterator[list[Outcome]]:
-    """Each shard's outcomes in input order, with a few shards in flight per worker: the
+    """Each shard's outcomes in input order, with at most `in_flight` shards handed out: the
     input is read only as fast as it is audited, so memory stays flat (`Pool.imap` would
     read it all ahead). `idle` runs before waiting for a shard that is not done yet."""
-    pending: deque[multiprocessing.pool.AsyncResult[list[Outcome]]] = deque()
+    pending: deque[Submitted] = deque()
     source = iter(shards)
     while True:
-        while len(pending) < IN_FLIGHT_PER_WORKER * workers:
+        while len(pending) < in_flight:
             shard = next(source, None)
             if shard is None:
                 break
-            pending.append(pool.apply_async(_audit_in_worker, (shard,)))
+            pending.append(submit(shard))
         if not pending:
             return
         if idle is not None and not pending[0].ready():
             idle()
         yield pending.popleft().get()
+
+
+def _on_pool(
+    pool: multiprocessing.pool.Pool, shards: Iterable[Shard | Rejected], workers: int,
+    idle: Callable[[], None] | None,
+) -> Iterator[list[Outcome]]:
+    return in_order(lambda shard: pool.apply_async(_audit_in_worker, (shard,)), shards,
+                    IN_FLIGHT_PER_WORKER * workers, idle)
 
 
 def _selected(

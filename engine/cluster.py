@@ -11,10 +11,8 @@ shards are in flight per worker: memory stays flat.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from engine.audit import PackChooser
 from engine.model import Rejected
@@ -23,9 +21,9 @@ from engine.transcripts.shards import Shard
 if TYPE_CHECKING:
     from engine.batch import Outcome, WorkerSetup
 
-IN_FLIGHT_PER_WORKER = 4
+IN_FLIGHT_PER_WORKER = 4  # one more than local workers: a round trip takes longer
 
-_choosers: dict[tuple[str, str | None], PackChooser] = {}
+_choosers: dict[tuple[str, str | None], PackChooser] = {}  # by (rules_root, fixed)
 
 
 def audit_on_worker(setup: WorkerSetup, shard: Shard | Rejected) -> list[Outcome]:
@@ -37,27 +35,34 @@ def audit_on_worker(setup: WorkerSetup, shard: Shard | Rejected) -> list[Outcome
     key = (setup.rules_root, setup.fixed)
     chooser = _choosers.get(key)
     if chooser is None:
-        fixed = Path(setup.fixed) if setup.fixed else None
-        chooser = _choosers[key] = PackChooser(Path(setup.rules_root), fixed)
+        chooser = _choosers[key] = setup.chooser()
     return audit_shard(setup, chooser, shard)
 
 
+class _Submitted:
+    """A Dask future as `engine.batch.in_order` waits on it."""
+
+    def __init__(self, future: Any) -> None:
+        self.future = future
+
+    def ready(self) -> bool:
+        return bool(self.future.done())
+
+    def get(self) -> list[Outcome]:
+        return self.future.result()
+
+
 def audit_on_cluster(
-    shards: Iterable[Shard | Rejected], setup: WorkerSetup, address: str
+    shards: Iterable[Shard | Rejected], setup: WorkerSetup, address: str,
+    idle: Callable[[], None] | None = None,
 ) -> Iterator[list[Outcome]]:
     """Each shard's outcomes, in input order, computed on the cluster at `address`."""
     from distributed import Client
 
-    source = iter(shards)
+    from engine.batch import in_order
+
     with Client(address) as client:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
-        pending: deque = deque()
-        while True:
-            while len(pending) < workers * IN_FLIGHT_PER_WORKER:
-                shard = next(source, None)
-                if shard is None:
-                    break
-                pending.append(client.submit(audit_on_worker, setup, shard, pure=False))
-            if not pending:
-                return
-            yield pending.popleft().result()
+        yield from in_order(
+            lambda shard: _Submitted(client.submit(audit_on_worker, setup, shard, pure=False)),
+            shards, workers * IN_FLIGHT_PER_WORKER, idle)

@@ -155,7 +155,7 @@ def test_waiting_for_a_busy_worker_first_runs_idle():
             return Pending([args[0]], done=self.started % 2 == 0)  # every other still busy
 
     waits: list[int] = []
-    got = list(batch._in_order(Pool(), ["a", "b", "c", "d"], 1, lambda: waits.append(1)))
+    got = list(batch._on_pool(Pool(), ["a", "b", "c", "d"], 1, lambda: waits.append(1)))
     assert got == [["a"], ["b"], ["c"], ["d"]]
     assert len(waits) == 2  # before "a" and before "c"
 
