@@ -449,18 +449,16 @@ def _audited_elsewhere(
                 if isinstance(item, Rejected):
                     yield item
                     continue
-                if isinstance(item, Unchanged):
-                    if skip is not None and skip.unchanged(item.call, item.pack_hash):
-                        summary.ledger["unchanged"] += 1
-                        continue
-                    item = _audited_again(item.call, chooser)  # recorded since: audit it here
                 if isinstance(item, AuditedLines):
                     shown, label = item, item.pack
                 else:
-                    shown, label = item[0], item[1].verdict.rule_pack
-                    if skip is not None and skip.unchanged(shown, item[1].verdict.rule_pack_hash):
+                    shown, pack_hash = _call_and_pack_hash(item)
+                    if skip is not None and skip.unchanged(shown, pack_hash):
                         summary.ledger["unchanged"] += 1
                         continue
+                    if isinstance(item, Unchanged):  # recorded since: audit it here
+                        item = shown, audit_call(chooser.for_call(shown), shown)
+                    label = item[1].verdict.rule_pack
                 if shown.call_id in seen:
                     yield _duplicate(shown, summary)
                     continue
@@ -474,8 +472,10 @@ def _audited_elsewhere(
             pool.terminate()
 
 
-def _audited_again(call: Call, chooser: PackChooser) -> tuple[Call, CallAudit]:
-    return call, audit_call(chooser.for_call(call), call)
+def _call_and_pack_hash(item: Unchanged | tuple[Call, CallAudit]) -> tuple[Call, str]:
+    if isinstance(item, Unchanged):
+        return item.call, item.pack_hash
+    return item[0], item[1].verdict.rule_pack_hash
 
 
 class Submitted(Protocol):

@@ -295,11 +295,16 @@ class _CommitGroup:
             self.db.execute("COMMIT")
 
 
-def _holds(db: sqlite3.Connection, call_id: str, hashes: tuple[str, str, str]) -> bool:
-    """The ledger holds the call with this transcript, rule pack and policy (hashes)."""
+def _stored_hashes(db: sqlite3.Connection, call_id: str) -> tuple[str, str, str] | None:
+    """The transcript, rule pack and policy hashes the ledger holds for a call, if any."""
     row = db.execute("SELECT content_hash, rule_pack_hash, policy_hash FROM calls "
                      "WHERE call_id = ?", (call_id,)).fetchone()
-    return row is not None and tuple(row) == hashes
+    return None if row is None else tuple(row)
+
+
+def _holds(db: sqlite3.Connection, call_id: str, hashes: tuple[str, str, str]) -> bool:
+    """The ledger holds the call with this transcript, rule pack and policy (hashes)."""
+    return _stored_hashes(db, call_id) == hashes
 
 
 class LedgerReader:
@@ -443,10 +448,9 @@ class Ledger:
         """Store one audited call and apply the actions its policy rules fired."""
         call, verdict = audit.call, audit.verdict
         with self.transaction():
-            row = self.db.execute("SELECT content_hash, rule_pack_hash, policy_hash FROM calls "
-                                  "WHERE call_id = ?", (call.call_id,)).fetchone()
+            row = _stored_hashes(self.db, call.call_id)
             hashes = (self._content_hash(call), verdict.rule_pack_hash, policy.content_hash)
-            if row is not None and tuple(row) == hashes:
+            if row == hashes:
                 return ChangeReport(call.call_id, "unchanged", self._actions_of(call.call_id))
             report = ChangeReport(call.call_id, "new" if row is None else "re-audited")
             if row is not None:
