@@ -120,10 +120,14 @@ def test_a_nightly_reads_the_days_prefix_of_its_storage(tmp_path):
     from tests.test_nightly import MONDAY, night
 
     storage = f"memory://centre-{uuid.uuid4().hex}/transcripts"
-    for day in (MONDAY, date(2026, 11, 24)):
+    tuesday = night(date(2026, 11, 24), threats=1)
+    # A Monday call uploaded late into Tuesday's prefix: the night reads its own prefix only
+    # (reading the whole storage and picking by date would take it).
+    tuesday.append({**night(MONDAY, threats=1)[0], "call_id": "late-upload"})
+    for day, calls in ((MONDAY, night(MONDAY, threats=1)), (date(2026, 11, 24), tuesday)):
         with fsspec.open(f"{storage}/{day.isoformat()}/calls.jsonl", "wb") as out:
             out.write("\n".join(json.dumps(c, ensure_ascii=False)
-                                for c in night(day, threats=1)).encode() + b"\n")
+                                for c in calls).encode() + b"\n")
     runner = CliRunner()
     config = tmp_path / "callaudit.yaml"
     assert runner.invoke(main, ["init", "--path", str(config)]).exit_code == 0
