@@ -64,6 +64,9 @@ class TranscriptInput(click.ParamType):
         return path
 
 
+NIGHT_SIZED = 1000  # calls from which starting worker processes pays
+
+
 def default_workers(inputs: Iterable[Path | str]) -> int:
     """All cores when there is enough work to pay for starting them: 1,000 calls or more,
     or a storage URL (not read twice to count: storage holds nights, not a handful)."""
@@ -72,8 +75,13 @@ def default_workers(inputs: Iterable[Path | str]) -> int:
     inputs = list(inputs)
     if any(is_url(i) for i in inputs):
         return os.cpu_count() or 1
-    calls = sum(count_units(p) for p in expand_inputs(inputs) if isinstance(p, Path))
-    return (os.cpu_count() or 1) if calls >= 1000 else 1
+    calls = 0
+    for path in expand_inputs(inputs):  # counted only until it is enough: never a full read
+        if isinstance(path, Path):
+            calls += count_units(path, enough=NIGHT_SIZED - calls)
+            if calls >= NIGHT_SIZED:
+                return os.cpu_count() or 1
+    return 1
 
 
 def connect_ledger(path: Path, *, must_exist: bool = True) -> Ledger:

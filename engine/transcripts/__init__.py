@@ -130,9 +130,10 @@ def _from_recording(path: Path) -> LoadResult:
         return Rejected(source, exc.reason, exc.hint, record.get("call_id"))
 
 
-def count_units(path: Path | RemoteFile) -> int:
+def count_units(path: Path | RemoteFile, enough: int | None = None) -> int:
     """Progress units in a file: its lines for JSON Lines (one call each), else one (and
-    one for a remote file, which is not downloaded twice to count its lines)."""
+    one for a remote file, which is not downloaded twice to count its lines). With
+    `enough`, counting stops once that many are seen (the caller only asks "this many?")."""
     if isinstance(path, RemoteFile) or path.suffix.lower() not in JSONL_SUFFIXES:
         return 1
     lines = 0
@@ -142,6 +143,8 @@ def count_units(path: Path | RemoteFile) -> int:
             while chunk := handle.read(1 << 20):
                 lines += chunk.count(b"\n")
                 last = chunk[-1:]
+                if enough is not None and lines >= enough:
+                    return lines
     except OSError:
         return 1
     return max(lines + (last != b"\n"), 1)
