@@ -95,6 +95,42 @@ def test_durable_runner_fires_the_matching_rules_in_policy_order():
     assert PolicyRunner(policy).ruleset == runner.ruleset  # registered once, reused
 
 
+def test_the_runner_asks_durable_once_for_each_distinct_fact(monkeypatch):
+    policy = load_policy(POLICY)
+    runner = PolicyRunner(policy)
+    asked: list[str] = []
+    ask = runner._ask
+    monkeypatch.setattr(runner, "_ask", lambda fact: asked.append(fact["id"]) or ask(fact))
+    invalid = call_facts(audit(INVALID_SALE, product=TRIAL), policy.outcome_names, {})
+    twin = dict(invalid, id="another call, the same facts")
+    on_dnc = dict(invalid, id="a third call", k_on_dnc=1)
+    assert runner.fired(invalid) == ["callback-invalid-call", "recheck-agent-of-invalid-call"]
+    assert runner.fired(twin) == runner.fired(invalid)
+    runner.fired(on_dnc)
+    assert asked == [invalid["id"], "a third call"]
+
+
+def test_kept_answers_are_what_durable_answers_for_facts_one_field_apart():
+    policy = load_policy(POLICY)
+    invalid = call_facts(audit(INVALID_SALE, product=TRIAL), policy.outcome_names, {})
+    quiet = {k: 0 for k in invalid} | {"call_type": "sale", "valid": -1, "worst": -1}
+    choices = {"call_type": ("sale", "second_confirmation", "callback"), "valid": (1, 0, -1),
+               "worst": (-1, 0, 1, 2, 3)}
+    trial_sale = dict(quiet, valid=1, has_trial=1)
+    confirming = dict(quiet, call_type="second_confirmation", k_related_trial_open=1)
+    runner, fresh = PolicyRunner(policy), PolicyRunner(policy)
+    answers = set()
+    for base in (invalid, quiet, trial_sale, confirming):
+        for field in [k for k in base if k != "id"]:
+            for value in choices.get(field, (0, 1)):
+                fact = dict(base, id=f"{field}={value}", **{field: value})
+                # Asked in turn, a key that left out a field would give one fact the
+                # answer kept for its neighbour.
+                assert runner.fired(fact) == fresh._ask(fact), fact
+                answers.add(tuple(runner.fired(fact)))
+    assert len(answers) > 5  # the fields changed what fired
+
+
 def test_working_days_skip_weekends_and_holidays():
     friday = date(2026, 11, 27)
     assert add_working_days(friday, 1, frozenset(range(5)), frozenset()) == date(2026, 11, 30)

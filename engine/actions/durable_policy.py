@@ -6,6 +6,10 @@ per call leaks); each call's fact is asserted with an id and retracted afterward
 session, so no state accumulates; an exception inside an action is swallowed into the
 returned state, so it is checked; a fact that matches no rule raises
 MessageNotHandledException, which simply means "no action".
+
+Each fact stands alone (asserted, then retracted), so what fires is a function of the
+fact's fields: a night's calls fall into a few hundred combinations, and each combination
+is put to durable-rules once and its answer kept (durable-rules took ~0.3 ms a call).
 """
 
 from __future__ import annotations
@@ -82,6 +86,7 @@ class PolicyRunner:
     _registered: ClassVar[set[str]] = set()
     # ruleset -> ids of the rules the last fact fired (filled by the actions durable runs)
     _sinks: ClassVar[dict[str, list[str]]] = {}
+    KEPT_ANSWERS = 4096  # distinct facts whose answers are kept (a night sees hundreds)
 
     def __init__(self, policy: ActionPolicy) -> None:
         self.policy = policy
@@ -94,6 +99,7 @@ class PolicyRunner:
                 PolicyRunner._registered.add(self.ruleset)
                 PolicyRunner._sinks[self.ruleset] = []
         self._sink = PolicyRunner._sinks[self.ruleset]
+        self._answers: dict[tuple[tuple[str, Any], ...], list[str]] = {}
 
     def _definition(self) -> dict[str, Any]:
         rules: dict[str, Any] = {}
@@ -104,6 +110,16 @@ class PolicyRunner:
 
     def fired(self, fact: dict[str, Any]) -> list[str]:
         """The ids of the policy rules this fact triggers, in policy order."""
+        key = tuple(sorted((k, v) for k, v in fact.items() if k != "id"))
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = self._ask(fact)
+            if len(self._answers) < self.KEPT_ANSWERS:
+                self._answers[key] = answer
+        return list(answer)
+
+    def _ask(self, fact: dict[str, Any]) -> list[str]:
+        """durable-rules' answer for one fact: asserted, its actions run, then retracted."""
         host = PolicyRunner._host
         assert host is not None
         with self._lock:
