@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 
 from engine import __version__
-from engine.actions.ledger import LedgerReader
+from engine.actions.ledger import LedgerReader, Prepared, content_hash
 from engine.actions.runner import FollowUp
 from engine.audit import CallAudit, NoPackForLanguage, PackChooser, audit_call
 from engine.model import Call, Rejected, SourceRef
@@ -139,10 +139,11 @@ def run_batch(
                     loaded = (i for i in loaded if isinstance(i, Rejected) or select(i))
                 if skip_audited and follow_up is not None:
                     loaded = _not_yet_audited(loaded, chooser, follow_up, summary)
-                outcomes = _audited_here(loaded, chooser, summary)
+                outcomes = _audited_here(loaded, chooser, summary, mask,
+                                         serialize=follow_up is None)
             for item in outcomes:
                 if on_record:
-                    on_record(item if isinstance(item, (Rejected, AuditedLines)) else item[0])
+                    on_record(item)
                 if isinstance(item, Rejected):
                     summary.rejected += 1
                     rejects.write(orjson.dumps(reject_record(item, mask=mask)) + b"\n")
@@ -154,15 +155,12 @@ def run_batch(
                     findings.writelines(item.findings)
                     _count_lines(summary, item)
                     continue
-                call, result = item
-                actions: list[str] = []
-                if follow_up is not None:
-                    change = follow_up.apply(result)
-                    actions = change.actions
-                    summary.ledger[change.status] += 1
-                    summary.actions.update(actions)
-                    summary.superseded += change.findings_superseded
-                lines = _as_lines(call, result, mask, actions)
+                assert follow_up is not None, "audits come back as lines without a ledger"
+                change = follow_up.apply(item.audit, item.prepared)
+                summary.ledger[change.status] += 1
+                summary.actions.update(change.actions)
+                summary.superseded += change.findings_superseded
+                lines = _as_lines(item.call, item.audit, mask, change.actions, item.findings)
                 verdicts.write(lines.verdict)
                 findings.writelines(lines.findings)
                 _count_lines(summary, lines)
@@ -244,6 +242,7 @@ class Unchanged:
 
     call: Call
     pack_hash: str
+    digest: str | None = None  # the call's content hash
 
 
 @dataclass(frozen=True)
@@ -262,7 +261,40 @@ class AuditedLines:
     waivers: tuple[str, ...]  # the waiver of each waived finding
 
 
-def _as_lines(call: Call, result: CallAudit, mask: bool, actions: list[str]) -> AuditedLines:
+@dataclass(frozen=True)
+class ForLedger:
+    """One call audited for a night with a ledger: the audit (the action policy and the
+    ledger read it), what the ledger stores of it (worked out by the worker that audited
+    it; None when audited here) and its findings' lines. Its verdict line waits for the
+    actions the policy takes, which only the process writing the ledger knows."""
+
+    call: Call
+    audit: CallAudit
+    prepared: Prepared | None
+    findings: tuple[bytes, ...]
+
+    @property
+    def source(self) -> SourceRef | None:
+        return self.call.source
+
+
+def _finding_lines(result: CallAudit, mask: bool) -> tuple[bytes, ...]:
+    return tuple(orjson.dumps(finding_record(f, mask=mask)) + b"\n" for f in result.findings)
+
+
+def _outcome(call: Call, result: CallAudit, mask: bool, *, serialize: bool,
+             prepare: bool = False, digest: str | None = None) -> AuditedLines | ForLedger:
+    """A call's audit as it goes back to the batch: its lines (no ledger), or what the
+    ledger needs, worked out here when `prepare` (`digest`: the call's content hash)."""
+    if serialize:
+        return _as_lines(call, result, mask, [])
+    prepared = Prepared.of(result, digest) if prepare else None
+    return ForLedger(call, result, prepared, _finding_lines(result, mask))
+
+
+def _as_lines(call: Call, result: CallAudit, mask: bool, actions: list[str],
+              findings: tuple[bytes, ...] | None = None) -> AuditedLines:
+    """`findings`: the findings' lines, when they were already written out."""
     record = verdict_record(result.verdict, call, mask=mask)
     record["actions"] = actions
     return AuditedLines(
@@ -270,8 +302,7 @@ def _as_lines(call: Call, result: CallAudit, mask: bool, actions: list[str]) -> 
         call_id=call.call_id,
         pack=result.verdict.rule_pack,
         verdict=orjson.dumps(record) + b"\n",
-        findings=tuple(orjson.dumps(finding_record(f, mask=mask)) + b"\n"
-                       for f in result.findings),
+        findings=_finding_lines(result, mask) if findings is None else findings,
         valid=result.verdict.valid,
         unwaived=result.verdict.findings,
         counted=tuple((f.severity, f.standard) for f in result.findings if f.waiver is None),
@@ -313,14 +344,15 @@ def _note_pack(summary: BatchSummary, pack: RulePack) -> None:
         summary.waivers_known.update({w.label: w.rule_id for w in pack.waivers})
 
 
-Outcome = Rejected | AuditedLines | Unchanged | tuple[Call, CallAudit]
+Outcome = Rejected | AuditedLines | Unchanged | ForLedger
 # What `on_record` is told of each record as it is written (it reads `.source`).
-Progress = Call | Rejected | AuditedLines
+Progress = Rejected | AuditedLines | ForLedger
 
 
 def _audited_here(
-    items: Iterable[Call | Rejected], chooser: PackChooser, summary: BatchSummary
-) -> Iterator[Outcome]:
+    items: Iterable[Call | Rejected], chooser: PackChooser, summary: BatchSummary, mask: bool,
+    *, serialize: bool,
+) -> Iterator[Rejected | AuditedLines | ForLedger]:
     """Each loaded item audited in this process, in input order (duplicates and calls
     without a pack become rejects)."""
     seen = SeenIds()
@@ -338,7 +370,7 @@ def _audited_here(
             continue
         seen.add(item.call_id)
         _note_pack(summary, pack)
-        yield item, audit_call(pack, item)
+        yield _outcome(item, audit_call(pack, item), mask, serialize=serialize)
 
 
 @dataclass(frozen=True)
@@ -372,14 +404,15 @@ def audit_shard(setup: WorkerSetup, chooser: PackChooser, shard: Shard) -> list[
         except NoPackForLanguage as exc:
             out.append(_no_pack(item, exc))
             continue
-        if ledger is not None and ledger.already_audited(item, pack.content_hash):
-            out.append(Unchanged(item, pack.content_hash))
+        # With a ledger, the content hash is worked out here, once, for the lookup and for
+        # the record: the process writing the ledger then need not.
+        digest = None if setup.serialize else content_hash(item)
+        if ledger is not None and ledger.already_audited(item, pack.content_hash, digest):
+            out.append(Unchanged(item, pack.content_hash, digest))
             continue
         result = audit_call(pack, item)
-        if setup.serialize:
-            out.append(_as_lines(item, result, setup.mask, []))
-        else:
-            out.append((item, result))
+        out.append(_outcome(item, result, setup.mask, serialize=setup.serialize, prepare=True,
+                            digest=digest))
     return out
 
 
@@ -452,13 +485,15 @@ def _audited_elsewhere(
                 if isinstance(item, AuditedLines):
                     shown, label = item, item.pack
                 else:
-                    shown, pack_hash = _call_and_pack_hash(item)
-                    if skip is not None and skip.unchanged(shown, pack_hash):
+                    shown, pack_hash, digest = _call_and_hashes(item)
+                    if skip is not None and skip.unchanged(shown, pack_hash, digest):
                         summary.ledger["unchanged"] += 1
                         continue
                     if isinstance(item, Unchanged):  # recorded since: audit it here
-                        item = shown, audit_call(chooser.for_call(shown), shown)
-                    label = item[1].verdict.rule_pack
+                        item = _outcome(shown, audit_call(chooser.for_call(shown), shown), mask,
+                                        serialize=False, prepare=True, digest=digest)
+                    assert isinstance(item, ForLedger)
+                    label = item.audit.verdict.rule_pack
                 if shown.call_id in seen:
                     yield _duplicate(shown, summary)
                     continue
@@ -472,10 +507,12 @@ def _audited_elsewhere(
             pool.terminate()
 
 
-def _call_and_pack_hash(item: Unchanged | tuple[Call, CallAudit]) -> tuple[Call, str]:
+def _call_and_hashes(item: Unchanged | ForLedger) -> tuple[Call, str, str | None]:
+    """The call, its rule pack's hash and, when a worker worked it out, its content hash."""
     if isinstance(item, Unchanged):
-        return item.call, item.pack_hash
-    return item[0], item[1].verdict.rule_pack_hash
+        return item.call, item.pack_hash, item.digest
+    digest = item.prepared.content_hash if item.prepared is not None else None
+    return item.call, item.audit.verdict.rule_pack_hash, digest
 
 
 class Submitted(Protocol):

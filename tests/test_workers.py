@@ -8,13 +8,14 @@ from pathlib import Path
 
 from bench.generate import write_calls
 from engine import batch
+from engine.actions import ledger as ledger_module
 from engine.actions.ledger import Ledger
 from engine.actions.policy import load_policy
 from engine.actions.runner import FollowUp
 from engine.audit import PackChooser
 from engine.batch import SeenIds, run_batch
-from engine.model import Rejected
-from engine.transcripts import shards
+from engine.model import Call, Rejected
+from engine.transcripts import load_calls, shards
 from tests.conftest import REPO
 
 
@@ -82,8 +83,9 @@ def test_workers_loading_shards_write_exactly_what_one_process_writes(tmp_path, 
 
 
 def ledger_rows(path: Path) -> dict[str, list[tuple]]:
-    tables = {"calls": "call_id, content_hash, rule_pack",
-              "findings": "fingerprint, call_id", "callbacks": "call_id, phone, status",
+    tables = {"calls": "call_id, content_hash, rule_pack, valid, violations, actions",
+              "findings": "fingerprint, call_id, evidence, detail",
+              "callbacks": "call_id, phone, status",
               "blacklist": "phone, call_id, status", "dnc": "phone, call_id",
               "trials": "sale_call_id, phone"}
     with sqlite3.connect(path) as db:
@@ -120,6 +122,32 @@ def test_workers_with_a_ledger_record_what_one_process_records(tmp_path, monkeyp
     assert outputs(tmp_path / "out1") == outputs(tmp_path / "out2")
     assert ledger_rows(tmp_path / "1.db") == ledger_rows(tmp_path / "2.db")
     assert ledger_rows(tmp_path / "1.db")["callbacks"]
+
+
+def test_the_process_writing_the_ledger_leaves_hashing_to_the_workers(tmp_path, monkeypatch):
+    """Workers work out each call's content hash and stored evidence beside its audit; the
+    one process writing the ledger (the limit of a night on many cores) does not redo it."""
+    hashed_here: list[str] = []
+    real = ledger_module.content_hash
+    inputs = mixed_inputs(tmp_path / "in")
+    with Ledger(tmp_path / "l.db") as ledger:
+        follow_up = FollowUp(load_policy(REPO / "rules" / "actions.yaml"), ledger)
+        # Patched after the workers' module is loaded: forked workers see it too, but
+        # they hash through engine.batch, so only this process's hashing is counted.
+        monkeypatch.setattr(ledger_module, "content_hash",
+                            lambda call: hashed_here.append(call.call_id) or real(call))
+        summary = run_batch(inputs, tmp_path / "out", PackChooser(REPO / "rules"), workers=2,
+                            follow_up=follow_up, skip_audited=True)
+    assert summary.ledger["new"] > 100
+    assert hashed_here == []
+    with sqlite3.connect(tmp_path / "l.db") as db:
+        stored = dict(db.execute("SELECT call_id, content_hash FROM calls").fetchall())
+    assert len(stored) == summary.ledger["new"]
+    first = {}
+    for call in load_calls(inputs):
+        if isinstance(call, Call):
+            first.setdefault(call.call_id, call)  # a repeated id: the first was recorded
+    assert {i: real(c) for i, c in first.items() if i in stored} == stored
 
 
 def test_seen_ids_remember_every_id_after_spilling_to_hashes():
