@@ -66,7 +66,7 @@ def run_rule(rule: Rule, ctx: CallContext) -> list[Finding]:
                 severity=info.severity,
                 message=info.message,
                 evidence=evidence,
-                rule_source=str(info.location),
+                rule_source=info.source,
                 detail=draft.detail,
                 fingerprint=fingerprint(ctx.call.call_id, info.id, evidence),
             )
@@ -78,15 +78,13 @@ def audit_call(pack: RulePack, call: Call, *, include_experimental: bool = False
     """Run every active rule of the pack on the call."""
     ctx = context_for(pack, call)
     findings: list[Finding] = []
-    hits = ctx.hits
-    for rule in pack.rules:
-        if rule.info.status == "deprecated":
-            continue
-        if rule.info.status == "experimental" and not include_experimental:
-            continue
-        if any(hits.keys().isdisjoint(need) for need in rule.requirements):
-            continue  # a matcher it needs never matched: it cannot fire
-        findings.extend(run_rule(rule, ctx))
+    matched = ctx.hits.keys()
+    for rule in pack.rules_to_run(include_experimental):
+        for need in rule.requirements:
+            if matched.isdisjoint(need):
+                break  # a matcher it needs never matched: it cannot fire
+        else:
+            findings.extend(run_rule(rule, ctx))
     findings = [_waived(pack, call, f) for f in findings]
     findings.sort(key=lambda f: f.sort_key)
     standards = {f.standard for f in findings if f.waiver is None}

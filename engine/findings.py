@@ -48,10 +48,8 @@ class Finding:
 
 def fingerprint(call_id: str, rule_id: str, evidence: tuple[Evidence, ...]) -> str:
     """The same rule on the same words of the same call always gives the same id."""
-    digest = hashlib.sha256(f"{call_id}\0{rule_id}".encode())
-    for item in evidence:
-        digest.update(f"\0{item.turn}:{item.char_start}:{item.char_end}".encode())
-    return digest.hexdigest()[:20]
+    spans = "".join(f"\0{item.turn}:{item.char_start}:{item.char_end}" for item in evidence)
+    return hashlib.sha256(f"{call_id}\0{rule_id}{spans}".encode()).hexdigest()[:20]
 
 
 @dataclass(frozen=True)

@@ -272,3 +272,20 @@ def test_a_rule_whose_condition_holds_without_matches_still_fires(pack_factory):
     assert len(findings(pack_factory, body, [("agent", "x")])) == 1
     body = rule("kind: required\nmatcher: fee\nwhen: {call_type: [sale]}")
     assert len(findings(pack_factory, body, [("agent", "x")])) == 1
+
+
+# -- status --------------------------------------------------------------------------------
+
+def test_an_audit_runs_active_rules_experimental_ones_when_asked_deprecated_ones_never(
+        pack_factory):
+    rules = "rules:\n" + "".join(
+        f"  - id: {status}-rule\n    kind: forbidden\n    matcher: promise\n"
+        f"    status: {status}\n    standard: consent\n    severity: major\n    message: m\n"
+        f"    rationale: why\n" + textwrap.indent(textwrap.dedent(EXAMPLES).strip("\n"), "    ")
+        + "\n" for status in ("active", "experimental", "deprecated"))
+    pack = pack_factory({"m.yaml": MATCHERS, "r.yaml": rules})
+    call = make_call([("agent", "我保证")])
+    assert [f.rule_id for f in audit_call(pack, call).findings] == ["active-rule"]
+    with_experimental = audit_call(pack, call, include_experimental=True).findings
+    assert sorted(f.rule_id for f in with_experimental) == ["active-rule", "experimental-rule"]
+    assert audit_call(pack, call).findings[0].rule_id == "active-rule"  # nothing kept across

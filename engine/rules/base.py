@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from engine.model import Call
 from engine.rules.problems import Location
@@ -51,6 +52,11 @@ class RuleInfo:
     status: str = "active"
     since: str = ""
     examples: tuple[Example, ...] = ()
+
+    @cached_property
+    def source(self) -> str:
+        """Where the rule is written, as findings name it (file:line:col)."""
+        return str(self.location)
 
 
 @dataclass(frozen=True, order=True)

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 from engine.model import LANGUAGES
@@ -80,6 +81,18 @@ class RulePack:
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.info.id == rule_id), None)
+
+    def rules_to_run(self, include_experimental: bool = False) -> tuple[Rule, ...]:
+        """The rules an audit runs: never the deprecated, the experimental when asked."""
+        return self._with_experimental if include_experimental else self._active
+
+    @cached_property
+    def _active(self) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.info.status == "active")
+
+    @cached_property
+    def _with_experimental(self) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.info.status != "deprecated")
 
     @property
     def label(self) -> str:

@@ -163,6 +163,12 @@ class NormalizedTurn:
         return folded
 
     @property
+    def folded_text(self) -> str:
+        """`folded.text`, without building the map back when it is one to one."""
+        folded = self._folded
+        return folded if isinstance(folded, str) else folded.text
+
+    @property
     def clause_starts(self) -> tuple[int, ...]:
         """Match positions where a clause begins (always holds 0)."""
         return (self._clauses or self._read_clauses())[0]
@@ -176,7 +182,7 @@ class NormalizedTurn:
     def segments(self) -> tuple[tuple[int, int], ...]:
         """Sorted (match position, folded position) pairs: each starts a run copied one to one."""
         if self._segments is None:
-            self._segments = self._normalizer.segments(self.folded.text)
+            self._segments = self._normalizer.segments(self.folded_text)
         return self._segments
 
     def _read_clauses(self) -> tuple[tuple[int, ...], frozenset[int]]:

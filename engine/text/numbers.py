@@ -355,14 +355,11 @@ _PER_UNIT = re.compile(
 )
 
 
-# Every word that makes an amount monthly holds one of these (月, month, mon, mo, mth).
-_MONTH_MARKS = ("月", "mo", "mth")
-
-
 def may_say_monthly(text: str) -> bool:
     """False when no amount in the (folded) text can be stated per month: it has no word
-    for a month. Lets a check of monthly fees pass over most turns without reading them."""
-    return any(mark in text for mark in _MONTH_MARKS)
+    for a month. Lets a check of monthly fees pass over most turns without reading them.
+    Every word that makes an amount monthly holds 月, "mo" (month, mon, mo) or "mth"."""
+    return "月" in text or "mo" in text or "mth" in text
 
 
 def find_amounts(text: str) -> list[StatedAmount]:

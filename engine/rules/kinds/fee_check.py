@@ -31,9 +31,9 @@ class FeeCheck(Rule):
         for number, (turn, norm) in enumerate(zip(ctx.call.turns, ctx.turns, strict=False)):
             if turn.speaker != self.by or number in unless_turns:
                 continue
-            if number not in context_turns and not may_say_monthly(norm.folded.text):
+            if number not in context_turns and not may_say_monthly(norm.folded_text):
                 continue  # no amount here can be a monthly fee
-            for amount in find_amounts(norm.folded.text):
+            for amount in find_amounts(norm.folded_text):
                 monthly = amount.per == "month" or (amount.per is None and number in context_turns)
                 if not monthly or abs(amount.value - fee) <= Decimal(str(self.tolerance)):
                     continue

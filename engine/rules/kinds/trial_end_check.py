@@ -28,7 +28,7 @@ class TrialEndCheck(Rule):
         expected = day + timedelta(days=call.product.trial_days)
         for number in sorted({h.turn for h in ctx.hits_of(self.context, self.by)}):
             norm = ctx.turns[number]
-            for stated in find_dates(norm.folded.text, day):
+            for stated in find_dates(norm.folded_text, day):
                 said = resolve_date(stated, day)
                 if abs((said - expected).days) <= self.tolerance_days:
                     continue
