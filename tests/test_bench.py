@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import re2
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -83,3 +84,30 @@ def test_the_benchmark_command_prints_its_table_and_writes_json(tmp_path):
     assert report["ratios"]["engine / naive baseline"] > 1
     assert report["apart"]["calls"] == 120  # the two halves audited apart add up
     assert report["rows"]["with a ledger, 2 workers"]["calls"] == 120
+
+
+def test_instruction_counts_are_read_from_callgrind_and_a_missing_count_says_so():
+    from bench.instructions import collected
+
+    assert collected("==1== Events    : Ir\n==1== Collected : 2052120893\n==1==\n") == \
+        2052120893
+    with pytest.raises(ValueError, match="no 'Collected' line"):
+        collected("==1== valgrind: failed to start tool 'callgrind'\n")
+
+
+def test_each_counted_stage_runs_on_real_calls_and_on_none(tmp_path):
+    """What callgrind counts, run here without it (each stage, with N calls and with 0)."""
+    path = write_calls(tmp_path / "calls.jsonl", 6)
+    for stage in ("audit", "batch", "parse"):
+        for number in ("6", "0"):
+            subprocess.run([sys.executable, "-m", "bench.instructions", "--child", stage,
+                            str(path), number], cwd=REPO, check=True, timeout=120)
+
+
+def test_counting_instructions_without_valgrind_says_what_to_install(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bench.instructions", "--calls", "5"],
+                            cwd=REPO, capture_output=True, text=True, timeout=60,
+                            env={"PATH": str(tmp_path)})
+    assert result.returncode == 1
+    assert "valgrind is not installed" in result.stderr
+    assert "Traceback" not in result.stderr
