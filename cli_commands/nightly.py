@@ -83,6 +83,10 @@ def init_command(path: Path) -> None:
 )
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Processes to audit with (default: all cores for 1,000+ calls, else 1).")
+@click.option("--cluster", metavar="ADDRESS",
+              help="Audit on a Dask distributed cluster (e.g. tcp://scheduler:8786); the "
+                   "rules must be on storage the workers can read. The ledger and the report "
+                   "are written here.")
 @click.option("--no-mask", is_flag=True, help="Full phone numbers in the report.")
 def nightly_command(
     day_text: str,
@@ -90,6 +94,7 @@ def nightly_command(
     config_path: Path,
     fail_on_alert: str | None,
     workers: int | None,
+    cluster: str | None,
     no_mask: bool,
 ) -> None:
     """Audit a night's calls into the ledger, draw the review samples, raise early
@@ -105,11 +110,15 @@ def nightly_command(
     day = _day(day_text)
     try:
         paths = [str(p) for p in inputs] or None
-        if workers is None:
+        if workers is None and cluster is None:
             workers = default_workers(paths or night_inputs(config, day)[0])
-        result = run_night(config, day, paths, workers=workers)
+        result = run_night(config, day, paths, workers=workers or 1, cluster=cluster)
     except (NightlyBusy, LedgerError) as exc:
         raise UserError(str(exc)) from None
+    except (OSError, TimeoutError) as exc:
+        if cluster is None:
+            raise
+        raise UserError(f"cannot use the Dask cluster at {cluster}: {exc}") from None
     except sqlite3.DatabaseError as exc:
         raise UserError(f"{config.database} is not a callaudit ledger ({exc})") from None
     except RulePackError as exc:

@@ -233,3 +233,58 @@ def test_a_damaged_ledger_is_a_clear_error_not_a_traceback(tmp_path):
                                        str(tmp_path / "s.csv"), "--config", str(config)])
     assert result.exit_code == 2
     assert "ledger.db is not a callaudit ledger" in result.output
+
+
+def centre_of_one_night(root: Path, day: date) -> Path:
+    shutil.copytree(REPO / "rules", root / "rules")
+    folder = root / "transcripts"  # no folder per day: the night picks its calls by date
+    folder.mkdir(parents=True)
+    calls = night(day, threats=3) + night(day + timedelta(days=1), threats=0)[:5]  # + Tuesday's
+    (folder / "calls.jsonl").write_text(
+        "\n".join(json.dumps(c, ensure_ascii=False) for c in calls) + "\n", encoding="utf-8")
+    assert CliRunner().invoke(main, ["init", "--path", str(root / "callaudit.yaml")]).exit_code == 0
+    return root / "callaudit.yaml"
+
+
+def test_a_night_on_a_dask_cluster_records_what_a_local_night_records(tmp_path):
+    from distributed import LocalCluster
+
+    configs = {where: centre_of_one_night(tmp_path / where, MONDAY) for where in ("here", "dask")}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        for where, how in (("here", ["--workers", "1"]),
+                           ("dask", ["--cluster", cluster.scheduler_address])):
+            result = CliRunner().invoke(main, ["nightly", "--date", MONDAY.isoformat(),
+                                               "--config", str(configs[where]), *how])
+            assert result.exit_code == 0, result.output
+            assert "63 calls" in result.output  # Monday's only: Tuesday's five are left out
+        assert "audit_on_worker" in cluster.scheduler.task_prefixes  # the cluster audited
+    reports = {where: tmp_path / where / "reports" / MONDAY.isoformat() for where in configs}
+    for name in ("verdicts.jsonl", "findings.jsonl"):
+        here, dask = ((reports[w] / name).read_text(encoding="utf-8") for w in ("here", "dask"))
+        assert here.replace(str(tmp_path / "here"), "ROOT") == \
+            dask.replace(str(tmp_path / "dask"), "ROOT")
+    rows = {}
+    for where, config in configs.items():
+        with Ledger(load_config(config).database) as ledger:
+            rows[where] = {table: ledger.db.execute(f"SELECT {columns} FROM {table} ORDER BY 1, 2")
+                           .fetchall() for table, columns in (
+                               ("calls", "call_id, content_hash, valid, violations, actions"),
+                               ("findings", "fingerprint, evidence"),
+                               ("callbacks", "call_id, due_date"), ("blacklist", "phone, call_id"))}
+    assert [tuple(r) for r in rows["here"]["calls"]] == [tuple(r) for r in rows["dask"]["calls"]]
+    for table in ("findings", "callbacks", "blacklist"):
+        assert [tuple(r) for r in rows["here"][table]] == [tuple(r) for r in rows["dask"][table]]
+    assert rows["here"]["blacklist"] and rows["here"]["callbacks"]
+
+
+def test_a_night_names_the_cluster_it_cannot_reach(tmp_path):
+    import dask
+
+    config = centre_of_one_night(tmp_path, MONDAY)
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):  # not the default 30
+        result = CliRunner().invoke(main, ["nightly", "--date", MONDAY.isoformat(), "--config",
+                                           str(config), "--cluster", "tcp://127.0.0.1:9"])
+    assert result.exit_code != 0
+    assert "cannot use the Dask cluster at tcp://127.0.0.1:9" in result.output
+    assert "Traceback" not in result.output

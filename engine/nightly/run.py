@@ -88,8 +88,10 @@ def run_night(
     inputs: list[str] | None = None,
     on_record: Callable[[Progress], None] | None = None,
     workers: int = 1,
+    cluster: str | None = None,
 ) -> NightResult:
-    """The whole nightly job for one date."""
+    """The whole nightly job for one date (audited on `workers` local processes, or on the
+    Dask cluster at `cluster`; the ledger and the report are written here either way)."""
     folder = config.reports / day.isoformat()
     with night_lock(config.reports):
         if inputs:
@@ -109,6 +111,7 @@ def run_night(
                 select=select,
                 skip_audited=True,
                 workers=workers,
+                cluster=cluster,
             )
             sample = draw_sample(ledger, config, "daily", day.isoformat())
             weekly = (
