@@ -6,6 +6,7 @@ import hashlib
 import json
 import multiprocessing
 import multiprocessing.pool
+import pickle
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -470,7 +471,8 @@ def _audited_elsewhere(
         pool = multiprocessing.get_context("fork").Pool(workers)
         results = _on_pool(pool, shards, workers, idle)
     else:
-        if select is not None:  # a spawned process cannot be sent an arbitrary function
+        if select is not None and not _can_send(select):
+            # A spawned process cannot be sent a closure: pick the calls here instead.
             setup = replace(setup, select=None)
             shards = _selected(shards, select)
         pool = multiprocessing.get_context("spawn").Pool(workers, _start_worker, (setup,))
@@ -551,6 +553,16 @@ def _on_pool(
 ) -> Iterator[list[Outcome]]:
     return in_order(lambda shard: pool.apply_async(_audit_in_worker, (shard,)), shards,
                     IN_FLIGHT_PER_WORKER * workers, idle)
+
+
+def _can_send(select: Callable[[Call], bool]) -> bool:
+    """Whether a spawned worker can be sent `select` (a module-level function or a picklable
+    object such as the night's StartedOn can; a lambda cannot)."""
+    try:
+        pickle.dumps(select)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
 
 
 def _selected(

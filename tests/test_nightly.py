@@ -288,3 +288,26 @@ def test_a_night_names_the_cluster_it_cannot_reach(tmp_path):
     assert result.exit_code != 0
     assert "cannot use the Dask cluster at tcp://127.0.0.1:9" in result.output
     assert "Traceback" not in result.output
+
+
+def test_night_workers_pick_the_nights_calls_themselves(tmp_path, monkeypatch):
+    """With transcripts of many days in one place, a night on worker processes sends them
+    the file's shards as bytes and the date to pick; the process writing the ledger parses
+    no call (it did all of them when it had to pick them for the workers)."""
+    from engine import batch
+
+    configs = {w: centre_of_one_night(tmp_path / f"w{w}", MONDAY) for w in (1, 2)}
+    parsed_here = []
+    load_shard = batch.load_shard
+    monkeypatch.setattr(batch, "load_shard",
+                        lambda shard: parsed_here.append(shard) or load_shard(shard))
+    for workers, config in configs.items():
+        result = CliRunner().invoke(main, ["nightly", "--date", MONDAY.isoformat(), "--config",
+                                           str(config), "--workers", str(workers)])
+        assert result.exit_code == 0, result.output
+        assert "63 calls" in result.output  # Monday's only: Tuesday's five are left out
+    assert parsed_here == []
+    outputs = {w: (tmp_path / f"w{w}" / "reports" / MONDAY.isoformat() / "findings.jsonl")
+               .read_text(encoding="utf-8").replace(str(tmp_path / f"w{w}"), "ROOT")
+               for w in configs}
+    assert outputs[1] == outputs[2] and outputs[1]

@@ -68,18 +68,27 @@ def night_lock(folder: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def night_inputs(config: NightlyConfig, day: date) -> tuple[list[str], Callable[[Call], bool]]:
-    """The day's folder when the platform writes one, else every transcript of that date."""
+@dataclass(frozen=True)
+class StartedOn:
+    """Picks the calls started on a date (in the call's own time zone). A dataclass, not a
+    closure, so worker processes can be sent it and pick calls where they parse them."""
+
+    day: str  # YYYY-MM-DD
+
+    def __call__(self, call: Call) -> bool:
+        return call.started_at is not None and call.started_at.date().isoformat() == self.day
+
+
+def night_inputs(config: NightlyConfig, day: date) -> tuple[list[str], StartedOn | None]:
+    """The day's folder when the platform writes one (all its calls: no choice to make),
+    else every transcript, of which the calls started that day."""
     if isinstance(config.transcripts, str):  # a storage URL
         prefix = f"{config.transcripts.rstrip('/')}/{day.isoformat()}"
         if is_prefix(prefix):
-            return [prefix + "/"], lambda call: True
+            return [prefix + "/"], None
     elif (config.transcripts / day.isoformat()).is_dir():
-        return [str(config.transcripts / day.isoformat())], lambda call: True
-    wanted = day.isoformat()
-    return [
-        str(config.transcripts)
-    ], lambda call: call.started_at is not None and call.started_at.date().isoformat() == wanted
+        return [str(config.transcripts / day.isoformat())], None
+    return [str(config.transcripts)], StartedOn(day.isoformat())
 
 
 def run_night(
@@ -95,7 +104,7 @@ def run_night(
     folder = config.reports / day.isoformat()
     with night_lock(config.reports):
         if inputs:
-            paths, select = inputs, (lambda call: True)
+            paths, select = inputs, None
         else:
             paths, select = night_inputs(config, day)
         chooser = PackChooser(config.rules)
