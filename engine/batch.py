@@ -284,12 +284,12 @@ def _finding_lines(result: CallAudit, mask: bool) -> tuple[bytes, ...]:
 
 
 def _outcome(call: Call, result: CallAudit, mask: bool, *, serialize: bool,
-             prepare: bool = False, digest: str | None = None) -> AuditedLines | ForLedger:
+             digest: str | None = None) -> AuditedLines | ForLedger:
     """A call's audit as it goes back to the batch: its lines (no ledger), or what the
-    ledger needs, worked out here when `prepare` (`digest`: the call's content hash)."""
+    ledger needs, worked out here when the call's content hash (`digest`) was."""
     if serialize:
         return _as_lines(call, result, mask, [])
-    prepared = Prepared.of(result, digest) if prepare else None
+    prepared = Prepared.of(result, digest) if digest is not None else None
     return ForLedger(call, result, prepared, _finding_lines(result, mask))
 
 
@@ -412,8 +412,7 @@ def audit_shard(setup: WorkerSetup, chooser: PackChooser, shard: Shard) -> list[
             out.append(Unchanged(item, pack.content_hash, digest))
             continue
         result = audit_call(pack, item)
-        out.append(_outcome(item, result, setup.mask, serialize=setup.serialize, prepare=True,
-                            digest=digest))
+        out.append(_outcome(item, result, setup.mask, serialize=setup.serialize, digest=digest))
     return out
 
 
@@ -493,7 +492,7 @@ def _audited_elsewhere(
                         continue
                     if isinstance(item, Unchanged):  # recorded since: audit it here
                         item = _outcome(shown, audit_call(chooser.for_call(shown), shown), mask,
-                                        serialize=False, prepare=True, digest=digest)
+                                        serialize=False, digest=digest)
                     assert isinstance(item, ForLedger)
                     label = item.audit.verdict.rule_pack
                 if shown.call_id in seen:

@@ -478,8 +478,6 @@ class Ledger:
         """Store one audited call and apply the actions its policy rules fired
         (`prepared`: what a worker already worked out of the call; else done here)."""
         call, verdict = audit.call, audit.verdict
-        if prepared is not None and len(prepared.evidence) != len(audit.findings):
-            raise ValueError(f"call {call.call_id}: prepared for another audit of it")
         digest = prepared.content_hash if prepared is not None else self._content_hash(call)
         with self.transaction():
             row = _stored_hashes(self.db, call.call_id)
