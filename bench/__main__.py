@@ -75,6 +75,7 @@ def main() -> None:
             "parse floor": measure("parse", path),
             "naive baseline": measure("naive", subset),
             "engine, 1 worker": measure("engine", path, 1),
+            "engine, 1 worker, nothing remembered": measure("forgetting", path),
             f"engine, {args.workers} workers": measure("engine", path, args.workers),
         }
         apart = measure_apart(path, args.workers)
@@ -96,6 +97,8 @@ def main() -> None:
         spin_one["calls"] / spin_one["seconds"])
     ratios = {
         "engine / naive baseline": engine / rows["naive baseline"]["calls_per_second"],
+        "  nothing remembered / naive": rows["engine, 1 worker, nothing remembered"][
+            "calls_per_second"] / rows["naive baseline"]["calls_per_second"],
         "parse floor / engine": rows["parse floor"]["calls_per_second"] / engine,
         f"speed-up on {args.workers} workers": parallel / engine,
         f"{args.workers} independent audits": apart["calls"] / apart["seconds"] / engine,
@@ -107,6 +110,9 @@ def main() -> None:
               f"{row['calls_per_second']:>9,.0f} {row['peak_rss_mb']:>12,.1f}")
     for name, value in ratios.items():
         print(f"{name:<34} {value:>9.2f}×")
+    recalled = rows["engine, 1 worker"].get("turns_recalled", 0.0)
+    print(f"(engine, 1 worker: {recalled:.0%} of turns were texts its packs had read before "
+          "and remembered; nothing remembered: every turn read anew)")
     print(f"({args.workers} independent audits: {args.workers} separate one-worker runs at once, "
           f"each on 1/{args.workers} of the calls, against one run on all: what {args.workers} "
           "workers can reach on this machine; bare-loop ceiling: a pure-Python loop, which "

@@ -2,7 +2,8 @@
 
     python -m bench.measure MODE CALLS.jsonl [WORKERS]
 
-prints one JSON line: {"mode", "calls", "seconds", "peak_rss_mb"}.
+prints one JSON line: {"mode", "calls", "seconds", "peak_rss_mb"}, and for the engine on
+one worker "turns_recalled": the share of turns whose text the packs had read before.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+_EXTRA: dict[str, float] = {}  # what a mode measured besides time and memory
 
 
 def parse_only(path: str) -> int:
@@ -45,16 +47,30 @@ def naive(path: str) -> int:
     return count
 
 
-def engine(path: str, workers: int = 1) -> int:
+def engine_run(path: str, workers: int = 1) -> int:
     """The audit as `callaudit audit --no-ledger` runs it, outputs to a scratch folder."""
     import tempfile
 
     from engine.audit import PackChooser
     from engine.batch import run_batch
 
+    chooser = PackChooser(REPO / "rules")
     with tempfile.TemporaryDirectory() as out:
-        summary = run_batch([path], Path(out), PackChooser(REPO / "rules"), workers=workers)
+        summary = run_batch([path], Path(out), chooser, workers=workers)
+    if workers == 1:  # audited in this process: how often a turn's text was seen before
+        memos = [pack.index.memo for pack in chooser.loaded()]
+        asked = sum(m.asked for m in memos)
+        _EXTRA["turns_recalled"] = sum(m.recalled for m in memos) / asked if asked else 0.0
     return summary.calls + summary.rejected
+
+
+def forgetting(path: str) -> int:
+    """The engine on 1 worker remembering no turn: every turn read anew, as if no text
+    ever recurred (the engine's worst case; real calls repeat script lines and answers)."""
+    import engine.rules.matchers
+
+    engine.rules.matchers.TURNS_KEPT = 0
+    return engine_run(path, 1)
 
 
 def nightly(path: str, workers: int = 1) -> int:
@@ -93,8 +109,8 @@ def spin(path: str, workers: int = 1) -> int:
     return loops
 
 
-MODES = {"parse": parse_only, "naive": naive, "engine": engine, "nightly": nightly,
-         "spin": spin}
+MODES = {"parse": parse_only, "naive": naive, "engine": engine_run, "forgetting": forgetting,
+         "nightly": nightly, "spin": spin}
 
 
 def main() -> None:
@@ -106,7 +122,7 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps({"mode": mode, "calls": calls, "seconds": seconds,
-                      "peak_rss_mb": round(max(peak, children), 1)}))
+                      "peak_rss_mb": round(max(peak, children), 1), **_EXTRA}))
 
 
 if __name__ == "__main__":  # spawned workers import this module: run only when asked

@@ -85,10 +85,15 @@ class NaiveSearch:
 
 
 def make_naive(pack: RulePack) -> None:
-    """Turn a loaded pack into the naive baseline: turn-by-turn normalising and plain loops."""
-    normalizer = pack.normalizer
-    together = normalizer.normalize_call
-    pack.index.scan = NaiveSearch(pack.index).scan  # type: ignore[method-assign]
-    normalizer.normalize_call = lambda texts: [  # type: ignore[method-assign]
-        together((text,))[0] for text in texts
-    ]
+    """Turn a loaded pack into the naive baseline: each turn normalised on its own, plain
+    loops, and nothing remembered from one call to the next."""
+    normalize_call = pack.normalizer.normalize_call
+    search = NaiveSearch(pack.index)
+
+    def read_call(
+        texts: Sequence[str], speakers: Sequence[str], product_name: str | None = None
+    ) -> tuple[list[NormalizedTurn], dict[str, list[Hit]]]:
+        turns = [normalize_call((text,))[0] for text in texts]
+        return turns, search.scan(turns, speakers, product_name)
+
+    pack.index.read_call = read_call  # type: ignore[method-assign]

@@ -24,9 +24,10 @@ class CallAudit:
 
 def context_for(pack: RulePack, call: Call) -> CallContext:
     """Normalise the call's turns and find every matcher's hits, the whole call at once."""
-    turns = pack.normalizer.normalize_call([t.text for t in call.turns])
     product = call.product.name if call.product else None
-    hits = pack.index.scan(turns, [t.speaker for t in call.turns], product)
+    turns, hits = pack.index.read_call(
+        [t.text for t in call.turns], [t.speaker for t in call.turns], product
+    )
     ctx = CallContext(call, turns, hits)
     if pack.sale_made is not None:
         evidence = pack.sale_made.evaluate(ctx)

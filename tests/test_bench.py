@@ -38,21 +38,24 @@ def test_the_naive_baseline_and_the_engine_find_the_same_hits(tmp_path):
     chooser = PackChooser(REPO / "rules")
     naive: dict[str, NaiveSearch] = {}
     compared = hits = 0
-    for call in load_calls([str(generated), str(REPO / "transcripts")]):
-        if not isinstance(call, Call):
-            continue
-        pack = chooser.for_call(call)
-        search = naive.setdefault(pack.name, NaiveSearch(pack.index))
-        texts = [t.text for t in call.turns]
-        speakers = [t.speaker for t in call.turns]
-        product = call.product.name if call.product else None
-        engine = pack.index.scan(pack.normalizer.normalize_call(texts), speakers, product)
-        alone = [pack.normalizer.normalize(t) for t in texts]
-        assert search.scan(alone, speakers, product) == engine, call.call_id
-        compared += 1
-        hits += sum(len(h) for h in engine.values())
-    assert compared > 400
-    assert hits > 10_000
+    calls = [c for c in load_calls([str(generated), str(REPO / "transcripts")])
+             if isinstance(c, Call)]
+    for _ in range(2):  # the second time, the engine remembers every turn
+        for call in calls:
+            pack = chooser.for_call(call)
+            search = naive.setdefault(pack.name, NaiveSearch(pack.index))
+            texts = [t.text for t in call.turns]
+            speakers = [t.speaker for t in call.turns]
+            product = call.product.name if call.product else None
+            _, engine = pack.index.read_call(texts, speakers, product)
+            assert pack.index.scan(pack.normalizer.normalize_call(texts), speakers,
+                                   product) == engine, call.call_id
+            alone = [pack.normalizer.normalize(t) for t in texts]
+            assert search.scan(alone, speakers, product) == engine, call.call_id
+            compared += 1
+            hits += sum(len(h) for h in engine.values())
+    assert compared > 800
+    assert hits > 20_000
 
 
 PATTERNS = ["[0-9]+(元|块)", "a*", "(?m)^不", "x|", "(退订|退定).{0,3}", "$",
@@ -75,11 +78,15 @@ def test_the_benchmark_command_prints_its_table_and_writes_json(tmp_path):
         cwd=REPO, capture_output=True, text=True, timeout=300, check=True,
     )
     for row in ("parse floor", "naive baseline", "engine, 1 worker", "engine, 2 workers",
+                "engine, 1 worker, nothing remembered", "of turns were texts its packs",
                 "engine / naive baseline", "parse floor / engine", "speed-up on 2 workers",
                 "2 independent audits", "bare-loop ceiling on 2"):
         assert row in result.stdout
     report = json.loads((tmp_path / "bench.json").read_text())
     assert report["rows"]["engine, 1 worker"]["calls"] == 120
+    assert 0 < report["rows"]["engine, 1 worker"]["turns_recalled"] < 1
+    assert report["rows"]["engine, 1 worker, nothing remembered"]["calls"] == 120
+    assert "turns_recalled" not in report["rows"]["engine, 2 workers"]
     assert report["rows"]["naive baseline"]["calls"] == 30
     assert report["ratios"]["engine / naive baseline"] > 1
     assert report["apart"]["calls"] == 120  # the two halves audited apart add up

@@ -9,9 +9,10 @@ tolerate speech-recognition homophones ("自费" for "资费").
 from __future__ import annotations
 
 import re
+import threading
 from bisect import bisect_right
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import OrderedDict, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -164,6 +165,8 @@ def _at_word_edges(text: str, start: int, end: int, edges: tuple[bool, bool]) ->
 
 
 MATCH, EXCEPTION, VETO = "match", "except", "veto"
+# Distinct turns (speaker and text) whose hits a pack remembers, per process: ~1 KB each.
+TURNS_KEPT = 16384
 
 
 @dataclass(frozen=True)
@@ -242,6 +245,10 @@ class PhraseIndex:
         }
         self._reply_order = _reply_order(self.matchers)
         self._index_by_name = {m.name: i for i, m in enumerate(self.matchers)}
+        self._product_matchers = frozenset(
+            i for i, m in enumerate(self.matchers) if m.product_name
+        )
+        self.memo = TurnMemo(TURNS_KEPT)
 
     def _listens(self, index: int, speaker: str) -> bool:
         wanted = self.matchers[index].speaker
@@ -289,32 +296,128 @@ class PhraseIndex:
             joined_regexes=joined,
         )
 
+    def read_call(
+        self, texts: Sequence[str], speakers: Sequence[str], product_name: str | None = None
+    ) -> tuple[list[NormalizedTurn], dict[str, list[Hit]]]:
+        """A call's turns normalised, and the hits of every matcher in them.
+
+        What a turn's text yields does not depend on the call it is in, so each distinct
+        text a speaker says is read once and remembered (`memo`): scripted lines and short
+        answers recur across calls. Only the call's product name and replies to earlier
+        turns are worked out per call.
+        """
+        tables = self._tables
+        keys = [
+            (speaker if speaker in tables else "unknown", text)
+            for speaker, text in zip(speakers, texts, strict=True)
+        ]
+        known = self.memo.recall(keys)
+        missing: dict[tuple[str, str], int] = {}
+        for key, found in zip(keys, known, strict=True):
+            if found is None and key not in missing:
+                missing[key] = len(missing)
+        if missing:
+            read = self._found_in(
+                self.normalizer.normalize_call([text for _, text in missing]),
+                [table for table, _ in missing],
+            )
+            self.memo.keep(zip(missing, read, strict=True))
+            known = [
+                found if found is not None else read[missing[key]]
+                for key, found in zip(keys, known, strict=True)
+            ]
+        turns = [found.turn for found in known]
+        return turns, self._call_hits(turns, keys, known, product_name)
+
     def scan(
         self,
         turns: Sequence[NormalizedTurn],
         speakers: Sequence[str],
         product_name: str | None = None,
     ) -> dict[str, list[Hit]]:
-        """Hits of every matcher in a call's turns (speaker, exceptions, negation applied).
+        """Hits of every matcher in a call's turns, already normalised (nothing remembered)."""
+        tables = self._tables
+        keys = [
+            (speaker if speaker in tables else "unknown", turn.text)
+            for turn, speaker in zip(turns, speakers, strict=True)
+        ]
+        known = self._found_in(turns, [table for table, _ in keys])
+        return self._call_hits(turns, keys, known, product_name)
 
-        Each speaker's turns are searched together, one turn per line, so a call costs a few
-        passes of the automata and of the regex set whatever its number of turns.
+    def _found_in(
+        self, turns: Sequence[NormalizedTurn], tables: Sequence[str]
+    ) -> list[TurnFound]:
+        """What each turn yields on its own (speaker, exceptions, negation, questions applied).
+
+        Each speaker's turns are searched together, one turn per line, so this costs a few
+        passes of the automata and of the regex set whatever the number of turns.
         """
-        product_key = self.normalizer.phrase(product_name) if product_name else ""
-        by_speaker: dict[str, list[int]] = {}
-        for number, (turn, speaker) in enumerate(zip(turns, speakers, strict=False)):
+        by_table: dict[str, list[int]] = {}
+        for number, (turn, table) in enumerate(zip(turns, tables, strict=True)):
             if turn.text:
-                key = speaker if speaker in self._tables else "unknown"
-                by_speaker.setdefault(key, []).append(number)
+                by_table.setdefault(table, []).append(number)
         raw = _RawHits()
-        for speaker, numbers in by_speaker.items():
-            self._search(self._tables[speaker], [turns[n].text for n in numbers], numbers,
-                         product_key, raw)
-        return self._confirmed(turns, raw)
+        for table, numbers in by_table.items():
+            self._search(self._tables[table], [turns[n].text for n in numbers], numbers, raw)
+        spans: list[list[tuple[int, int, int]]] = [[] for _ in turns]
+        for index, hits in self._kept(turns, raw).items():
+            for number, start, end in hits:
+                spans[number].append((index, start, end))
+        # A product-name match is judged per call, against its turn's exceptions and vetoes.
+        cancels: dict[int, list[tuple[int, tuple[tuple[int, int], ...]]]] = {}
+        vetoes: dict[int, set[int]] = {}
+        product = self._product_matchers
+        if product:
+            for (index, number), against in raw.cancels.items():
+                if index in product:
+                    cancels.setdefault(number, []).append((index, tuple(against)))
+            for index, number in raw.vetoed:
+                if index in product:
+                    vetoes.setdefault(number, set()).add(index)
+        return [
+            TurnFound(turn, tuple(found), tuple(cancels.get(number, ())),
+                      frozenset(vetoes.get(number, ())))
+            for number, (turn, found) in enumerate(zip(turns, spans, strict=True))
+        ]
+
+    def _call_hits(
+        self,
+        turns: Sequence[NormalizedTurn],
+        keys: Sequence[tuple[str, str]],
+        known: Sequence[TurnFound],
+        product_name: str | None,
+    ) -> dict[str, list[Hit]]:
+        """The turns' own hits numbered in the call, plus its product name, then replies."""
+        found: dict[int, list[Hit]] = {}
+        for number, turn_found in enumerate(known):
+            for index, start, end in turn_found.spans:
+                hit = _new_hit(Hit, (number, start, end))
+                hits = found.get(index)
+                if hits is None:
+                    found[index] = [hit]
+                else:
+                    hits.append(hit)
+        product_key = self.normalizer.phrase(product_name) if product_name else ""
+        if product_key:
+            raw = _RawHits()
+            for number, (turn_found, (table, _)) in enumerate(zip(known, keys, strict=True)):
+                matchers = self._tables[table].product_matchers
+                at = turn_found.turn.text.find(product_key) if matchers else -1
+                if at < 0:
+                    continue
+                for index in matchers:  # the first mention in each turn
+                    raw.hits[index].add((number, at, at + len(product_key)))
+                for index, against in turn_found.product_cancels:
+                    raw.cancels[(index, number)].extend(against)
+                for index in turn_found.product_vetoes:
+                    raw.vetoed.add((index, number))
+            for index, hits in self._kept(turns, raw).items():
+                have = found.setdefault(index, [])
+                have.extend(h for h in hits if h not in have)
+        return self._replied(found)
 
     def _search(
-        self, tables: _SpeakerTables, texts: list[str], numbers: list[int], product_key: str,
-        raw: _RawHits,
+        self, tables: _SpeakerTables, texts: list[str], numbers: list[int], raw: _RawHits
     ) -> None:
         """Raw spans in one speaker's turns, searched as one text of lines."""
         joined = "\n".join(texts)
@@ -352,20 +455,15 @@ class PhraseIndex:
                         raw.hits[index].add((numbers[line], start, end))
                 for line in sorted(redo):
                     raw.add_spans(index, numbers[line], regex, texts[line])
-        if product_key and tables.product_matchers:
-            seen: set[int] = set()
-            at = joined.find(product_key)
-            while at >= 0:
-                line = lines.line_of(at)
-                if line not in seen:  # the first mention in each turn
-                    seen.add(line)
-                    start = at - starts[line]
-                    for index in tables.product_matchers:
-                        raw.hits[index].add((numbers[line], start, start + len(product_key)))
-                at = joined.find(product_key, at + 1)
 
     def _confirmed(self, turns: Sequence[NormalizedTurn], raw: _RawHits) -> dict[str, list[Hit]]:
-        """Raw spans that survive vetoes, exceptions, questions, negation and replies."""
+        """Raw spans of a whole call that survive vetoes, exceptions, questions, negation
+        and replies."""
+        return self._replied(self._kept(turns, raw))
+
+    def _kept(self, turns: Sequence[NormalizedTurn], raw: _RawHits) -> dict[int, list[Hit]]:
+        """Raw spans that survive vetoes, exceptions, questions and negation: all within
+        their own turn."""
         found: dict[int, list[Hit]] = {}
         negated: dict[tuple[int, int], bool] = {}
         vetoed, cancels = raw.vetoed, raw.cancels
@@ -394,6 +492,10 @@ class PhraseIndex:
                 kept.append(_new_hit(Hit, span))
             if kept:
                 found[index] = kept
+        return found
+
+    def _replied(self, found: dict[int, list[Hit]]) -> dict[str, list[Hit]]:
+        """Replies kept only after what they answer; every matcher's hits in turn order."""
         for index in self._reply_order:
             matcher = self.matchers[index]
             target = self._index_by_name.get(matcher.replies_to or "")
@@ -404,6 +506,57 @@ class PhraseIndex:
                 if any(h.turn - matcher.reply_within <= t < h.turn for t in asked)
             ]
         return {self.matchers[i].name: sorted(h) for i, h in found.items() if h}
+
+
+class TurnFound(NamedTuple):
+    """What one turn's text yields whatever call it is in."""
+
+    turn: NormalizedTurn
+    spans: tuple[tuple[int, int, int], ...]  # (matcher, start, end) kept within the turn
+    # For the product-name matchers, judged per call: the turn's exception spans and vetoes.
+    product_cancels: tuple[tuple[int, tuple[tuple[int, int], ...]], ...]
+    product_vetoes: frozenset[int]
+
+
+class TurnMemo:
+    """What the last `size` distinct turns yielded, by speaker table and text (least
+    recently used forgotten first). Shared by the threads of a Dask worker: one lock."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple[str, str], TurnFound] = OrderedDict()
+        self._lock = threading.Lock()
+        self.asked = 0
+        self.recalled = 0
+
+    def recall(self, keys: Sequence[tuple[str, str]]) -> list[TurnFound | None]:
+        if not self.size:
+            return [None] * len(keys)
+        with self._lock:
+            kept = self._kept
+            found = [kept.get(key) for key in keys]
+            recalled = 0
+            for key, turn_found in zip(keys, found, strict=True):
+                if turn_found is not None:
+                    kept.move_to_end(key)
+                    recalled += 1
+            self.asked += len(keys)
+            self.recalled += recalled
+        return found
+
+    def keep(self, found: Iterable[tuple[tuple[str, str], TurnFound]]) -> None:
+        if not self.size:
+            return
+        with self._lock:
+            kept = self._kept
+            for key, turn_found in found:
+                kept[key] = turn_found
+            while len(kept) > self.size:
+                kept.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
 
 
 class _Lines:
