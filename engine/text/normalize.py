@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
+from engine.text.numbers import StatedAmount, find_amounts
+
 DEFAULT_FILLERS: dict[str, tuple[str, ...]] = {
     "zh": ("嗯", "呃", "唔", "呣"),  # not 额: it is also the 额 of 余额, 金额
     "en": ("um", "umm", "er", "erm", "hmm"),
@@ -136,7 +138,10 @@ class NormalizedTurn:
     folded text are worked out the first time a rule asks, from `marked`.
     """
 
-    __slots__ = ("_clauses", "_folded", "_normalizer", "_segments", "marked", "original", "text")
+    __slots__ = (
+        "_amounts", "_clauses", "_folded", "_normalizer", "_segments", "marked", "original",
+        "text",
+    )
 
     def __init__(
         self,
@@ -153,6 +158,7 @@ class NormalizedTurn:
         self._normalizer = normalizer
         self._clauses: tuple[tuple[int, ...], frozenset[int]] | None = None
         self._segments: tuple[tuple[int, int], ...] | None = None
+        self._amounts: tuple[StatedAmount, ...] | None = None
 
     @property
     def folded(self) -> FoldedText:
@@ -167,6 +173,13 @@ class NormalizedTurn:
         """`folded.text`, without building the map back when it is one to one."""
         folded = self._folded
         return folded if isinstance(folded, str) else folded.text
+
+    @property
+    def amounts(self) -> tuple[StatedAmount, ...]:
+        """Money amounts said in the turn, at folded positions (read the first time asked)."""
+        if self._amounts is None:
+            self._amounts = tuple(find_amounts(self.folded_text))
+        return self._amounts
 
     @property
     def clause_starts(self) -> tuple[int, ...]:

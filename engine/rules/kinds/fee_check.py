@@ -11,7 +11,7 @@ from engine.rules.compiler import Compiler
 from engine.rules.conditions import Condition, Evidence
 from engine.rules.context import CallContext
 from engine.rules.kinds.base import Fields, Rule, RuleKind, matcher_field, speaker_field
-from engine.text.numbers import find_amounts, may_say_monthly
+from engine.text.numbers import may_say_monthly
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class FeeCheck(Rule):
                 continue
             if number not in context_turns and not may_say_monthly(norm.folded_text):
                 continue  # no amount here can be a monthly fee
-            for amount in find_amounts(norm.folded_text):
+            for amount in norm.amounts:
                 monthly = amount.per == "month" or (amount.per is None and number in context_turns)
                 if not monthly or abs(amount.value - fee) <= Decimal(str(self.tolerance)):
                     continue
