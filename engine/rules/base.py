@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 from engine.model import Call
 from engine.rules.problems import Location
@@ -59,9 +60,9 @@ class RuleInfo:
         return str(self.location)
 
 
-@dataclass(frozen=True, order=True)
-class Mark:
-    """A span of a turn's original text, the unit of evidence."""
+class Mark(NamedTuple):
+    """A span of a turn's original text, the unit of evidence (ordered by turn, then
+    position)."""
 
     turn: int
     start: int
