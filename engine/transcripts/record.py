@@ -87,9 +87,16 @@ def _kind(value: object) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def _seconds(value: object, where: str) -> float | None:
+def _seconds(value: object, where: str | tuple[int, str]) -> float | None:
+    """Seconds ≥ 0; `where` names the field in errors ((turn index, "start") for a turn's,
+    so the usual turn costs no message it will not need)."""
     if value is None:
         return None
+    kind = type(value)
+    if (kind is float or kind is int) and value >= 0 and value != math.inf:  # type: ignore[operator]
+        return float(value)  # type: ignore[arg-type]
+    if isinstance(where, tuple):
+        where = f"turn {where[0]} {where[1]}"
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise RecordError(
             f"{where} must be a number of seconds, not {_kind(value)}",
@@ -111,34 +118,33 @@ def _seconds(value: object, where: str) -> float | None:
 
 
 def _turn(raw: object, index: int) -> Turn:
-    where = f"turn {index}"
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise RecordError(
-            f"{where} must be an object, not {_kind(raw)}",
+            f"turn {index} must be an object, not {_kind(raw)}",
             'write each turn as {"speaker": "agent", "text": "...", "start": 0, "end": 2}',
         )
     speaker = speaker_name(raw.get("speaker"))
     if speaker is None:
         raise RecordError(
-            f"{where} has unknown speaker {raw.get('speaker')!r}",
+            f"turn {index} has unknown speaker {raw.get('speaker')!r}",
             "speaker must be 'agent' or 'customer' ('unknown' for unattributed speech)",
         )
     text = raw.get("text")
     if not isinstance(text, str):
         raise RecordError(
-            f"{where} has no text" if text is None else f"{where} text must be a string",
+            f"turn {index} has no text" if text is None else f"turn {index} text must be a string",
             "give every turn a 'text' string (empty string for silence)",
         )
     if "\x00" in text:
-        raise RecordError(f"{where} text contains NUL characters: the export is corrupt",
+        raise RecordError(f"turn {index} text contains NUL characters: the export is corrupt",
                           "re-export the call from the platform")
     if _CONTROL.search(text):
         text = _CONTROL.sub(" ", text)  # stray control characters: one space each, spans kept
-    start = _seconds(raw.get("start"), f"{where} start")
-    end = _seconds(raw.get("end"), f"{where} end")
+    start = _seconds(raw.get("start"), (index, "start"))
+    end = _seconds(raw.get("end"), (index, "end"))
     if start is not None and end is not None and end < start:
         raise RecordError(
-            f"{where} ends ({end}) before it starts ({start})",
+            f"turn {index} ends ({end}) before it starts ({start})",
             "check the turn's start and end seconds",
         )
     confidence = raw.get("confidence")
@@ -148,7 +154,7 @@ def _turn(raw: object, index: int) -> Turn:
         or not 0 <= confidence <= 1
     ):
         raise RecordError(
-            f"{where} confidence must be a number from 0 to 1, not {confidence!r}",
+            f"turn {index} confidence must be a number from 0 to 1, not {confidence!r}",
             "write confidence as a number from 0 to 1",
         )
     return Turn(
