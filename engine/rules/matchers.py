@@ -165,7 +165,7 @@ def _at_word_edges(text: str, start: int, end: int, edges: tuple[bool, bool]) ->
 
 
 MATCH, EXCEPTION, VETO = "match", "except", "veto"
-# Distinct turns (speaker and text) whose hits a pack remembers, per process: ~1 KB each.
+# Distinct turns (speaker and text) whose hits a pack remembers, per process: ~1.4 KB each.
 TURNS_KEPT = 16384
 
 
@@ -306,11 +306,8 @@ class PhraseIndex:
         answers recur across calls. Only the call's product name and replies to earlier
         turns are worked out per call.
         """
-        tables = self._tables
-        keys = [
-            (speaker if speaker in tables else "unknown", text)
-            for speaker, text in zip(speakers, texts, strict=True)
-        ]
+        tables = self._tables_of(speakers)
+        keys = list(zip(tables, texts, strict=True))
         known = self.memo.recall(keys)
         missing: dict[tuple[str, str], int] = {}
         for key, found in zip(keys, known, strict=True):
@@ -326,8 +323,7 @@ class PhraseIndex:
                 found if found is not None else read[missing[key]]
                 for key, found in zip(keys, known, strict=True)
             ]
-        turns = [found.turn for found in known]
-        return turns, self._call_hits(turns, keys, known, product_name)
+        return [found.turn for found in known], self._call_hits(known, tables, product_name)
 
     def scan(
         self,
@@ -336,13 +332,13 @@ class PhraseIndex:
         product_name: str | None = None,
     ) -> dict[str, list[Hit]]:
         """Hits of every matcher in a call's turns, already normalised (nothing remembered)."""
+        tables = self._tables_of(speakers)
+        return self._call_hits(self._found_in(turns, tables), tables, product_name)
+
+    def _tables_of(self, speakers: Sequence[str]) -> list[str]:
+        """The tables each turn is searched with: its speaker's ("unknown" for any other)."""
         tables = self._tables
-        keys = [
-            (speaker if speaker in tables else "unknown", turn.text)
-            for turn, speaker in zip(turns, speakers, strict=True)
-        ]
-        known = self._found_in(turns, [table for table, _ in keys])
-        return self._call_hits(turns, keys, known, product_name)
+        return [speaker if speaker in tables else "unknown" for speaker in speakers]
 
     def _found_in(
         self, turns: Sequence[NormalizedTurn], tables: Sequence[str]
@@ -381,11 +377,7 @@ class PhraseIndex:
         ]
 
     def _call_hits(
-        self,
-        turns: Sequence[NormalizedTurn],
-        keys: Sequence[tuple[str, str]],
-        known: Sequence[TurnFound],
-        product_name: str | None,
+        self, known: Sequence[TurnFound], tables: Sequence[str], product_name: str | None
     ) -> dict[str, list[Hit]]:
         """The turns' own hits numbered in the call, plus its product name, then replies."""
         found: dict[int, list[Hit]] = {}
@@ -400,7 +392,7 @@ class PhraseIndex:
         product_key = self.normalizer.phrase(product_name) if product_name else ""
         if product_key:
             raw = _RawHits()
-            for number, (turn_found, (table, _)) in enumerate(zip(known, keys, strict=True)):
+            for number, (turn_found, table) in enumerate(zip(known, tables, strict=True)):
                 matchers = self._tables[table].product_matchers
                 at = turn_found.turn.text.find(product_key) if matchers else -1
                 if at < 0:
@@ -411,7 +403,7 @@ class PhraseIndex:
                     raw.cancels[(index, number)].extend(against)
                 for index in turn_found.product_vetoes:
                     raw.vetoed.add((index, number))
-            for index, hits in self._kept(turns, raw).items():
+            for index, hits in self._kept([f.turn for f in known], raw).items():
                 have = found.setdefault(index, [])
                 have.extend(h for h in hits if h not in have)
         return self._replied(found)

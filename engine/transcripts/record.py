@@ -87,16 +87,15 @@ def _kind(value: object) -> str:
     }.get(type(value), type(value).__name__)
 
 
-def _seconds(value: object, where: str | tuple[int, str]) -> float | None:
-    """Seconds ≥ 0; `where` names the field in errors ((turn index, "start") for a turn's,
-    so the usual turn costs no message it will not need)."""
+def _seconds(value: object, turn: int, field: str) -> float | None:
+    """A turn's `field` ("start", "end") as seconds ≥ 0. A plain number returns at once;
+    the text naming the field is made only for an error."""
     if value is None:
         return None
     kind = type(value)
     if (kind is float or kind is int) and value >= 0 and value != math.inf:  # type: ignore[operator]
         return float(value)  # type: ignore[arg-type]
-    if isinstance(where, tuple):
-        where = f"turn {where[0]} {where[1]}"
+    where = f"turn {turn} {field}"
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise RecordError(
             f"{where} must be a number of seconds, not {_kind(value)}",
@@ -140,8 +139,8 @@ def _turn(raw: object, index: int) -> Turn:
                           "re-export the call from the platform")
     if _CONTROL.search(text):
         text = _CONTROL.sub(" ", text)  # stray control characters: one space each, spans kept
-    start = _seconds(raw.get("start"), (index, "start"))
-    end = _seconds(raw.get("end"), (index, "end"))
+    start = _seconds(raw.get("start"), index, "start")
+    end = _seconds(raw.get("end"), index, "end")
     if start is not None and end is not None and end < start:
         raise RecordError(
             f"turn {index} ends ({end}) before it starts ({start})",
