@@ -69,6 +69,10 @@ def test_regex_spans_are_what_re2_finditer_gives(text: str, pattern: str):
     regex = re2.compile(pattern)
     expected = [m.span() for m in regex.finditer(text) if m.end() > m.start()]
     assert regex_spans(regex, text) == expected
+    # The phrase index compiles its regexes without groups: the spans stay the same.
+    options = re2.Options()
+    options.never_capture = True
+    assert regex_spans(re2.compile(pattern, options), text) == expected
 
 
 def test_the_benchmark_command_prints_its_table_and_writes_json(tmp_path):

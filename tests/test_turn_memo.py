@@ -68,11 +68,13 @@ def test_generated_and_bundled_calls_audit_the_same_remembered_or_not(tmp_path):
 
 def test_the_product_name_is_matched_per_call_not_remembered(pack_factory):
     pack = pack_factory({"m.yaml": MATCHERS})
-    said = [("agent", "给您介绍一下流量包")]
+    said = [("agent", "给您介绍一下流量包和视频会员")]
     first = make_call(said, product={"code": "P", "name": "流量包", "monthly_fee": 5})
     second = make_call(said, product={"code": "V", "name": "视频会员", "monthly_fee": 5})
+    third = make_call(said, product={"code": "M", "name": "音乐包", "monthly_fee": 5})
     assert _hits(pack, first) == {"product": [(0, 6, 9)]}
-    assert _hits(pack, second) == {}
+    assert _hits(pack, second) == {"product": [(0, 10, 14)]}
+    assert _hits(pack, third) == {}
     assert _hits(pack, first) == {"product": [(0, 6, 9)]}
 
 

@@ -221,6 +221,9 @@ class PhraseIndex:
         regexes: list[tuple[int, re2._Regexp]] = []
         self._options = re2.Options()
         self._options.log_errors = False
+        # A matcher uses a regex's whole match, never its groups: RE2 then need not work
+        # out where each group matched.
+        self._options.never_capture = True
         for index, matcher in enumerate(self.matchers):
             roles = (
                 (matcher.phrases, MATCH),
