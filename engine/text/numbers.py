@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 __all__ = [
     "StatedAmount",
@@ -70,6 +71,7 @@ def parse_chinese_number(text: str) -> Decimal | None:
     return _parse_number(text, strict=False)
 
 
+@lru_cache(maxsize=4096)  # the same few numerals recur in every call: read each once
 def _parse_number(text: str, strict: bool) -> Decimal | None:
     # strict: refuse digit strings such as "一五", which are never amounts.
     value = _parse_numeral(text, strict)
@@ -160,6 +162,7 @@ def _parse_with_units(tokens: list[str]) -> Decimal | None:
     return done + wan + section
 
 
+@lru_cache(maxsize=4096)
 def _numeral_tail(run: str) -> tuple[int, Decimal] | None:
     """The longest tail of a numeral run that is a number: "唯一五" gives up "一五" for "五".
 
@@ -404,6 +407,7 @@ def _per_before(text: str, lo: int, start: int) -> tuple[str | None, int]:
     return _period_of(prefix["cn"] or prefix["en"]), prefix.start()
 
 
+@lru_cache(maxsize=256)
 def _period_of(word: str) -> str:
     """The period a word names: "一 个 月" → "month", "per week" → "week"."""
     word = word.split()[-1] if word.isascii() else _SPACES.sub("", word)
