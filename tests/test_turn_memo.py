@@ -140,3 +140,19 @@ def test_threads_sharing_a_pack_find_what_one_thread_finds(tmp_path):
     for thread in threads:
         thread.join()
     assert results == [expected] * 3
+
+
+def test_a_reply_counts_only_in_the_turns_just_after_the_ask(pack_factory):
+    pack = pack_factory({"m.yaml": """
+matchers:
+  ask:
+    phrases: [办吗]
+  yes:
+    phrases: [好的]
+    replies_to: ask
+"""})
+    call = make_call([("agent", "办吗？好的"), ("customer", "嗯"), ("customer", "好的"),
+                      ("customer", "好的")])
+    for _ in range(2):  # read, then remembered
+        # Not in the asking turn itself, nor three turns on: within the default two.
+        assert _hits(pack, call) == {"ask": [(0, 0, 2)], "yes": [(2, 0, 2)]}

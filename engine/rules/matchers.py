@@ -246,8 +246,14 @@ class PhraseIndex:
             speaker: self._tables_for(speaker, exact, sounds, regexes)
             for speaker in ("agent", "customer", "unknown")
         }
-        self._reply_order = _reply_order(self.matchers)
-        self._index_by_name = {m.name: i for i, m in enumerate(self.matchers)}
+        index_by_name = {m.name: i for i, m in enumerate(self.matchers)}
+        # Reply matchers, each after the one it replies to: (index, target's index, within).
+        self._replies = [
+            (i, index_by_name.get(self.matchers[i].replies_to or ""),
+             self.matchers[i].reply_within)
+            for i in _reply_order(self.matchers)
+        ]
+        self._names = tuple(m.name for m in self.matchers)
         self._product_matchers = frozenset(
             i for i, m in enumerate(self.matchers) if m.product_name
         )
@@ -491,16 +497,19 @@ class PhraseIndex:
 
     def _replied(self, found: dict[int, list[Hit]]) -> dict[str, list[Hit]]:
         """Replies kept only after what they answer; every matcher's hits in turn order."""
-        for index in self._reply_order:
-            matcher = self.matchers[index]
-            target = self._index_by_name.get(matcher.replies_to or "")
-            asked = {h.turn for h in found.get(target, [])} if target is not None else set()
-            found[index] = [
-                h
-                for h in found.get(index, [])
-                if any(h.turn - matcher.reply_within <= t < h.turn for t in asked)
-            ]
-        return {self.matchers[i].name: sorted(h) for i, h in found.items() if h}
+        for index, target, within in self._replies:
+            hits = found.get(index)
+            if not hits:
+                continue
+            # The turns that answer: the `within` turns after each turn the target matched in.
+            answering = {
+                turn + step
+                for turn in {h[0] for h in found.get(target, ())}
+                for step in range(1, within + 1)
+            } if target is not None else set()
+            found[index] = [h for h in hits if h[0] in answering]
+        names = self._names
+        return {names[i]: sorted(h) for i, h in found.items() if h}
 
 
 class TurnFound(NamedTuple):
