@@ -399,13 +399,18 @@ class PhraseIndex:
                 else:
                     hits.append(hit)
         product_key = self.normalizer.phrase(product_name) if product_name else ""
-        if product_key:
+        # The turns that say the product's name (C's substring search picks them out).
+        mentions = (
+            [n for n, f in enumerate(known) if product_key in f.turn.text] if product_key else []
+        )
+        if mentions:
             raw = _RawHits()
-            for number, (turn_found, table) in enumerate(zip(known, tables, strict=True)):
-                matchers = self._tables[table].product_matchers
-                at = turn_found.turn.text.find(product_key) if matchers else -1
-                if at < 0:
+            for number in mentions:
+                turn_found = known[number]
+                matchers = self._tables[tables[number]].product_matchers
+                if not matchers:
                     continue
+                at = turn_found.turn.text.find(product_key)
                 for index in matchers:  # the first mention in each turn
                     raw.hits[index].add((number, at, at + len(product_key)))
                 for index, against in turn_found.product_cancels:
