@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Seven or more digits with the separators people and exports put inside phone numbers,
 # not glued to letters (call ids such as C20261123-0009 are not phone numbers).
@@ -22,13 +23,14 @@ def mask_phone(number: str | None) -> str | None:
     return "".join("*" if i in hidden else c for i, c in enumerate(number))
 
 
+@lru_cache(maxsize=4096)  # a turn is quoted by several findings, and scripts recur
 def mask_numbers_in_text(text: str) -> str:
     """Mask phone-like digit runs inside speech, keeping the text's length (spans stay valid)."""
+    return _NUMBER_IN_TEXT.sub(_masked_run, text)
 
-    def replace(match: re.Match[str]) -> str:
-        run = match.group(0)
-        if sum(c.isdigit() for c in run) < 7 or _DATE.fullmatch(run.strip()):
-            return run
-        return mask_phone(run) or run
 
-    return _NUMBER_IN_TEXT.sub(replace, text)
+def _masked_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    if sum(c.isdigit() for c in run) < 7 or _DATE.fullmatch(run.strip()):
+        return run
+    return mask_phone(run) or run
