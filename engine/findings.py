@@ -48,8 +48,8 @@ class Finding:
 
 def fingerprint(call_id: str, rule_id: str, evidence: tuple[Evidence, ...]) -> str:
     """The same rule on the same words of the same call always gives the same id."""
-    spans = "".join(f"\0{item.turn}:{item.char_start}:{item.char_end}" for item in evidence)
-    return hashlib.sha256(f"{call_id}\0{rule_id}{spans}".encode()).hexdigest()[:20]
+    spans = b"".join([b"\0%d:%d:%d" % (e.turn, e.char_start, e.char_end) for e in evidence])
+    return hashlib.sha256(f"{call_id}\0{rule_id}".encode() + spans).digest()[:10].hex()
 
 
 @dataclass(frozen=True)
