@@ -59,7 +59,10 @@ class Hit(NamedTuple):
     end: int
 
 
-_new_hit = tuple.__new__  # a Hit from a (turn, start, end) tuple, without a Python call
+# _named(Hit, (turn, start, end)): a named tuple made from a plain one in C, without the
+# Python-level __new__ a NamedTuple class has.
+_named = tuple.__new__
+_NO_VETOES: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -380,8 +383,8 @@ class PhraseIndex:
                 if index in product:
                     vetoes.setdefault(number, set()).add(index)
         return [
-            TurnFound(turn, tuple(found), tuple(cancels.get(number, ())),
-                      frozenset(vetoes.get(number, ())))
+            _named(TurnFound, (turn, tuple(found), tuple(cancels.get(number, ())),
+                               frozenset(vetoes[number]) if number in vetoes else _NO_VETOES))
             for number, (turn, found) in enumerate(zip(turns, spans, strict=True))
         ]
 
@@ -392,7 +395,7 @@ class PhraseIndex:
         found: dict[int, list[Hit]] = {}
         for number, turn_found in enumerate(known):
             for index, start, end in turn_found.spans:
-                hit = _new_hit(Hit, (number, start, end))
+                hit = _named(Hit, (number, start, end))
                 hits = found.get(index)
                 if hits is None:
                     found[index] = [hit]
@@ -495,7 +498,7 @@ class PhraseIndex:
                         no = negated[key] = is_negated(negation, turns[number], start)
                     if no:
                         continue
-                kept.append(_new_hit(Hit, span))
+                kept.append(_named(Hit, span))
             if kept:
                 found[index] = kept
         return found
@@ -544,13 +547,13 @@ class TurnMemo:
         with self._lock:
             kept = self._kept
             found = [kept.get(key) for key in keys]
-            recalled = 0
-            for key, turn_found in zip(keys, found, strict=True):
-                if turn_found is not None:
-                    kept.move_to_end(key)
-                    recalled += 1
+            recalled = [key for key, turn_found in zip(keys, found, strict=True)
+                        if turn_found is not None]
+            move_to_end = kept.move_to_end
+            for key in recalled:
+                move_to_end(key)
             self.asked += len(keys)
-            self.recalled += recalled
+            self.recalled += len(recalled)
         return found
 
     def keep(self, found: Iterable[tuple[tuple[str, str], TurnFound]]) -> None:
