@@ -1,0 +1,52 @@
+"""Findings as data: their fingerprints and how they are built.
+
+A finding's fingerprint names it in the ledger across runs and releases: if the way it is
+computed changed, every finding of a re-audited call would look new and its follow-up
+actions would be taken twice. The pinned values were computed by the first release's code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+
+import pytest
+
+from engine.findings import Evidence, Finding, fingerprint
+
+
+def test_fingerprints_keep_their_values():
+    evidence = (
+        Evidence(3, "agent", 5, 9, "quote", "text", 1.0, 2.0),
+        Evidence(12, "agent", 0, 14, "quote", "text", None, None),
+    )
+    assert fingerprint("C20261123-0009", "zh.identity.no_identity", evidence) == \
+        "61a1bc6d3977f5bc5cdb"
+    assert fingerprint("x", "r", ()) == "62ae2a4d944ffa09383b"
+
+
+def test_only_the_call_rule_and_spans_count():
+    said = (Evidence(1, "agent", 2, 3, "a", "xay", 0.0, 1.0),)
+    same_spans = (Evidence(1, "customer", 2, 3, "b", "xby", 5.0, 6.0),)
+    other_span = (Evidence(1, "agent", 2, 4, "ay", "xay", 0.0, 1.0),)
+    assert fingerprint("c", "r", said) == fingerprint("c", "r", same_spans)
+    assert fingerprint("c", "r", said) != fingerprint("c", "r", other_span)
+    assert fingerprint("c", "r", said) != fingerprint("c", "r2", said)
+    assert fingerprint("c", "r", said) != fingerprint("c2", "r", said)
+
+
+@pytest.mark.parametrize("cls", [Evidence, Finding])
+def test_the_hand_written_inits_take_every_field_and_keep_the_class_frozen(cls):
+    """Evidence and Finding fill their fields themselves (for speed): a field added to the
+    class but not to its __init__ must fail here, not go missing from findings."""
+    declared = [(f.name, f.default) for f in dataclasses.fields(cls)]
+    taken = [(p.name, dataclasses.MISSING if p.default is inspect.Parameter.empty
+              else p.default)
+             for p in list(inspect.signature(cls.__init__).parameters.values())[1:]]
+    assert taken == declared
+    made = cls(*range(len([d for d in declared if d[1] is dataclasses.MISSING])))
+    assert list(vars(made)) == [name for name, _ in declared]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.turn = 5  # type: ignore[misc]
+    assert dataclasses.replace(made) == made
+    assert hash(made) == hash(dataclasses.replace(made))
