@@ -168,7 +168,7 @@ def _at_word_edges(text: str, start: int, end: int, edges: tuple[bool, bool]) ->
 
 
 MATCH, EXCEPTION, VETO = "match", "except", "veto"
-# Distinct turns (speaker and text) whose hits a pack remembers, per process: ~1.4 KB each.
+# Distinct turns (speaker and text) whose hits a pack remembers, per process: ~1.2 KB each.
 TURNS_KEPT = 16384
 
 
@@ -509,13 +509,10 @@ class PhraseIndex:
             hits = found.get(index)
             if not hits:
                 continue
+            asked = {h.turn for h in found.get(target, ())} if target is not None else set()
             # The turns that answer: the `within` turns after each turn the target matched in.
-            answering = {
-                turn + step
-                for turn in {h[0] for h in found.get(target, ())}
-                for step in range(1, within + 1)
-            } if target is not None else set()
-            found[index] = [h for h in hits if h[0] in answering]
+            answering = {turn + step for turn in asked for step in range(1, within + 1)}
+            found[index] = [h for h in hits if h.turn in answering]
         names = self._names
         return {names[i]: sorted(h) for i, h in found.items() if h}
 
