@@ -402,19 +402,19 @@ class PhraseIndex:
                 else:
                     hits.append(hit)
         product_key = self.normalizer.phrase(product_name) if product_name else ""
-        # Where each turn first says the product's name, for the turns that say it.
-        mentions = [
-            (number, at) for number, f in enumerate(known)
-            if (at := f.turn.text.find(product_key)) >= 0
-        ] if product_key else []
+        # The turns that say the product's name (C's substring search picks them out).
+        mentions = (
+            [n for n, f in enumerate(known) if product_key in f.turn.text] if product_key else []
+        )
         if mentions:
             raw = _RawHits()
-            for number, at in mentions:
+            for number in mentions:
                 turn_found = known[number]
                 matchers = self._tables[tables[number]].product_matchers
                 if not matchers:
                     continue
-                for index in matchers:
+                at = turn_found.turn.text.find(product_key)
+                for index in matchers:  # the first mention in each turn
                     raw.hits[index].add((number, at, at + len(product_key)))
                 for index, against in turn_found.product_cancels:
                     raw.cancels[(index, number)].extend(against)
