@@ -402,7 +402,9 @@ class PhraseIndex:
                 else:
                     hits.append(hit)
         product_key = self.normalizer.phrase(product_name) if product_name else ""
-        # The turns that say the product's name (C's substring search picks them out).
+        # The turns that say the product's name. 'in' is an operator: testing every turn
+        # with it, then finding the name again in the few that say it, counted fewer
+        # instructions than one find() per turn.
         mentions = (
             [n for n, f in enumerate(known) if product_key in f.turn.text] if product_key else []
         )
