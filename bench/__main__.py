@@ -4,9 +4,12 @@
     python -m bench --calls 100000 --json bench-100k.json
     python -m bench --rss-calls 1000000   # peak memory of the audit on a million calls
     python -m bench --ledger              # also the audit into a ledger, as a night runs
+    python -m bench --repeat 3            # three rounds: medians, ratios within each round
 
 Every figure comes from a fresh process (so its peak memory is its own); the table gives
-calls per second per core, peak RSS, and the ratios the targets are stated in.
+calls per second per core, peak RSS, and the ratios the targets are stated in. A shared
+machine drifts by 15% over minutes, as much as the engine's and the baseline's speeds; with
+--repeat each ratio is the median of the ratios within each round, never of two rounds.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,6 +58,65 @@ def measure_apart(path: Path, parts: int) -> dict:
             "peak_rss_mb": max(o["peak_rss_mb"] for o in outputs)}
 
 
+def one_round(path: Path, subset: Path, workers: int, ledger: bool) -> dict:
+    """Every measurement once, one after another, so the ratios of a round compare
+    measurements taken a minute or two apart, in the same phase of a shared machine."""
+    rows = {
+        "parse floor": measure("parse", path),
+        "naive baseline": measure("naive", subset),
+        "engine, 1 worker": measure("engine", path, 1),
+        "engine, 1 worker, nothing remembered": measure("forgetting", path),
+        f"engine, {workers} workers": measure("engine", path, workers),
+    }
+    apart = measure_apart(path, workers)
+    spin = {"1": measure("spin", path, 1), str(workers): measure("spin", path, workers)}
+    if ledger:
+        rows["with a ledger, 1 worker"] = measure("nightly", path, 1)
+        rows[f"with a ledger, {workers} workers"] = measure("nightly", path, workers)
+    for row in rows.values():
+        row["calls_per_second"] = row["calls"] / row["seconds"]
+    return {"rows": rows, "apart": apart, "spin": spin,
+            "ratios": ratios_of(rows, apart, spin, workers)}
+
+
+def ratios_of(rows: dict, apart: dict, spin: dict, workers: int) -> dict[str, float]:
+    """The ratios the targets are stated in, from the measurements of one round."""
+    engine = rows["engine, 1 worker"]["calls_per_second"]
+    naive = rows["naive baseline"]["calls_per_second"]
+    many = spin[str(workers)]["calls"] / spin[str(workers)]["seconds"]
+    return {
+        "engine / naive baseline": engine / naive,
+        "  nothing remembered / naive":
+            rows["engine, 1 worker, nothing remembered"]["calls_per_second"] / naive,
+        "parse floor / engine": rows["parse floor"]["calls_per_second"] / engine,
+        f"speed-up on {workers} workers":
+            rows[f"engine, {workers} workers"]["calls_per_second"] / engine,
+        f"{workers} independent audits": apart["calls"] / apart["seconds"] / engine,
+        f"bare-loop ceiling on {workers}": many / (spin["1"]["calls"] / spin["1"]["seconds"]),
+    }
+
+
+def summarise(rounds: list[dict]) -> tuple[dict, dict[str, float], dict[str, list[float]]]:
+    """Over the rounds: each row's median seconds and calls/s, with the lowest and highest
+    calls/s, and its highest peak RSS; each ratio's median and range over the rounds' own
+    ratios (a ratio is never taken between measurements of different rounds)."""
+    rows = {}
+    for name, first in rounds[0]["rows"].items():
+        runs = [r["rows"][name] for r in rounds]
+        speeds = [run["calls_per_second"] for run in runs]
+        rows[name] = {**first,
+                      "seconds": statistics.median(run["seconds"] for run in runs),
+                      "calls_per_second": statistics.median(speeds),
+                      "lowest": min(speeds), "highest": max(speeds),
+                      "peak_rss_mb": max(run["peak_rss_mb"] for run in runs)}
+    ratios, ranges = {}, {}
+    for name in rounds[0]["ratios"]:
+        values = [r["ratios"][name] for r in rounds]
+        ratios[name] = statistics.median(values)
+        ranges[name] = [min(values), max(values)]
+    return rows, ratios, ranges
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=5_000, help="calls to generate")
@@ -61,55 +124,45 @@ def main() -> None:
                         help="calls the (slow) naive baseline runs on (calls/s is what counts)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2,
                         help="processes for the parallel run (default: all cores)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of every measurement; the table gives medians, and each "
+                             "ratio is the median of the rounds' own ratios")
     parser.add_argument("--rss-calls", type=int, default=0,
                         help="also measure peak memory of the audit on this many calls")
     parser.add_argument("--ledger", action="store_true",
                         help="also measure the audit with follow-up into a ledger (nightly)")
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be 1 or more")
 
     with tempfile.TemporaryDirectory() as scratch:
         path = write_calls(Path(scratch) / "calls.jsonl", args.calls)
         subset = write_calls(Path(scratch) / "subset.jsonl", min(args.naive_calls, args.calls))
-        rows = {
-            "parse floor": measure("parse", path),
-            "naive baseline": measure("naive", subset),
-            "engine, 1 worker": measure("engine", path, 1),
-            "engine, 1 worker, nothing remembered": measure("forgetting", path),
-            f"engine, {args.workers} workers": measure("engine", path, args.workers),
-        }
-        apart = measure_apart(path, args.workers)
-        spin_one = measure("spin", path, 1)
-        spin_many = measure("spin", path, args.workers)
-        if args.ledger:
-            rows["with a ledger, 1 worker"] = measure("nightly", path, 1)
-            rows[f"with a ledger, {args.workers} workers"] = measure("nightly", path,
-                                                                    args.workers)
+        rounds = []
+        for number in range(args.repeat):
+            if args.repeat > 1:
+                print(f"round {number + 1} of {args.repeat}…", file=sys.stderr, flush=True)
+            rounds.append(one_round(path, subset, args.workers, args.ledger))
+        rows, ratios, ranges = summarise(rounds)
         if args.rss_calls:
             big = write_calls(Path(scratch) / "big.jsonl", args.rss_calls)
-            rows[f"engine, 1 worker, {args.rss_calls:,} calls"] = measure("engine", big, 1)
+            row = measure("engine", big, 1)
+            row["calls_per_second"] = row["calls"] / row["seconds"]
+            rows[f"engine, 1 worker, {args.rss_calls:,} calls"] = row
 
-    for row in rows.values():
-        row["calls_per_second"] = row["calls"] / row["seconds"]
-    engine = rows["engine, 1 worker"]["calls_per_second"]
-    parallel = rows[f"engine, {args.workers} workers"]["calls_per_second"]
-    ceiling = (spin_many["calls"] / spin_many["seconds"]) / (
-        spin_one["calls"] / spin_one["seconds"])
-    ratios = {
-        "engine / naive baseline": engine / rows["naive baseline"]["calls_per_second"],
-        "  nothing remembered / naive": rows["engine, 1 worker, nothing remembered"][
-            "calls_per_second"] / rows["naive baseline"]["calls_per_second"],
-        "parse floor / engine": rows["parse floor"]["calls_per_second"] / engine,
-        f"speed-up on {args.workers} workers": parallel / engine,
-        f"{args.workers} independent audits": apart["calls"] / apart["seconds"] / engine,
-        f"bare-loop ceiling on {args.workers}": ceiling,
-    }
-    print(f"{'measurement':<34} {'calls':>9} {'seconds':>8} {'calls/s':>9} {'peak RSS MB':>12}")
+    ranged = args.repeat > 1
+    print(f"{'measurement':<34} {'calls':>9} {'seconds':>8} {'calls/s':>9} {'peak RSS MB':>12}"
+          + (f"  {'calls/s, lowest–highest':>24}" if ranged else ""))
     for name, row in rows.items():
         print(f"{name:<34} {row['calls']:>9,} {row['seconds']:>8.2f} "
-              f"{row['calls_per_second']:>9,.0f} {row['peak_rss_mb']:>12,.1f}")
+              f"{row['calls_per_second']:>9,.0f} {row['peak_rss_mb']:>12,.1f}"
+              + (f"  {row['lowest']:>11,.0f}–{row['highest']:<,.0f}"
+                 if ranged and "lowest" in row else ""))
     for name, value in ratios.items():
-        print(f"{name:<34} {value:>9.2f}×")
+        lowest, highest = ranges[name]
+        print(f"{name:<34} {value:>9.2f}×"
+              + (f"   ({lowest:.2f}–{highest:.2f}× over {args.repeat} rounds)" if ranged else ""))
     recalled = rows["engine, 1 worker"].get("turns_recalled", 0.0)
     print(f"(engine, 1 worker: {recalled:.0%} of turns were texts its packs had read before "
           "and remembered; nothing remembered: every turn read anew)")
@@ -117,12 +170,14 @@ def main() -> None:
           f"each on 1/{args.workers} of the calls, against one run on all: what {args.workers} "
           "workers can reach on this machine; bare-loop ceiling: a pure-Python loop, which "
           "shares no cache)")
+    if ranged:
+        print(f"(medians of {args.repeat} rounds; each ratio is the median of the ratios "
+              "within each round, so a ratio never compares two phases of the machine)")
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "ratios": ratios, "calls": args.calls,
-                                         "workers": args.workers,
-                                         "apart": apart,
-                                         "spin": {"1": spin_one, str(args.workers): spin_many}},
-                                        indent=2) + "\n")
+        args.json.write_text(json.dumps({"rows": rows, "ratios": ratios, "ratio_ranges": ranges,
+                                         "calls": args.calls,
+                                         "workers": args.workers, "repeat": args.repeat,
+                                         "rounds": rounds}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

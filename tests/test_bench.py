@@ -78,13 +78,14 @@ def test_regex_spans_are_what_re2_finditer_gives(text: str, pattern: str):
 def test_the_benchmark_command_prints_its_table_and_writes_json(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--calls", "120", "--naive-calls", "30",
-         "--workers", "2", "--ledger", "--json", str(tmp_path / "bench.json")],
+         "--workers", "2", "--ledger", "--repeat", "2", "--json", str(tmp_path / "bench.json")],
         cwd=REPO, capture_output=True, text=True, timeout=300, check=True,
     )
     for row in ("parse floor", "naive baseline", "engine, 1 worker", "engine, 2 workers",
                 "engine, 1 worker, nothing remembered", "of turns were texts its packs",
                 "engine / naive baseline", "parse floor / engine", "speed-up on 2 workers",
-                "2 independent audits", "bare-loop ceiling on 2"):
+                "2 independent audits", "bare-loop ceiling on 2", "over 2 rounds",
+                "medians of 2 rounds"):
         assert row in result.stdout
     report = json.loads((tmp_path / "bench.json").read_text())
     assert report["rows"]["engine, 1 worker"]["calls"] == 120
@@ -93,8 +94,50 @@ def test_the_benchmark_command_prints_its_table_and_writes_json(tmp_path):
     assert "turns_recalled" not in report["rows"]["engine, 2 workers"]
     assert report["rows"]["naive baseline"]["calls"] == 30
     assert report["ratios"]["engine / naive baseline"] > 1
-    assert report["apart"]["calls"] == 120  # the two halves audited apart add up
     assert report["rows"]["with a ledger, 2 workers"]["calls"] == 120
+    assert len(report["rounds"]) == 2
+    for measured in report["rounds"]:
+        assert measured["apart"]["calls"] == 120  # the two halves audited apart add up
+        assert measured["rows"]["engine, 1 worker"]["calls"] == 120
+    lowest, highest = report["ratio_ranges"]["parse floor / engine"]
+    assert lowest <= report["ratios"]["parse floor / engine"] <= highest
+
+
+def _round(parse: float, naive: float, engine: float) -> dict:
+    from bench.__main__ import ratios_of
+
+    def row(speed: float) -> dict:
+        return {"calls": 100, "seconds": 100 / speed, "calls_per_second": speed,
+                "peak_rss_mb": speed / 10}
+
+    rows = {"parse floor": row(parse), "naive baseline": row(naive),
+            "engine, 1 worker": row(engine), "engine, 1 worker, nothing remembered": row(engine),
+            "engine, 2 workers": row(engine * 1.5)}
+    spin = {"1": {"calls": 4, "seconds": 2.0}, "2": {"calls": 8, "seconds": 2.0}}
+    apart = {"calls": 100, "seconds": 100 / (engine * 1.6)}
+    return {"rows": rows, "apart": apart, "spin": spin, "ratios": ratios_of(rows, apart, spin, 2)}
+
+
+def test_repeated_rounds_give_medians_and_ratios_taken_within_each_round():
+    from bench.__main__ import summarise
+
+    # Within each round the engine is 10x, 13x and 13.6x the baseline: the median ratio is
+    # 13x. Medians taken row by row (engine 400, naive 40) would mix rounds and say 10x.
+    rounds = [_round(4000, 40, 400), _round(2600, 20, 260), _round(6000, 44, 600)]
+    rows, ratios, ranges = summarise(rounds)
+    assert rows["engine, 1 worker"]["calls_per_second"] == 400
+    assert (rows["engine, 1 worker"]["lowest"], rows["engine, 1 worker"]["highest"]) == (260, 600)
+    assert rows["engine, 1 worker"]["peak_rss_mb"] == 60  # the highest of the rounds
+    assert rows["naive baseline"]["seconds"] == 100 / 40
+    assert ratios["engine / naive baseline"] == 13
+    assert ranges["engine / naive baseline"] == [10, 600 / 44]
+    assert ratios["parse floor / engine"] == 10
+    assert ratios["speed-up on 2 workers"] == 1.5
+    assert ratios["bare-loop ceiling on 2"] == 2
+    # One round alone is its own median.
+    rows, ratios, _ = summarise(rounds[1:2])
+    assert rows["parse floor"]["calls_per_second"] == 2600
+    assert ratios["engine / naive baseline"] == 13
 
 
 def test_instruction_counts_are_read_from_callgrind_and_a_missing_count_says_so():
