@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from engine.frozen import fills_dict
+
 Speaker = Literal["agent", "customer", "unknown"]
 CallType = Literal["sale", "second_confirmation", "callback"]
 Language = Literal["zh", "en"]
@@ -30,7 +32,8 @@ class Product:
         return self.trial_days > 0
 
 
-@dataclass(frozen=True)
+@fills_dict  # 30 a call while reading: see engine/frozen.py
+@dataclass(frozen=True, init=False)
 class Turn:
     """One stretch of speech by one speaker."""
 

@@ -13,6 +13,8 @@ import inspect
 import pytest
 
 from engine.findings import Evidence, Finding, fingerprint
+from engine.frozen import fills_dict
+from engine.model import Turn
 
 
 def test_fingerprints_keep_their_values():
@@ -35,10 +37,10 @@ def test_only_the_call_rule_and_spans_count():
     assert fingerprint("c", "r", said) != fingerprint("c2", "r", said)
 
 
-@pytest.mark.parametrize("cls", [Evidence, Finding])
-def test_the_hand_written_inits_take_every_field_and_keep_the_class_frozen(cls):
-    """Evidence and Finding fill their fields themselves (for speed): a field added to the
-    class but not to its __init__ must fail here, not go missing from findings."""
+@pytest.mark.parametrize("cls", [Evidence, Finding, Turn])
+def test_the_dict_filling_inits_take_every_field_and_keep_the_class_frozen(cls):
+    """Evidence, Finding and Turn fill their fields themselves (engine/frozen.py, for
+    speed): every field must be taken, in order, with its default, and set."""
     declared = [(f.name, f.default) for f in dataclasses.fields(cls)]
     taken = [(p.name, dataclasses.MISSING if p.default is inspect.Parameter.empty
               else p.default)
@@ -50,3 +52,33 @@ def test_the_hand_written_inits_take_every_field_and_keep_the_class_frozen(cls):
         made.turn = 5  # type: ignore[misc]
     assert dataclasses.replace(made) == made
     assert hash(made) == hash(dataclasses.replace(made))
+
+
+def test_fills_dict_refuses_classes_it_would_get_wrong():
+    @dataclasses.dataclass(frozen=True)
+    class HasItsOwnInit:
+        a: int
+
+    @dataclasses.dataclass(init=False)
+    class NotFrozen:
+        a: int
+
+    @dataclasses.dataclass(frozen=True, init=False)
+    class MadeByFactory:
+        a: list = dataclasses.field(default_factory=list)
+
+    @dataclasses.dataclass(frozen=True, init=False)
+    class KeywordOnly:
+        a: int = dataclasses.field(default=0, kw_only=True)
+
+    for cls in (HasItsOwnInit, NotFrozen, MadeByFactory, KeywordOnly):
+        with pytest.raises(TypeError, match=cls.__name__):
+            fills_dict(cls)
+
+
+def test_fills_dict_keeps_keyword_calls_and_defaults():
+    assert Turn(text="hello", speaker="agent", end=2.0) == Turn("agent", "hello", None, 2.0)
+    with pytest.raises(TypeError):
+        Turn("agent")  # text has no default
+    with pytest.raises(TypeError):
+        Turn("agent", "hello", colour="red")  # type: ignore[call-arg]
