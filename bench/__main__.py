@@ -15,6 +15,7 @@ machine drifts by 15% over minutes, as much as the engine's and the baseline's s
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -39,13 +40,17 @@ def measure_apart(path: Path, parts: int) -> dict:
     pool, no parent, nothing shared but the machine. What N workers could at best reach
     on this machine for this work (CPU caches and memory bandwidth are shared, which a
     bare loop does not show)."""
-    lines = path.read_bytes().splitlines(keepends=True)
-    share = -(-len(lines) // parts)
+    # Streamed, never read whole: a child's peak RSS starts from this process's own (Linux
+    # keeps it across fork and exec), so a big parent would inflate every later row.
+    with path.open("rb") as source:
+        share = -(-sum(1 for _ in source) // parts)
     files = []
-    for number in range(parts):
-        part = path.with_name(f"{path.stem}.part{number}.jsonl")
-        part.write_bytes(b"".join(lines[number * share:(number + 1) * share]))
-        files.append(part)
+    with path.open("rb") as source:
+        for number in range(parts):
+            part = path.with_name(f"{path.stem}.part{number}.jsonl")
+            with part.open("wb") as out:
+                out.writelines(itertools.islice(source, share))
+            files.append(part)
     command = [sys.executable, "-m", "bench.measure", "engine"]
     started = time.perf_counter()
     running = [subprocess.Popen([*command, str(f), "1"], stdout=subprocess.PIPE, text=True,
