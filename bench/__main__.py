@@ -29,10 +29,16 @@ from bench.generate import write_calls
 
 
 def measure(mode: str, path: Path, *args: int) -> dict:
+    """One measurement in a fresh process: its JSON line, with calls per second added."""
     command = [sys.executable, "-m", "bench.measure", mode, str(path), *map(str, args)]
     output = subprocess.run(command, check=True, capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parent.parent).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    return with_speed(json.loads(output.strip().splitlines()[-1]))
+
+
+def with_speed(row: dict) -> dict:
+    row["calls_per_second"] = row["calls"] / row["seconds"]
+    return row
 
 
 def measure_apart(path: Path, parts: int) -> dict:
@@ -59,8 +65,8 @@ def measure_apart(path: Path, parts: int) -> dict:
     seconds = time.perf_counter() - started
     if any(p.returncode for p in running):
         raise SystemExit("an independent audit failed")
-    return {"mode": "apart", "calls": sum(o["calls"] for o in outputs), "seconds": seconds,
-            "peak_rss_mb": max(o["peak_rss_mb"] for o in outputs)}
+    return with_speed({"mode": "apart", "calls": sum(o["calls"] for o in outputs),
+                       "seconds": seconds, "peak_rss_mb": max(o["peak_rss_mb"] for o in outputs)})
 
 
 def one_round(path: Path, subset: Path, workers: int, ledger: bool) -> dict:
@@ -78,8 +84,6 @@ def one_round(path: Path, subset: Path, workers: int, ledger: bool) -> dict:
     if ledger:
         rows["with a ledger, 1 worker"] = measure("nightly", path, 1)
         rows[f"with a ledger, {workers} workers"] = measure("nightly", path, workers)
-    for row in rows.values():
-        row["calls_per_second"] = row["calls"] / row["seconds"]
     return {"rows": rows, "apart": apart, "spin": spin,
             "ratios": ratios_of(rows, apart, spin, workers)}
 
@@ -88,7 +92,6 @@ def ratios_of(rows: dict, apart: dict, spin: dict, workers: int) -> dict[str, fl
     """The ratios the targets are stated in, from the measurements of one round."""
     engine = rows["engine, 1 worker"]["calls_per_second"]
     naive = rows["naive baseline"]["calls_per_second"]
-    many = spin[str(workers)]["calls"] / spin[str(workers)]["seconds"]
     return {
         "engine / naive baseline": engine / naive,
         "  nothing remembered / naive":
@@ -96,8 +99,9 @@ def ratios_of(rows: dict, apart: dict, spin: dict, workers: int) -> dict[str, fl
         "parse floor / engine": rows["parse floor"]["calls_per_second"] / engine,
         f"speed-up on {workers} workers":
             rows[f"engine, {workers} workers"]["calls_per_second"] / engine,
-        f"{workers} independent audits": apart["calls"] / apart["seconds"] / engine,
-        f"bare-loop ceiling on {workers}": many / (spin["1"]["calls"] / spin["1"]["seconds"]),
+        f"{workers} independent audits": apart["calls_per_second"] / engine,
+        f"bare-loop ceiling on {workers}":
+            spin[str(workers)]["calls_per_second"] / spin["1"]["calls_per_second"],
     }
 
 
@@ -152,9 +156,7 @@ def main() -> None:
         rows, ratios, ranges = summarise(rounds)
         if args.rss_calls:
             big = write_calls(Path(scratch) / "big.jsonl", args.rss_calls)
-            row = measure("engine", big, 1)
-            row["calls_per_second"] = row["calls"] / row["seconds"]
-            rows[f"engine, 1 worker, {args.rss_calls:,} calls"] = row
+            rows[f"engine, 1 worker, {args.rss_calls:,} calls"] = measure("engine", big, 1)
 
     ranged = args.repeat > 1
     print(f"{'measurement':<34} {'calls':>9} {'seconds':>8} {'calls/s':>9} {'peak RSS MB':>12}"

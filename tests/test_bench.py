@@ -104,7 +104,7 @@ def test_the_benchmark_command_prints_its_table_and_writes_json(tmp_path):
 
 
 def _round(parse: float, naive: float, engine: float) -> dict:
-    from bench.__main__ import ratios_of
+    from bench.__main__ import ratios_of, with_speed
 
     def row(speed: float) -> dict:
         return {"calls": 100, "seconds": 100 / speed, "calls_per_second": speed,
@@ -113,8 +113,9 @@ def _round(parse: float, naive: float, engine: float) -> dict:
     rows = {"parse floor": row(parse), "naive baseline": row(naive),
             "engine, 1 worker": row(engine), "engine, 1 worker, nothing remembered": row(engine),
             "engine, 2 workers": row(engine * 1.5)}
-    spin = {"1": {"calls": 4, "seconds": 2.0}, "2": {"calls": 8, "seconds": 2.0}}
-    apart = {"calls": 100, "seconds": 100 / (engine * 1.6)}
+    spin = {"1": with_speed({"calls": 4, "seconds": 2.0}),
+            "2": with_speed({"calls": 8, "seconds": 2.0})}
+    apart = with_speed({"calls": 100, "seconds": 100 / (engine * 1.6)})
     return {"rows": rows, "apart": apart, "spin": spin, "ratios": ratios_of(rows, apart, spin, 2)}
 
 
