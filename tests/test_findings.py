@@ -49,7 +49,7 @@ def test_the_dict_filling_inits_take_every_field_and_keep_the_class_frozen(cls):
     made = cls(*range(len([d for d in declared if d[1] is dataclasses.MISSING])))
     assert list(vars(made)) == [name for name, _ in declared]
     with pytest.raises(dataclasses.FrozenInstanceError):
-        made.turn = 5  # type: ignore[misc]
+        setattr(made, declared[0][0], 5)
     assert dataclasses.replace(made) == made
     assert hash(made) == hash(dataclasses.replace(made))
 
@@ -71,7 +71,11 @@ def test_fills_dict_refuses_classes_it_would_get_wrong():
     class KeywordOnly:
         a: int = dataclasses.field(default=0, kw_only=True)
 
-    for cls in (HasItsOwnInit, NotFrozen, MadeByFactory, KeywordOnly):
+    @dataclasses.dataclass(frozen=True, init=False)
+    class NamesItsSelf:
+        _self: int
+
+    for cls in (HasItsOwnInit, NotFrozen, MadeByFactory, KeywordOnly, NamesItsSelf):
         with pytest.raises(TypeError, match=cls.__name__):
             fills_dict(cls)
 
