@@ -103,3 +103,18 @@ def test_every_match_span_maps_inside_the_original(text: str):
             for end in range(start + 1, min(len(turn.text), start + 4) + 1):
                 a, b = turn.to_original(start, end)
                 assert 0 <= a <= b <= len(text)
+
+
+@given(st.text(max_size=40), st.data())
+def test_a_turn_answers_each_span_the_same_whatever_it_was_asked_before(text: str, data):
+    """A turn remembers the spans it mapped back (the turn memo keeps a turn across calls,
+    and rules ask it for the same spans): each answer must equal a fresh turn's."""
+    for normalizer in (ZH, EN):
+        asked = normalizer.normalize(text)
+        length = len(asked.text)
+        spans = data.draw(st.lists(
+            st.tuples(st.integers(0, length), st.integers(0, length)).map(sorted), max_size=8
+        ))
+        for start, end in spans + spans[::-1]:
+            fresh = normalizer.normalize(text)
+            assert asked.to_original(start, end) == fresh.to_original(start, end)
