@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from engine.findings import Evidence, Finding, Verdict, fingerprint
+from engine.findings import Evidence, Finding, Verdict, fingerprint_of_spans
 from engine.model import Call
 from engine.rules.base import SIGNALS, VALIDITY_STANDARDS, Mark
 from engine.rules.context import CallContext
@@ -37,14 +37,16 @@ def context_for(pack: RulePack, call: Call) -> CallContext:
 
 
 def _evidence(call: Call, mark: Mark) -> Evidence:
-    turn = call.turns[mark.turn]
+    number, char_start, char_end = mark
+    turn = call.turns[number]
+    text = turn.text
     return Evidence(
-        turn=mark.turn,
+        turn=number,
         speaker=turn.speaker,
-        char_start=mark.start,
-        char_end=mark.end,
-        quote=turn.text[mark.start : mark.end],
-        text=turn.text,
+        char_start=char_start,
+        char_end=char_end,
+        quote=text[char_start:char_end],
+        text=text,
         start=turn.start,
         end=turn.end,
     )
@@ -56,12 +58,13 @@ def run_rule(rule: Rule, ctx: CallContext) -> list[Finding]:
     if when is None:
         return []
     info = rule.info
+    call = ctx.call
     findings = []
     for draft in rule.check(ctx, when):
-        evidence = tuple(_evidence(ctx.call, m) for m in draft.evidence)
+        evidence = tuple([_evidence(call, m) for m in draft.evidence])
         findings.append(
             Finding(
-                call_id=ctx.call.call_id,
+                call_id=call.call_id,
                 rule_id=info.id,
                 standard=info.standard,
                 severity=info.severity,
@@ -69,7 +72,7 @@ def run_rule(rule: Rule, ctx: CallContext) -> list[Finding]:
                 evidence=evidence,
                 rule_source=info.source,
                 detail=draft.detail,
-                fingerprint=fingerprint(ctx.call.call_id, info.id, evidence),
+                fingerprint=fingerprint_of_spans(call.call_id, info.id, draft.evidence),
             )
         )
     return findings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from engine.frozen import fills_dict
@@ -52,8 +53,18 @@ class Finding:
 
 def fingerprint(call_id: str, rule_id: str, evidence: tuple[Evidence, ...]) -> str:
     """The same rule on the same words of the same call always gives the same id."""
-    spans = b"".join([b"\0%d:%d:%d" % (e.turn, e.char_start, e.char_end) for e in evidence])
-    return hashlib.sha256(f"{call_id}\0{rule_id}".encode() + spans).digest()[:10].hex()
+    return fingerprint_of_spans(
+        call_id, rule_id, [(e.turn, e.char_start, e.char_end) for e in evidence]
+    )
+
+
+def fingerprint_of_spans(
+    call_id: str, rule_id: str, spans: Iterable[tuple[int, int, int]]
+) -> str:
+    """`fingerprint` from the evidence's (turn, char_start, char_end), as the auditor has
+    them before it makes the Evidence."""
+    joined = b"".join([b"\0%d:%d:%d" % span for span in spans])
+    return hashlib.sha256(f"{call_id}\0{rule_id}".encode() + joined).digest()[:10].hex()
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,12 @@ import inspect
 
 import pytest
 
+from engine.audit import PackChooser, audit_call
 from engine.findings import Evidence, Finding, fingerprint
 from engine.frozen import fills_dict
-from engine.model import Turn
+from engine.model import Call, Turn
+from engine.transcripts import load_calls
+from tests.conftest import REPO
 
 
 def test_fingerprints_keep_their_values():
@@ -35,6 +38,20 @@ def test_only_the_call_rule_and_spans_count():
     assert fingerprint("c", "r", said) != fingerprint("c", "r", other_span)
     assert fingerprint("c", "r", said) != fingerprint("c", "r2", said)
     assert fingerprint("c", "r", said) != fingerprint("c2", "r", said)
+
+
+def test_the_auditor_fingerprints_each_finding_by_its_evidence():
+    """The auditor computes fingerprints from its marks, before it makes the Evidence: the
+    result must be what `fingerprint` gives for the finding's evidence."""
+    chooser = PackChooser(REPO / "rules")
+    samples = sorted((REPO / "transcripts" / "samples").glob("calls_*.jsonl"))
+    findings = [f for call in load_calls(samples) if isinstance(call, Call)
+                for f in audit_call(chooser.for_call(call), call).findings]
+    assert len({f.call_id for f in findings}) > 5
+    for finding in findings:
+        assert finding.fingerprint == fingerprint(
+            finding.call_id, finding.rule_id, finding.evidence
+        ), finding.rule_id
 
 
 @pytest.mark.parametrize("cls", [Evidence, Finding, Turn])
