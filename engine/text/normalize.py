@@ -328,7 +328,14 @@ class Normalizer:
                 parts.append("|".join(re.escape(w) for w in cjk))
             if latin:
                 parts.append(latin_words)
-        self._separator = re.compile("((?:" + "|".join(parts) + ")+)")
+        runs = "(?:" + "|".join(parts) + ")+"
+        self._separator = re.compile(f"({runs})")
+        # Cutting leaves a lone space between two Latin letters or digits as it is; when a
+        # run is one character class, the split can pass over those spaces itself (three
+        # runs in four of an English call), not hand each one to the loop in _marked.
+        self._cut_runs = self._separator if len(parts) > 1 else re.compile(
+            f"({parts[0]}(?!(?<=[A-Za-z0-9] )(?=[A-Za-z0-9])){parts[0]}*)"
+        )
         self.asks_by_particle = language == "zh"
         self._cuts: dict[str, str] = {}
         self._phrases: dict[str, str] = {}
@@ -388,7 +395,7 @@ class Normalizer:
         """The text with every run of separators cut: to nothing, to a clause mark, and with a
         space first when it stood between two Latin words. `re.split` finds the runs in C;
         only runs next to a Latin letter or digit need a look at their neighbours."""
-        parts = self._separator.split(self._blanked(source))
+        parts = self._cut_runs.split(self._blanked(source))
         cuts = self._cuts
         for index in range(1, len(parts), 2):
             run = parts[index]
