@@ -38,6 +38,18 @@ def test_traditional_becomes_simplified_keeping_length():
     assert len(folded.text) == len("這個業務絕對免費")
 
 
+@pytest.mark.parametrize(("said", "simplified"), [
+    # speech recognition's odd traditional character in a simplified call: replaced alone
+    ("您好，我这边是移动客服，这个业务前三十天免費体验，之后每月九块九，您看可以吗",
+     "您好,我这边是移动客服,这个业务前三十天免费体验,之后每月九块九,您看可以吗"),
+    # a call in traditional characters: translated whole
+    ("您好，這個業務絕對免費，請問您現在方便嗎？",
+     "您好,这个业务绝对免费,请问您现在方便吗?"),
+])
+def test_both_ways_of_simplifying_give_the_same_characters(said: str, simplified: str):
+    assert fold(said).text == simplified
+
+
 def test_case_folding():
     assert EN.normalize("I AGREE").text == "i agree"
 

@@ -72,7 +72,22 @@ def _t2s_needed() -> re.Pattern[str]:
 
 
 def _to_simplified(text: str) -> str:
-    return text.translate(_t2s_table()) if _t2s_needed().search(text) else text
+    """The text in simplified characters. Speech recognition's odd traditional character is
+    replaced on its own (a call's text with three of them: ~8 us against ~106 us for
+    `translate`, which looks up every character). A text whose 32 characters from the first
+    traditional one are a quarter or more traditional is translated whole."""
+    needed = _t2s_needed()
+    first = needed.search(text)
+    if first is None:
+        return text
+    sample = text[first.start() : first.start() + 32]
+    if len(needed.findall(sample)) * 4 > len(sample):
+        return text.translate(_t2s_table())
+    return needed.sub(_simplified_char, text)
+
+
+def _simplified_char(match: re.Match[str]) -> str:
+    return _t2s_table()[ord(match.group())]
 
 
 class FoldedText(NamedTuple):
