@@ -31,7 +31,18 @@ def assert_same_as_reference(language: str, texts: list[str]) -> None:
         assert turn.text == expected.text, text
         assert turn.clause_starts == expected.clause_starts, text
         assert turn.question_clauses == expected.question_clauses, text
-        assert turn.segments == expected.segments, text
+        assert _as_runs(turn.segments) == _as_runs(expected.segments), text
+
+
+def _as_runs(segments: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
+    """The map back to folded positions, without entries that only continue the run before
+    them (the reference starts a new one at each space it keeps between Latin words)."""
+    runs: list[tuple[int, int]] = []
+    for match_at, folded_at in segments:
+        if runs and runs[-1][1] + (match_at - runs[-1][0]) == folded_at:
+            continue
+        runs.append((match_at, folded_at))
+    return runs
 
 
 @settings(max_examples=400)

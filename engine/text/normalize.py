@@ -437,7 +437,7 @@ class Normalizer:
         length = 0
         kept_from = 0
         size = len(source)
-        for run in self._separator.finditer(self._blanked(source)):
+        for run in self._cut_runs.finditer(self._blanked(source)):  # lone Latin spaces stay
             start, end = run.span()
             before = source[start - 1] if start else ""
             after = source[end] if end < size else ""
