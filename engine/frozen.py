@@ -1,4 +1,5 @@
-"""A faster `__init__` for the frozen dataclasses made many times a call.
+"""Faster construction of the immutable objects made many times a call: `fills_dict` for
+frozen dataclasses, `named_from_tuple` for NamedTuples.
 
 A frozen dataclass's generated `__init__` sets each field with `object.__setattr__`, a
 function call per field. For `Turn` (30 a call while reading), `Evidence` and `Finding`
@@ -27,6 +28,11 @@ import dataclasses
 from typing import TypeVar
 
 T = TypeVar("T", bound=type)
+
+# named_from_tuple(Hit, (turn, start, end)): a NamedTuple instance made from a plain tuple
+# in C, without the Python-level __new__ a NamedTuple class has. For the small tuples made
+# many times a call (hits, marks, what a turn yields).
+named_from_tuple = tuple.__new__
 
 
 def fills_dict(cls: T) -> T:

@@ -20,6 +20,7 @@ import ahocorasick_rs
 import re2
 from re2 import _re2
 
+from engine.frozen import named_from_tuple
 from engine.rules.problems import Location
 from engine.text.normalize import NormalizedTurn, Normalizer
 from engine.text.pinyin import homophone_key
@@ -59,9 +60,6 @@ class Hit(NamedTuple):
     end: int
 
 
-# _named(Hit, (turn, start, end)): a named tuple made from a plain one in C, without the
-# Python-level __new__ a NamedTuple class has.
-_named = tuple.__new__
 _NO_VETOES: frozenset[int] = frozenset()
 
 
@@ -383,7 +381,7 @@ class PhraseIndex:
                 if index in product:
                     vetoes.setdefault(number, set()).add(index)
         return [
-            _named(TurnFound, (turn, tuple(found), tuple(cancels.get(number, ())),
+            named_from_tuple(TurnFound, (turn, tuple(found), tuple(cancels.get(number, ())),
                                frozenset(vetoes[number]) if number in vetoes else _NO_VETOES))
             for number, (turn, found) in enumerate(zip(turns, spans, strict=True))
         ]
@@ -395,7 +393,7 @@ class PhraseIndex:
         found: dict[int, list[Hit]] = {}
         for number, turn_found in enumerate(known):
             for index, start, end in turn_found.spans:
-                hit = _named(Hit, (number, start, end))
+                hit = named_from_tuple(Hit, (number, start, end))
                 hits = found.get(index)
                 if hits is None:
                     found[index] = [hit]
@@ -500,7 +498,7 @@ class PhraseIndex:
                         no = negated[key] = is_negated(negation, turns[number], start)
                     if no:
                         continue
-                kept.append(_named(Hit, span))
+                kept.append(named_from_tuple(Hit, span))
             if kept:
                 found[index] = kept
         return found

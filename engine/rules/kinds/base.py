@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from engine.frozen import named_from_tuple
 from engine.rules.base import Draft, Mark, RuleInfo
 from engine.rules.compiler import Compiler
 from engine.rules.conditions import Condition, Evidence
@@ -23,13 +24,9 @@ def marks(ctx: CallContext, hits: Evidence | list[Hit]) -> tuple[Mark, ...]:
     turns = ctx.turns
     found = set()
     for number, start, end in hits:
-        found.add(_made_in_c(Mark, (number, *turns[number].to_original(start, end))))
+        found.add(named_from_tuple(Mark, (number, *turns[number].to_original(start, end))))
     return tuple(sorted(found))
 
-
-# Marks are made ~17 times a call: tuple.__new__ makes one from a plain tuple in C, without
-# the Python-level __new__ a NamedTuple class has.
-_made_in_c = tuple.__new__
 
 
 @dataclass(frozen=True)
