@@ -343,12 +343,13 @@ class Normalizer:
                 parts.append("|".join(re.escape(w) for w in cjk))
             if latin:
                 parts.append(latin_words)
-        runs = "(?:" + "|".join(parts) + ")+"
         if len(parts) == 1:
             # A lone space between two Latin letters or digits is kept as it is, so a run of
             # one character class passes over it: three runs in four of an English call,
             # which _marked and segments would otherwise each look at in Python.
             runs = f"{parts[0]}(?!(?<=[A-Za-z0-9] )(?=[A-Za-z0-9])){parts[0]}*"
+        else:
+            runs = "(?:" + "|".join(parts) + ")+"
         self._separator = re.compile(f"({runs})")
         self.asks_by_particle = language == "zh"
         self._cuts: dict[str, str] = {}
