@@ -11,6 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.text.numbers import (
+    _EN_ONES,
+    _EN_TEENS,
+    _EN_TENS,
+    _EN_VALUES,
     StatedAmount,
     StatedDate,
     find_amounts,
@@ -155,6 +159,34 @@ def test_a_following_mei_period_starts_the_next_clause():
 def test_a_period_word_across_a_number_is_not_a_prefix():
     [amount] = find_amounts("每月5号扣费5元")
     assert (amount.value, amount.per) == (Decimal(5), None)
+
+
+@pytest.mark.parametrize("word", [*_EN_ONES, *_EN_TEENS, *_EN_TENS])
+def test_every_number_word_starts_an_amount(word: str):
+    """The amount pattern skips Latin letters that start no amount (_word_starts): each
+    number word must still start one, first in the text or after a space or a comma."""
+    for text in (f"{word} dollars", f"pay {word} dollars a month", f"the fee,{word} bucks"):
+        [amount] = find_amounts(text)
+        assert amount.value == _EN_VALUES[word], text
+        assert text[amount.start :].startswith(word), text
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "said"),
+    [
+        ("usd 5", "5", "usd 5"),
+        ("pay us$5 a month", "5", "us$5 a month"),
+        ("rmb 5元", "5", "rmb 5元"),
+        ("付rmb一百", "100", "rmb一百"),
+        ("a hundred dollars", "100", "a hundred dollars"),
+        ("only an hundred dollars", "100", "an hundred dollars"),
+        ("just a buck", "1", "a buck"),
+    ],
+)
+def test_currency_words_and_a_start_amounts(text: str, value: str, said: str):
+    [amount] = find_amounts(text)
+    assert amount.value == Decimal(value)
+    assert text[amount.start : amount.end] == said
 
 
 def test_amount_is_frozen():

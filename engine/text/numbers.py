@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -261,10 +262,29 @@ _FOREIGN = {
     "日元": "JPY",
 }
 
+
+def _word_starts(patterns: Iterable[str]) -> str:
+    """Where a Latin word matching one of `patterns` starts: an alternative per first
+    letter, which `re` skips with one character comparison, that letter then checked for
+    no letter before it. Cheaper than trying each word at every letter."""
+    by_first: dict[str, list[str]] = {}
+    for pattern in patterns:
+        by_first.setdefault(pattern[0], []).append(pattern[1:])
+    return "|".join(
+        rf"{first}(?<![a-z]{first})(?:{'|'.join(sorted(rests, key=len, reverse=True))})"
+        for first, rests in sorted(by_first.items())
+    )
+
+
+# The Latin words an amount can start with: "rmb", "us$"/"usd", "a"/"an" (hundred,
+# dollar) and the number words. Any word starting with one of ten letters once passed.
+_LATIN_AMOUNT_STARTS = _word_starts(("rmb", "us", r"an?\s", *_EN_ONES, *_EN_TEENS, *_EN_TENS))
+
+
 _AMOUNT = re.compile(
     rf"""
     # Fail fast where no amount can start: most positions, as the alternatives are many.
-    (?=[0-9{_CN_NUMERAL_CHARS}人¥港美$]|(?<![a-z])[aefnorstuz])
+    (?=[0-9{_CN_NUMERAL_CHARS}人¥港美$]|{_LATIN_AMOUNT_STARTS})
     (?:
         # 人民币五元, 五块五, 一块九毛九, 9块9, 三毛钱, 五分钱
         (?:(?P<cn_pre>人民币|rmb|¥|港币|美金)\s?)?
