@@ -189,6 +189,29 @@ def test_currency_words_and_a_start_amounts(text: str, value: str, said: str):
     assert text[amount.start : amount.end] == said
 
 
+@pytest.mark.parametrize(
+    ("prefix", "per"),
+    [
+        *[(w, "month") for w in ("每个月", "每月", "月费", "月租", "包月", "一个月")],
+        *[(w, "day") for w in ("每天", "每日", "日租", "一天")],
+        *[(w, "year") for w in ("每年", "年费", "一年")],
+        *[(w, "week") for w in ("每周", "每个星期", "每星期", "每个礼拜", "每礼拜", "一周",
+                                "一个星期", "一个礼拜")],
+        ("monthly ", "month"), ("daily ", "day"), ("weekly ", "week"), ("yearly ", "year"),
+        ("annually ", "year"), ("per month ", "month"), ("each day ", "day"),
+        ("every week ", "week"), ("every year it is only ", "year"),
+    ],
+)
+def test_every_period_word_before_an_amount_gives_its_period(prefix: str, per: str):
+    """The prefix search skips characters that start no period word: each must still be
+    found before an amount, also after other words."""
+    amount = "$5" if prefix.isascii() else "5元"
+    for text in (f"{prefix}{amount}", f"我们这个{prefix}{amount}", f"ok so {prefix}{amount}"):
+        [found] = find_amounts(text)
+        assert (found.value, found.per) == (Decimal(5), per), text
+        assert text[found.start :].startswith(prefix.strip()), text
+
+
 def test_amount_is_frozen():
     [amount] = find_amounts("五块")
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -338,6 +338,10 @@ _CN_PERIOD_PREFIXES = (
 )  # fmt: skip
 _PER_PREFIX = re.compile(
     rf"""
+    # Searched over up to 40 characters before each amount, most of which start no prefix:
+    # the first letters of the Chinese prefixes, and of monthly, daily, weekly, yearly,
+    # annually, per, each, every.
+    (?=[{"".join(sorted({w[0] for w in _CN_PERIOD_PREFIXES}))}mdwyape])
     (?:
         (?P<cn>{"|".join(_spaced(w) for w in sorted(_CN_PERIOD_PREFIXES, key=len, reverse=True))})
         # "每个月只要五块": a few words between; not across a number or another period.
