@@ -16,6 +16,7 @@ from engine.audit import PackChooser, audit_call
 from engine.findings import Evidence, Finding, fingerprint
 from engine.frozen import fills_dict
 from engine.model import Call, Turn
+from engine.text.numbers import StatedAmount
 from engine.transcripts import load_calls
 from tests.conftest import REPO
 
@@ -54,10 +55,11 @@ def test_the_auditor_fingerprints_each_finding_by_its_evidence():
         ), finding.rule_id
 
 
-@pytest.mark.parametrize("cls", [Evidence, Finding, Turn])
+@pytest.mark.parametrize("cls", [Evidence, Finding, Turn, StatedAmount])
 def test_the_dict_filling_inits_take_every_field_and_keep_the_class_frozen(cls):
-    """Evidence, Finding and Turn fill their fields themselves (engine/frozen.py, for
-    speed): every field must be taken, in order, with its default, and set."""
+    """Evidence, Finding, Turn and StatedAmount fill their fields themselves
+    (engine/frozen.py, for speed): every field must be taken, in order, with its default,
+    and set."""
     declared = [(f.name, f.default) for f in dataclasses.fields(cls)]
     taken = [(p.name, dataclasses.MISSING if p.default is inspect.Parameter.empty
               else p.default)

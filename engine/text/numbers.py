@@ -15,6 +15,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
+from engine.frozen import fills_dict
+
 __all__ = [
     "StatedAmount",
     "StatedDate",
@@ -25,7 +27,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@fills_dict  # one or two a fee-check turn, read far less often: see engine/frozen.py
+@dataclass(frozen=True, init=False)
 class StatedAmount:
     """A money amount said in a turn: "每月5元", "五块钱", "$4.99 a month"."""
 
@@ -373,6 +376,7 @@ _AMOUNT_HINT = re.compile(
 )
 # Dividing (not multiplying by 0.01) keeps values tidy: 50 cents is 0.5, not 0.50.
 _HUNDRED = Decimal(100)
+_ZERO = Decimal(0)
 
 
 _PER_UNIT = re.compile(
@@ -474,14 +478,16 @@ def _chinese_core(m: re.Match[str]) -> tuple[Decimal, str | None, int, bool] | N
         start = m.start(group) + offset
     if m["fen_only"]:
         return value / _HUNDRED, currency, start, True
-    value += _minor(m["jiao"], m["fen"] or m["fen_a"]) + _fraction(m["frac"])
+    jiao, fen, fraction = m["jiao"], m["fen"] or m["fen_a"], m["frac"]
+    if jiao or fen or fraction:  # most amounts have none: "五元", "9.9元"
+        value += _minor(jiao, fen) + _fraction(fraction)
     return value, currency, start, value != value.to_integral_value()
 
 
 def _minor(jiao: str | None, fen: str | None) -> Decimal:
     """毛/角 (tenths) and 分 (hundredths) digits; absent parts add nothing."""
-    parts = [_small(jiao) / _TEN if jiao else None, _small(fen) / _HUNDRED if fen else None]
-    return sum((p for p in parts if p is not None), Decimal(0))
+    tenths = _small(jiao) / _TEN if jiao else _ZERO
+    return tenths + _small(fen) / _HUNDRED if fen else tenths
 
 
 def _small(digit: str | None) -> Decimal:
@@ -493,7 +499,7 @@ def _small(digit: str | None) -> Decimal:
 def _fraction(digits: str | None) -> Decimal:
     """The bare digits after 块: "五块五" → 0.5, "一块零五" → 0.05, "9块99" → 0.99."""
     if not digits:
-        return Decimal(0)
+        return _ZERO
     chars = _SPACES.sub("", digits)
     return Decimal("0." + "".join(str(_small(c)) for c in chars))
 
