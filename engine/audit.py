@@ -40,16 +40,10 @@ def _evidence(call: Call, mark: Mark) -> Evidence:
     number, char_start, char_end = mark
     turn = call.turns[number]
     text = turn.text
-    return Evidence(
-        turn=number,
-        speaker=turn.speaker,
-        char_start=char_start,
-        char_end=char_end,
-        quote=text[char_start:char_end],
-        text=text,
-        start=turn.start,
-        end=turn.end,
-    )
+    # Positional, in field order (turn, speaker, char_start, char_end, quote, text, start,
+    # end): ~15 a call, and keywords made each a third dearer.
+    return Evidence(number, turn.speaker, char_start, char_end, text[char_start:char_end],
+                    text, turn.start, turn.end)
 
 
 def run_rule(rule: Rule, ctx: CallContext) -> list[Finding]:
@@ -62,18 +56,12 @@ def run_rule(rule: Rule, ctx: CallContext) -> list[Finding]:
     findings = []
     for draft in rule.check(ctx, when):
         evidence = tuple([_evidence(call, m) for m in draft.evidence])
+        # Positional, in field order, as in _evidence: call_id, rule_id, standard,
+        # severity, message, evidence, rule_source, detail, fingerprint.
         findings.append(
-            Finding(
-                call_id=call.call_id,
-                rule_id=info.id,
-                standard=info.standard,
-                severity=info.severity,
-                message=info.message,
-                evidence=evidence,
-                rule_source=info.source,
-                detail=draft.detail,
-                fingerprint=fingerprint_of_spans(call.call_id, info.id, draft.evidence),
-            )
+            Finding(call.call_id, info.id, info.standard, info.severity, info.message,
+                    evidence, info.source, draft.detail,
+                    fingerprint_of_spans(call.call_id, info.id, draft.evidence))
         )
     return findings
 
