@@ -174,7 +174,10 @@ def test_precedence_within_turns(pack_factory):
         ("{has_trial: true}", [("agent", "x")], {"product": {"trial_days": 30}}, True),
         ("{has_trial: true}", [("agent", "x")], {"product": {"trial_days": 0}}, False),
         ("{language: en}", [("agent", "x")], {}, False),
+        ("{language: zh}", [("agent", "x")], {}, True),
         ("{product: [TV30]}", [("agent", "x")], {"product": {"code": "TV30"}}, True),
+        ("{product: [TV30]}", [("agent", "x")], {"product": {"code": "MUSIC"}}, False),
+        ("{call_type: [sale]}", [("agent", "x")], {"call_type": "second_confirmation"}, False),
         ("{said: {matcher: accept, by: agent}}", [("customer", "同意")], {}, False),
     ],
 )

@@ -134,15 +134,7 @@ class CallIs:
     values: tuple[object, ...]
 
     def evaluate(self, ctx: CallContext) -> Evidence | None:
-        call = ctx.call
-        actual: object = {
-            "call_type": call.call_type,
-            "language": call.language,
-            "product": call.product.code if call.product else None,
-            "has_trial": call.has_trial,
-            "sale_made": ctx.sale_made,
-        }[self.field]
-        if actual not in self.values:
+        if _CALL_FACTS[self.field](ctx) not in self.values:
             return None
         return ctx.sale_evidence if self.field == "sale_made" else ()
 
@@ -151,6 +143,15 @@ class CallIs:
 
 
 Condition = All | AnyOf | Not | Said | Before | InFirstTurns | CallIs
+
+# What CallIs reads for each field: only the one it is asked (several a call per rule).
+_CALL_FACTS: dict[str, Callable[[CallContext], object]] = {
+    "call_type": lambda ctx: ctx.call.call_type,
+    "language": lambda ctx: ctx.call.language,
+    "product": lambda ctx: ctx.call.product.code if ctx.call.product else None,
+    "has_trial": lambda ctx: ctx.call.has_trial,
+    "sale_made": lambda ctx: ctx.sale_made,
+}
 
 
 def precedes(earlier: Hit, later: Hit) -> bool:
