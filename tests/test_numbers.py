@@ -212,6 +212,28 @@ def test_every_period_word_before_an_amount_gives_its_period(prefix: str, per: s
         assert text[found.start :].startswith(prefix.strip()), text
 
 
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("5毛", "0.5"), ("5 分钱", "0.05"), ("5欧元", "5"), ("5日元", "5"), ("5人民币", "5"),
+        ("5rmb", "5"), ("5圆", "5"), ("5元", "5"), ("5块", "5"), ("5港币", "5"),
+        ("5美金", "5"), ("2万元", "20000"), ("1,000元", "1000"), ("5 usd", "5"),
+        ("5¢", "0.05"), ("5 dollars", "5"), ("5 bucks", "5"), ("50 cents", "0.5"),
+        ("9.99/月", "9.99"), ("9.99 per month", "9.99"), ("9.99 a month", "9.99"),
+        ("9.99 each month", "9.99"), ("9.99 every week", "9.99"), ("9.99  weekly", "9.99"),
+        ("9.99 yearly", "9.99"), ("9.99 annually", "9.99"), ("9.99 monthly", "9.99"),
+    ],
+)
+def test_digits_start_an_amount_before_each_unit_and_period(text: str, value: str):
+    """Digits are tried as an amount only before what can follow one (_DIGIT_AMOUNT_START):
+    every currency, minor unit, English unit and period word must still be read, after
+    other words too."""
+    for said in (text, f"只要{text}", f"it is {text}"):
+        [amount] = find_amounts(said)
+        assert amount.value == Decimal(value), said
+        assert said[amount.start :].startswith(text[0]), said
+
+
 def test_amount_is_frozen():
     [amount] = find_amounts("五块")
     with pytest.raises(dataclasses.FrozenInstanceError):

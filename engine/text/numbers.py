@@ -283,11 +283,18 @@ def _word_starts(patterns: Iterable[str]) -> str:
 # dollar) and the number words. Any word starting with one of ten letters once passed.
 _LATIN_AMOUNT_STARTS = _word_starts(("rmb", "us", r"an?\s", *_EN_ONES, *_EN_TEENS, *_EN_TENS))
 
+# Digits start an amount only where a currency, 毛/角/分, an English unit or a period word
+# follows them (after 十百千万亿 and spaces), never right after another digit: "30天",
+# "5g" and "3号" start none. The class holds the first characters of _CN_UNIT, 分钱,
+# _JIAO, the English units and _PERIOD_AHEAD.
+_DIGIT_AMOUNT_START = (
+    r"[0-9](?<![0-9].)[0-9,.]*[十百千万亿]*\s*[美港欧日人r圆元块分毛角dbuc¢/paemwy]"
+)
 
 _AMOUNT = re.compile(
     rf"""
     # Fail fast where no amount can start: most positions, as the alternatives are many.
-    (?=[0-9{_CN_NUMERAL_CHARS}人¥港美$]|{_LATIN_AMOUNT_STARTS})
+    (?={_DIGIT_AMOUNT_START}|[{_CN_NUMERAL_CHARS}人¥港美$]|{_LATIN_AMOUNT_STARTS})
     (?:
         # 人民币五元, 五块五, 一块九毛九, 9块9, 三毛钱, 五分钱
         (?:(?P<cn_pre>人民币|rmb|¥|港币|美金)\s?)?
