@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import date
 from decimal import Decimal
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.text import numbers
 from engine.text.numbers import (
     _EN_ONES,
     _EN_TEENS,
@@ -93,6 +96,7 @@ ENGLISH_AMOUNTS = [
     ("one hundred twenty dollars", "120", None, "USD", None),
     ("a dollar a day", "1", "day", "USD", None),
     ("$10 per year", "10", "year", "USD", None),
+    ("9.99 daily", "9.99", "day", None, None),
     ("the monthly fee is only $9.99", "9.99", "month", "USD", "monthly fee is only $9.99"),
     ("it is $4.99 a month after the trial", "4.99", "month", "USD", "$4.99 a month"),
 ]
@@ -222,6 +226,7 @@ def test_every_period_word_before_an_amount_gives_its_period(prefix: str, per: s
         ("9.99/月", "9.99"), ("9.99 per month", "9.99"), ("9.99 a month", "9.99"),
         ("9.99 each month", "9.99"), ("9.99 every week", "9.99"), ("9.99  weekly", "9.99"),
         ("9.99 yearly", "9.99"), ("9.99 annually", "9.99"), ("9.99 monthly", "9.99"),
+        ("9.99 daily", "9.99"),
     ],
 )
 def test_digits_start_an_amount_before_each_unit_and_period(text: str, value: str):
@@ -420,6 +425,26 @@ def test_never_raises_and_spans_in_bounds(text: str):
     _assert_spans(text, find_dates(text, date(2026, 12, 20)))
     value = parse_chinese_number(text)
     assert value is None or isinstance(value, Decimal)
+
+
+_AMOUNT_PIECES = st.lists(
+    st.sampled_from([
+        "9.99", "5", "12", " ", " ", "五", "块", "元", "每月", "/", "月", "$", "usd", "rmb",
+        "dollars", "cents", "a", "an", "per", "each", "month", "day", "daily", "weekly",
+        "yearly", "annually", "monthly", "twelve", "ninety-nine", "hundred", "hi", "好",
+    ]),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=400)
+@given(_AMOUNT_PIECES)
+def test_the_quick_hint_never_hides_an_amount(text: str):
+    """find_amounts skips texts its hint says hold no currency or period word: reading
+    every text in full must find the same amounts."""
+    with patch.object(numbers, "_AMOUNT_HINT", re.compile("")):
+        in_full = find_amounts(text)
+    assert find_amounts(text) == in_full
 
 
 @pytest.mark.parametrize(

@@ -379,7 +379,7 @@ _PERIODS = {
 }  # fmt: skip
 # Every amount has a currency or a period word; most turns have neither.
 _AMOUNT_HINT = re.compile(
-    r"[元圆块毛角分$¥¢/]|人民币|rmb|美金|港币|usd|dollar|buck|cent|month|day|year|week|annual"
+    r"[元圆块毛角分$¥¢/]|人民币|rmb|美金|港币|usd|dollar|buck|cent|month|day|daily|year|week|annual"
 )
 # Dividing (not multiplying by 0.01) keeps values tidy: 50 cents is 0.5, not 0.50.
 _HUNDRED = Decimal(100)
