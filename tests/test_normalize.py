@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine.text import normalize
 from engine.text.normalize import Normalizer, fold
 from engine.text.pinyin import (
     HOMOPHONES,
@@ -48,6 +49,25 @@ def test_traditional_becomes_simplified_keeping_length():
 ])
 def test_both_ways_of_simplifying_give_the_same_characters(said: str, simplified: str):
     assert fold(said).text == simplified
+
+
+def test_a_few_traditional_characters_are_replaced_alone_and_many_translated(monkeypatch):
+    """Both ways give the same characters; which one ran shows in the one-by-one path's
+    calls: one per traditional character in a simplified call, none for a call in
+    traditional characters (translated whole)."""
+    replaced: list[str] = []
+    one_by_one = normalize._simplified_char
+
+    def counted(match):
+        replaced.append(match.group())
+        return one_by_one(match)
+
+    monkeypatch.setattr(normalize, "_simplified_char", counted)
+    assert fold("您好，这个业务前三十天免費体验，之后每月九块九，您看可以吗").text.count("费") == 1
+    assert replaced == ["費"]
+    replaced.clear()
+    assert fold("您好，這個業務絕對免費，請問您現在方便嗎？").text.startswith("您好,这个业务")
+    assert replaced == []
 
 
 def test_case_folding():
