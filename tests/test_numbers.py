@@ -427,6 +427,14 @@ def test_never_raises_and_spans_in_bounds(text: str):
     assert value is None or isinstance(value, Decimal)
 
 
+@pytest.mark.parametrize("currency", sorted(numbers._FOREIGN))
+def test_digits_start_an_amount_before_every_foreign_currency(currency: str):
+    """A currency added to _FOREIGN (and the unit pattern) must also let digits through
+    the amount pattern's opening lookahead (_DIGIT_AMOUNT_START)."""
+    [amount] = find_amounts(f"只要5{currency}")
+    assert (amount.value, amount.currency) == (Decimal(5), numbers._FOREIGN[currency])
+
+
 _AMOUNT_PIECES = st.lists(
     st.sampled_from([
         "9.99", "5", "12", " ", " ", "五", "块", "元", "每月", "/", "月", "$", "usd", "rmb",

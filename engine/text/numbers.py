@@ -267,9 +267,10 @@ _FOREIGN = {
 
 
 def _word_starts(patterns: Iterable[str]) -> str:
-    """Where a Latin word matching one of `patterns` starts: an alternative per first
-    letter, which `re` skips with one character comparison, that letter then checked for
-    no letter before it. Cheaper than trying each word at every letter."""
+    """Where a Latin word matching one of `patterns` (each starting with a plain letter)
+    starts: an alternative per first letter, which `re` skips with one character
+    comparison, that letter then checked for no letter before it. Cheaper than trying
+    each word at every letter."""
     by_first: dict[str, list[str]] = {}
     for pattern in patterns:
         by_first.setdefault(pattern[0], []).append(pattern[1:])
@@ -280,7 +281,7 @@ def _word_starts(patterns: Iterable[str]) -> str:
 
 
 # The Latin words an amount can start with: "rmb", "us$"/"usd", "a"/"an" (hundred,
-# dollar) and the number words. Any word starting with one of ten letters once passed.
+# dollar) and the number words; other words are passed over at their first letter.
 _LATIN_AMOUNT_STARTS = _word_starts(("rmb", "us", r"an?\s", *_EN_ONES, *_EN_TEENS, *_EN_TENS))
 
 # Digits start an amount only where a currency, 毛/角/分, an English unit or a period word
