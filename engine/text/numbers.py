@@ -27,7 +27,9 @@ __all__ = [
 ]
 
 
-@fills_dict  # one or two a fee-check turn, read far less often: see engine/frozen.py
+# ~4 made a call and read a few times each: filling the dict saved 0.5% of the audit's
+# instructions all the same (bench/README.md, session 9); see engine/frozen.py.
+@fills_dict
 @dataclass(frozen=True, init=False)
 class StatedAmount:
     """A money amount said in a turn: "每月5元", "五块钱", "$4.99 a month"."""
