@@ -289,7 +289,8 @@ _LATIN_AMOUNT_STARTS = _word_starts(("rmb", "us", r"an?\s", *_EN_ONES, *_EN_TEEN
 # Digits start an amount only where a currency, 毛/角/分, an English unit or a period word
 # follows them (after 十百千万亿 and spaces), never right after another digit: "30天",
 # "5g" and "3号" start none. The class holds the first characters of _CN_UNIT, 分钱,
-# _JIAO, the English units and _PERIOD_AHEAD.
+# _JIAO, the English units and _PERIOD_AHEAD: a unit or period word added there needs
+# its first character here too, or it is never read after digits.
 _DIGIT_AMOUNT_START = (
     r"[0-9](?<![0-9].)[0-9,.]*[十百千万亿]*\s*[美港欧日人r圆元块分毛角dbuc¢/paemwy]"
 )
