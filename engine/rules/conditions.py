@@ -233,6 +233,8 @@ def _first_turns(node: Node, compiler: Compiler) -> Condition | None:
 def _metadata(
     field: str, options: tuple[str, ...] | None
 ) -> Callable[[Node, Compiler], Condition | None]:
+    if field not in _CALL_FACTS:  # CallIs reads the call through _CALL_FACTS alone
+        raise KeyError(f"call-metadata condition {field!r} has no reader in _CALL_FACTS")
     def compile_it(node: Node, compiler: Compiler) -> Condition | None:
         if options is None:  # a yes/no fact
             value = node.boolean(field)
