@@ -14,9 +14,8 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
 import orjson
 
 from engine import __version__
@@ -28,6 +27,9 @@ from engine.report.records import finding_record, reject_record, verdict_record
 from engine.rules.pack import RulePack
 from engine.transcripts import load_calls
 from engine.transcripts.shards import CallsShard, Shard, load_shard, plan_shards
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SUMMARY_SCHEMA = "callaudit.summary/1"
 OUTPUT_FILES = ("verdicts.jsonl", "findings.jsonl", "rejects.jsonl", "summary.json")
@@ -202,25 +204,31 @@ class SeenIds:
 
     def __init__(self, spill_at: int = 10_000) -> None:
         self.recent: set[str] = set()
-        self.older = np.empty(0, dtype=np.uint64)
+        self.older: np.ndarray | None = None  # made at the first spill
         self.spill_at = spill_at
 
     def __contains__(self, call_id: str) -> bool:
         if call_id in self.recent:
             return True
-        if not len(self.older):
+        older = self.older
+        if older is None:
             return False
         key = _id_hash(call_id)
-        at = int(np.searchsorted(self.older, key))
-        return at < len(self.older) and int(self.older[at]) == key
+        at = int(older.searchsorted(key))
+        return at < len(older) and int(older[at]) == key
 
     def add(self, call_id: str) -> None:
         self.recent.add(call_id)
         if len(self.recent) >= self.spill_at:
+            # Imported here: only a run of `spill_at` calls needs it, and importing numpy
+            # took ~60 ms of every command's start.
+            import numpy as np
+
             hashes = np.sort(np.fromiter((_id_hash(i) for i in self.recent), dtype=np.uint64,
                                          count=len(self.recent)))
+            older = self.older if self.older is not None else np.empty(0, dtype=np.uint64)
             # Inserted in place of a union (np.union1d peaks at seven times the array).
-            self.older = np.insert(self.older, np.searchsorted(self.older, hashes), hashes)
+            self.older = np.insert(older, older.searchsorted(hashes), hashes)
             self.recent.clear()
 
 

@@ -231,3 +231,18 @@ def test_output_folder_inside_the_input_is_not_read_back(tmp_path):
     for _ in range(2):
         result = run("audit", str(tmp_path), "--out", str(tmp_path / "out"))
         assert "audited 1 call:" in result.output and "rejected" not in result.output
+
+
+def test_commands_start_without_the_heavy_libraries():
+    """Every command pays for what `cli` imports; the libraries only some commands need
+    (numpy, pandas, durable-rules, Dask, speech, pinyin) are imported when used."""
+    import subprocess
+    import sys
+
+    heavy = ["numpy", "pandas", "durable", "distributed", "speech_recognition", "pypinyin",
+             "openpyxl"]
+    shown = subprocess.run(
+        [sys.executable, "-c", "import sys, cli; print(' '.join(sorted(sys.modules)))"],
+        capture_output=True, text=True, check=True, cwd=REPO,
+    ).stdout.split()
+    assert [name for name in heavy if name in shown] == []
