@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -10,7 +11,7 @@ import pickle
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
 SUMMARY_SCHEMA = "callaudit.summary/1"
 OUTPUT_FILES = ("verdicts.jsonl", "findings.jsonl", "rejects.jsonl", "summary.json")
 IN_FLIGHT_PER_WORKER = 3  # shards queued or being audited per worker process
+# Allocations between two runs of the cycle collector's youngest generation during an audit
+# (Python's default: 700). See `_fewer_collections`.
+YOUNG_COLLECTION_EVERY = 10_000
 
 
 class StrictInputError(Exception):
@@ -123,6 +127,7 @@ def run_batch(
     temp = {name: out_dir / f".{name}.partial" for name in OUTPUT_FILES}
     try:
         with (
+            _fewer_collections(),
             temp["verdicts.jsonl"].open("wb") as verdicts,
             temp["findings.jsonl"].open("wb") as findings,
             temp["rejects.jsonl"].open("wb") as rejects,
@@ -175,6 +180,27 @@ def run_batch(
     for name in OUTPUT_FILES:
         temp[name].replace(out_dir / name)
     return summary
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Python's cycle collector run less often while a batch is audited, and what is alive
+    when it starts (modules, rule packs compiled for the workers) set aside from it.
+
+    An audit makes next to no reference cycles (the collector freed 395 objects in 5,000
+    calls), but each collection walks the objects it tracks, the remembered turns among
+    them: at Python's defaults that was ~7% of an audit's time. Setting aside what is alive
+    before forking is what Python's documentation advises for `gc.freeze`: forked workers
+    then do not copy those pages by touching them. Both are undone when the batch ends.
+    """
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(threshold[0], YOUNG_COLLECTION_EVERY), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def _not_yet_audited(
@@ -438,9 +464,13 @@ def _ledger_reader(lookup: LedgerLookup) -> LedgerReader:
 
 
 def _start_worker(setup: WorkerSetup) -> None:
+    """A spawned worker: its packs, and the cycle collector as a batch runs it (it lives as
+    long as the pool, so nothing is undone)."""
     global _worker
     if _worker is None or _worker[0] != setup:
         _worker = (setup, setup.chooser())
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], YOUNG_COLLECTION_EVERY), *threshold[1:])
 
 
 def _audit_in_worker(shard: Shard | Rejected) -> list[Outcome]:
@@ -460,6 +490,7 @@ def _audited_elsewhere(
     Dask); here only duplicates are caught and, with a ledger, calls already in it skipped."""
     global _worker
     chooser.preload()
+    gc.freeze()  # the packs too, before the workers fork (undone by `_fewer_collections`)
     packs = {p.label: p for p in chooser.loaded()}
     lookup = None
     if skip is not None and cluster is None:  # Dask workers may not reach the ledger file

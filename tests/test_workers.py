@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 from collections import Counter
 from pathlib import Path
+
+import pytest
 
 from bench.generate import write_calls
 from engine import batch
@@ -197,3 +200,20 @@ def test_all_cores_are_used_for_a_night_sized_input_only(tmp_path, monkeypatch):
     assert default_workers([str(small)]) == 1  # starting processes would cost more
     assert default_workers([str(big)]) == 8
     assert default_workers([str(small), "s3://calls/2026-11-23/"]) == 8  # storage: a night
+
+
+def test_a_batch_leaves_the_cycle_collector_as_it_found_it(tmp_path):
+    """A batch runs Python's cycle collector less often and sets aside what lived before
+    it (`_fewer_collections`); whoever called it gets the collector back as it was, also
+    when the batch stops on a bad record."""
+    chooser = PackChooser(REPO / "rules")
+    before = gc.get_threshold()
+    during: list[tuple[int, int]] = []
+    run_batch([str(REPO / "transcripts" / "samples")], tmp_path / "out", chooser, workers=2,
+              on_record=lambda _: during.append((gc.get_threshold()[0], gc.get_freeze_count())))
+    assert during and all(young >= batch.YOUNG_COLLECTION_EVERY and frozen > 0
+                          for young, frozen in during)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    with pytest.raises(batch.StrictInputError):
+        run_batch(mixed_inputs(tmp_path / "bad"), tmp_path / "strict", chooser, strict=True)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
