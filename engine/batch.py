@@ -182,6 +182,13 @@ def run_batch(
     return summary
 
 
+# Batches running at once in one process (threads) share the collector: the first to start
+# tunes it, the last to end puts it back.
+_collector_lock = threading.Lock()
+_collector_batches = 0
+_collector_before: tuple[int, int, int] = (700, 10, 10)
+
+
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
     """Python's cycle collector run less often while a batch is audited, and what is alive
@@ -193,14 +200,22 @@ def _fewer_collections() -> Iterator[None]:
     before forking is what Python's documentation advises for `gc.freeze`: forked workers
     then do not copy those pages by touching them. Both are undone when the batch ends.
     """
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(threshold[0], YOUNG_COLLECTION_EVERY), *threshold[1:])
+    global _collector_batches, _collector_before
+    with _collector_lock:
+        if _collector_batches == 0:
+            _collector_before = gc.get_threshold()
+            young, *older = _collector_before
+            gc.set_threshold(max(young, YOUNG_COLLECTION_EVERY), *older)
+        _collector_batches += 1
+        gc.freeze()
     try:
         yield
     finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
+        with _collector_lock:
+            _collector_batches -= 1
+            if _collector_batches == 0:
+                gc.set_threshold(*_collector_before)
+                gc.unfreeze()
 
 
 def _not_yet_audited(

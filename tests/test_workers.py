@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import sqlite3
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -216,4 +217,31 @@ def test_a_batch_leaves_the_cycle_collector_as_it_found_it(tmp_path):
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
     with pytest.raises(batch.StrictInputError):
         run_batch(mixed_inputs(tmp_path / "bad"), tmp_path / "strict", chooser, strict=True)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_batches_in_threads_give_the_collector_back_when_the_last_one_ends(tmp_path):
+    chooser = PackChooser(REPO / "rules")
+    chooser.preload()
+    samples = [str(REPO / "transcripts" / "samples")]
+    before = gc.get_threshold()
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(_: object) -> None:
+        inside.set()
+        release.wait(60)
+
+    first = threading.Thread(target=run_batch, args=(samples, tmp_path / "first", chooser),
+                             kwargs={"on_record": hold})
+    first.start()
+    try:
+        assert inside.wait(60)
+        run_batch(samples, tmp_path / "second", chooser)  # starts and ends inside the first
+        assert gc.get_threshold()[0] >= batch.YOUNG_COLLECTION_EVERY
+        assert gc.get_freeze_count() > 0
+    finally:
+        release.set()
+        first.join(60)
+    assert (tmp_path / "first" / "verdicts.jsonl").read_bytes() == (
+        tmp_path / "second" / "verdicts.jsonl").read_bytes()
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
