@@ -118,6 +118,9 @@ def summarise(rounds: list[dict]) -> tuple[dict, dict[str, float], dict[str, lis
                       "calls_per_second": statistics.median(speeds),
                       "lowest": min(speeds), "highest": max(speeds),
                       "peak_rss_mb": max(run["peak_rss_mb"] for run in runs)}
+        if "collector_seconds" in first:
+            rows[name]["collector_seconds"] = statistics.median(
+                run["collector_seconds"] for run in runs)
     ratios, ranges = {}, {}
     for name in rounds[0]["ratios"]:
         values = [r["ratios"][name] for r in rounds]
@@ -170,9 +173,11 @@ def main() -> None:
         lowest, highest = ranges[name]
         print(f"{name:<34} {value:>9.2f}×"
               + (f"   ({lowest:.2f}–{highest:.2f}× over {args.repeat} rounds)" if ranged else ""))
-    recalled = rows["engine, 1 worker"].get("turns_recalled", 0.0)
+    engine = rows["engine, 1 worker"]
+    recalled = engine.get("turns_recalled", 0.0)
     print(f"(engine, 1 worker: {recalled:.0%} of turns were texts its packs had read before "
-          "and remembered; nothing remembered: every turn read anew)")
+          f"and remembered, and Python's cycle collector ran {engine['collector_seconds']:.2f} s "
+          "of its time; nothing remembered: every turn read anew)")
     print(f"({args.workers} independent audits: {args.workers} separate one-worker runs at once, "
           f"each on 1/{args.workers} of the calls, against one run on all: what {args.workers} "
           "workers can reach on this machine; bare-loop ceiling: a pure-Python loop, which "

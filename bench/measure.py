@@ -3,11 +3,13 @@
     python -m bench.measure MODE CALLS.jsonl [WORKERS]
 
 prints one JSON line: {"mode", "calls", "seconds", "peak_rss_mb"}, and for the engine on
-one worker "turns_recalled": the share of turns whose text the packs had read before.
+one worker "turns_recalled", the share of turns whose text the packs had read before, and
+"collector_seconds", the time Python's cycle collector ran.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import resource
 import sys
@@ -55,13 +57,30 @@ def engine_run(path: str, workers: int = 1) -> int:
     from engine.batch import run_batch
 
     chooser = PackChooser(REPO / "rules")
+    collector = _time_in_collector()
     with tempfile.TemporaryDirectory() as out:
         summary = run_batch([path], Path(out), chooser, workers=workers)
     if workers == 1:  # audited in this process: how often a turn's text was seen before
+        _EXTRA["collector_seconds"] = round(collector[0], 3)
         memos = [pack.index.memo for pack in chooser.loaded()]
         asked = sum(m.asked for m in memos)
         _EXTRA["turns_recalled"] = sum(m.recalled for m in memos) / asked if asked else 0.0
     return summary.calls + summary.rejected
+
+
+def _time_in_collector() -> list[float]:
+    """The seconds Python's cycle collector runs in this process from now on, added up in
+    the list's one item."""
+    spent, started = [0.0], [0.0]
+
+    def note(phase: str, _info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            spent[0] += time.perf_counter() - started[0]
+
+    gc.callbacks.append(note)
+    return spent
 
 
 def forgetting(path: str) -> int:

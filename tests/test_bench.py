@@ -91,6 +91,9 @@ def test_the_benchmark_command_prints_its_table_and_writes_json(tmp_path):
     report = json.loads((tmp_path / "bench.json").read_text())
     assert report["rows"]["engine, 1 worker"]["calls"] == 120
     assert 0 < report["rows"]["engine, 1 worker"]["turns_recalled"] < 1
+    collector = report["rows"]["engine, 1 worker"]["collector_seconds"]
+    assert 0 <= collector < report["rows"]["engine, 1 worker"]["seconds"]
+    assert f"cycle collector ran {collector:.2f} s" in result.stdout
     assert report["rows"]["engine, 1 worker, nothing remembered"]["calls"] == 120
     assert "turns_recalled" not in report["rows"]["engine, 2 workers"]
     assert report["rows"]["naive baseline"]["calls"] == 30
