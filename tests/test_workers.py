@@ -245,3 +245,20 @@ def test_batches_in_threads_give_the_collector_back_when_the_last_one_ends(tmp_p
     assert (tmp_path / "first" / "verdicts.jsonl").read_bytes() == (
         tmp_path / "second" / "verdicts.jsonl").read_bytes()
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_spawned_workers_write_exactly_what_one_process_writes(tmp_path, monkeypatch):
+    """Where a process cannot fork (macOS, Windows, or other threads running), workers are
+    spawned: each compiles the packs itself, and a `select` that cannot be pickled (a
+    local function) is applied here instead."""
+    chooser = PackChooser(REPO / "rules")
+    inputs = mixed_inputs(tmp_path / "in")
+
+    def select(call: Call) -> bool:
+        return not call.call_id.endswith("7")
+
+    one = run_batch(inputs, tmp_path / "one", chooser, workers=1, select=select)
+    monkeypatch.setattr(batch.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    spawned = run_batch(inputs, tmp_path / "spawned", chooser, workers=2, select=select)
+    assert spawned.calls == one.calls > 90 and spawned.rejected == one.rejected > 0
+    assert outputs(tmp_path / "spawned") == outputs(tmp_path / "one")
