@@ -186,7 +186,7 @@ def run_batch(
 # tunes it, the last to end puts it back.
 _collector_lock = threading.Lock()
 _collector_batches = 0
-_collector_before: tuple[int, int, int] = (700, 10, 10)
+_collector_before = gc.get_threshold()  # as the first batch of those found it
 
 
 @contextmanager
@@ -204,8 +204,7 @@ def _fewer_collections() -> Iterator[None]:
     with _collector_lock:
         if _collector_batches == 0:
             _collector_before = gc.get_threshold()
-            young, *older = _collector_before
-            gc.set_threshold(max(young, YOUNG_COLLECTION_EVERY), *older)
+            _collect_young_less_often()
         _collector_batches += 1
         gc.freeze()
     try:
@@ -216,6 +215,13 @@ def _fewer_collections() -> Iterator[None]:
             if _collector_batches == 0:
                 gc.set_threshold(*_collector_before)
                 gc.unfreeze()
+
+
+def _collect_young_less_often() -> None:
+    """The youngest generation collected every `YOUNG_COLLECTION_EVERY` allocations (a
+    higher threshold already set is kept)."""
+    young, *older = gc.get_threshold()
+    gc.set_threshold(max(young, YOUNG_COLLECTION_EVERY), *older)
 
 
 def _not_yet_audited(
@@ -484,8 +490,7 @@ def _start_worker(setup: WorkerSetup) -> None:
     global _worker
     if _worker is None or _worker[0] != setup:
         _worker = (setup, setup.chooser())
-    threshold = gc.get_threshold()
-    gc.set_threshold(max(threshold[0], YOUNG_COLLECTION_EVERY), *threshold[1:])
+    _collect_young_less_often()
 
 
 def _audit_in_worker(shard: Shard | Rejected) -> list[Outcome]:
@@ -505,7 +510,6 @@ def _audited_elsewhere(
     Dask); here only duplicates are caught and, with a ledger, calls already in it skipped."""
     global _worker
     chooser.preload()
-    gc.freeze()  # the packs too, before the workers fork (undone by `_fewer_collections`)
     packs = {p.label: p for p in chooser.loaded()}
     lookup = None
     if skip is not None and cluster is None:  # Dask workers may not reach the ledger file
@@ -521,6 +525,7 @@ def _audited_elsewhere(
         # Forked workers inherit the packs compiled here (no start-up cost) and `select`,
         # whatever it is. Only when this process runs no other thread.
         _worker = (setup, chooser)
+        gc.freeze()  # the packs too, before the workers fork (undone by `_fewer_collections`)
         pool = multiprocessing.get_context("fork").Pool(workers)
         results = _on_pool(pool, shards, workers, idle)
     else:
