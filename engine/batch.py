@@ -273,9 +273,10 @@ class SeenIds:
 
             hashes = np.sort(np.fromiter((_id_hash(i) for i in self.recent), dtype=np.uint64,
                                          count=len(self.recent)))
-            older = self.older if self.older is not None else np.empty(0, dtype=np.uint64)
+            older = self.older
             # Inserted in place of a union (np.union1d peaks at seven times the array).
-            self.older = np.insert(older, older.searchsorted(hashes), hashes)
+            self.older = (hashes if older is None
+                          else np.insert(older, older.searchsorted(hashes), hashes))
             self.recent.clear()
 
 
