@@ -118,9 +118,9 @@ def summarise(rounds: list[dict]) -> tuple[dict, dict[str, float], dict[str, lis
                       "calls_per_second": statistics.median(speeds),
                       "lowest": min(speeds), "highest": max(speeds),
                       "peak_rss_mb": max(run["peak_rss_mb"] for run in runs)}
-        if "collector_seconds" in first:
-            rows[name]["collector_seconds"] = statistics.median(
-                run["collector_seconds"] for run in runs)
+        for extra in ("collector_seconds", "writer_cpu_seconds"):
+            if extra in first:
+                rows[name][extra] = statistics.median(run[extra] for run in runs)
     ratios, ranges = {}, {}
     for name in rounds[0]["ratios"]:
         values = [r["ratios"][name] for r in rounds]
@@ -178,6 +178,12 @@ def main() -> None:
     print(f"(engine, 1 worker: {recalled:.0%} of turns were texts its packs had read before "
           f"and remembered, and Python's cycle collector ran {engine['collector_seconds']:.2f} s "
           "of its time; nothing remembered: every turn read anew)")
+    writer = next((row for row in rows.values() if "writer_cpu_seconds" in row), None)
+    if writer is not None:
+        per_call = writer["writer_cpu_seconds"] / writer["calls"]
+        print(f"(with a ledger, {args.workers} workers: the one process that writes the ledger "
+              f"used {per_call * 1000:.2f} ms of CPU a call, so a night with a ledger cannot "
+              f"pass about {1 / per_call:,.0f} calls/s however many workers audit)")
     print(f"({args.workers} independent audits: {args.workers} separate one-worker runs at once, "
           f"each on 1/{args.workers} of the calls, against one run on all: what {args.workers} "
           "workers can reach on this machine; bare-loop ceiling: a pure-Python loop, which "

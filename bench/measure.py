@@ -4,7 +4,8 @@
 
 prints one JSON line: {"mode", "calls", "seconds", "peak_rss_mb"}, and for the engine on
 one worker "turns_recalled", the share of turns whose text the packs had read before, and
-"collector_seconds", the time Python's cycle collector ran.
+"collector_seconds", the time Python's cycle collector ran; with a ledger on several
+workers "writer_cpu_seconds", the CPU the one process writing the ledger used.
 """
 
 from __future__ import annotations
@@ -103,11 +104,22 @@ def nightly(path: str, workers: int = 1) -> int:
     from engine.audit import PackChooser
     from engine.batch import run_batch
 
+    chooser = PackChooser(REPO / "rules")
+    chooser.preload()  # compiled before the writer's CPU is counted, as a worker would
     with tempfile.TemporaryDirectory() as scratch, Ledger(Path(scratch) / "l.db") as ledger:
         follow_up = FollowUp(load_policy(REPO / "rules" / "actions.yaml"), ledger)
-        summary = run_batch([path], Path(scratch) / "out", PackChooser(REPO / "rules"),
+        before = _cpu_seconds()
+        summary = run_batch([path], Path(scratch) / "out", chooser,
                             workers=workers, follow_up=follow_up, skip_audited=True)
+        if workers > 1:  # audited elsewhere: this process only wrote the ledger and outputs
+            _EXTRA["writer_cpu_seconds"] = round(_cpu_seconds() - before, 3)
     return summary.calls + summary.rejected
+
+
+def _cpu_seconds() -> float:
+    """CPU time this process (all its threads) has used, user and system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _spin(rounds: int) -> int:

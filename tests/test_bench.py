@@ -99,6 +99,13 @@ def test_the_benchmark_command_prints_its_table_and_writes_json(tmp_path):
     assert report["rows"]["naive baseline"]["calls"] == 30
     assert report["ratios"]["engine / naive baseline"] > 1
     assert report["rows"]["with a ledger, 2 workers"]["calls"] == 120
+    # The ledger's one writer: its CPU a call, and the ceiling that puts on a night.
+    writer = report["rows"]["with a ledger, 2 workers"]["writer_cpu_seconds"]
+    assert 0 < writer < 2 * report["rows"]["with a ledger, 2 workers"]["seconds"]
+    assert "writer_cpu_seconds" not in report["rows"]["with a ledger, 1 worker"]
+    per_call = writer / 120
+    assert (f"used {per_call * 1000:.2f} ms of CPU a call" in result.stdout
+            and f"cannot pass about {1 / per_call:,.0f} calls/s" in result.stdout)
     assert len(report["rounds"]) == 2
     for measured in report["rounds"]:
         assert measured["apart"]["calls"] == 120  # the two halves audited apart add up
