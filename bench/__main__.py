@@ -178,8 +178,8 @@ def main() -> None:
     print(f"(engine, 1 worker: {recalled:.0%} of turns were texts its packs had read before "
           f"and remembered, and Python's cycle collector ran {engine['collector_seconds']:.2f} s "
           "of its time; nothing remembered: every turn read anew)")
-    writer = next((row for row in rows.values() if "writer_cpu_seconds" in row), None)
-    if writer is not None:
+    writer = rows.get(f"with a ledger, {args.workers} workers", {})
+    if "writer_cpu_seconds" in writer:
         per_call = writer["writer_cpu_seconds"] / writer["calls"]
         print(f"(with a ledger, {args.workers} workers: the one process that writes the ledger "
               f"used {per_call * 1000:.2f} ms of CPU a call, so a night with a ledger cannot "
