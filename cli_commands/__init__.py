@@ -72,6 +72,9 @@ class RulePackFailed(click.ClickException):
 def read_config(path: Path) -> NightlyConfig:
     """callaudit.yaml, its problems told as user errors."""
     if not path.is_file():
+        if path == Path(CONFIG_FILE):  # none given and none found
+            raise UserError(f"no {CONFIG_FILE} in this folder or above: run `callaudit init` "
+                            "to set up a workspace, or give --config FILE")
         raise UserError(f"no configuration at {path}: run `callaudit init` to write one")
     try:
         return load_config(path)

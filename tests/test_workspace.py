@@ -285,3 +285,20 @@ def test_every_command_takes_config():
     missing = [name for name, command in _leaves(main)
                if not any("--config" in p.opts for p in command.params)]
     assert missing == []
+
+
+def test_a_command_outside_any_workspace_says_how_to_make_one(monkeypatch, tmp_path):
+    result = run(["nightly", "--date", DAY.isoformat()], tmp_path, monkeypatch)
+    assert result.exit_code == 2
+    assert "no callaudit.yaml in this folder or above: run `callaudit init`" in result.output
+
+
+def test_a_broken_workspace_config_stops_a_ledger_command_naming_its_line(monkeypatch,
+                                                                          tmp_path):
+    workspace = tmp_path / "qa"
+    workspace.mkdir()
+    (workspace / "callaudit.yaml").write_text("database: a.db\ndatabase: b.db\n",
+                                              encoding="utf-8")
+    result = run(["blacklist", "list"], workspace, monkeypatch)
+    assert result.exit_code == 2
+    assert f"{workspace / 'callaudit.yaml'}:2:1: error" in result.output
