@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 import sysconfig
@@ -63,7 +64,9 @@ def make_venv(tmp: Path, wheel: Path) -> Path:
     own = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
                           "['purelib'])"], check=True, capture_output=True, text=True)
     site_packages = Path(own.stdout.strip())
-    paths = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    paths = dict.fromkeys([*(sysconfig.get_paths()[key] for key in ("purelib", "platlib")),
+                           *site.getsitepackages(),
+                           *([site.getusersitepackages()] if site.ENABLE_USER_SITE else [])])
     (site_packages / "dependencies.pth").write_text("\n".join(paths) + "\n", encoding="utf-8")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
                     "--no-deps", "--no-index", "--quiet", str(wheel)],
@@ -104,7 +107,7 @@ def test_the_wheel_runs_a_workspace_from_init_to_purge(tmp_path):
     where = subprocess.run([str(venv / "bin" / "python"), "-c",
                             "import engine, cli; print(engine.__file__); print(cli.__file__)"],
                            cwd=tmp_path, env=env, check=True, capture_output=True, text=True)
-    for line in where.stdout.split():
+    for line in where.stdout.splitlines():
         assert Path(line).is_relative_to(venv), where.stdout
 
     workspace = tmp_path / "qa"
