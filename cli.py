@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from cli_commands import EXIT_INTERNAL, App
+from cli_commands import EXIT_INTERNAL, App, workspace_config
 from cli_commands.audit import audit_command, check_command
 from cli_commands.evaluate import eval_command
 from cli_commands.followup import blacklist_group, callbacks_group, suppress_group, trials_group
@@ -28,22 +28,33 @@ from cli_commands.recordings import transcribe_command
 from cli_commands.rules import rules_group
 from engine import __version__
 
-DEFAULT_RULES_ROOT = Path(__file__).resolve().parent / "rules"
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="callaudit")
 @click.option(
     "--rules-root",
     type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: os.environ.get("CALLAUDIT_RULES", str(DEFAULT_RULES_ROOT)),
-    show_default="$CALLAUDIT_RULES or the bundled rules/",
-    help="Folder holding one rule pack per language (zh-CN/, en-US/).",
+    envvar="CALLAUDIT_RULES",
+    show_default="$CALLAUDIT_RULES, else the workspace's rules, else the bundled packs",
+    help="Folder holding one rule pack per language (zh-CN/, en-US/) and actions.yaml.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="CALLAUDIT_CONFIG",
+    show_default="$CALLAUDIT_CONFIG, else the nearest callaudit.yaml here or above",
+    help="The workspace's configuration; every command also takes --config.",
 )
 @click.pass_context
-def main(ctx: click.Context, rules_root: Path) -> None:
-    """Audit call transcripts against YAML compliance rules."""
-    ctx.obj = App(rules_root=rules_root, colour=sys.stdout.isatty())
+def main(ctx: click.Context, rules_root: Path | None, config_path: Path | None) -> None:
+    """Audit call transcripts against YAML compliance rules.
+
+    Run anywhere inside a workspace (`callaudit init`), every command uses its
+    callaudit.yaml, found by walking up from the current folder.
+    """
+    ctx.obj = App(colour=sys.stdout.isatty(), config_path=config_path or workspace_config(),
+                  rules_flag=rules_root)
 
 
 main.add_command(rules_group)

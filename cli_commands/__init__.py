@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
-from engine.actions.ledger import Ledger, LedgerError
+from engine.actions.ledger import Ledger, LedgerError, default_db_path
+from engine.nightly.config import NightlyConfig, load_config
+from engine.rules.problems import RulePackError
 from engine.transcripts.remote import is_url
+from engine.workspace import CONFIG_FILE, bundled_rules, find_config
 
 # Exit codes, documented in the README.
 EXIT_OK = 0
@@ -21,13 +27,31 @@ EXIT_USAGE = 2  # usage error or rule-file error
 EXIT_REJECTED = 3  # --strict and an input record was rejected
 EXIT_INTERNAL = 4  # a bug in callaudit (reported as such, never as the user's fault)
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 
 @dataclass(frozen=True)
 class App:
-    """Settings every command reads."""
+    """Settings every command reads, resolved once by the root command (a command's own
+    --config replaces the workspace)."""
 
-    rules_root: Path
     colour: bool
+    # The workspace's callaudit.yaml: --config, $CALLAUDIT_CONFIG, or the nearest one in
+    # the current folder or above; None outside any workspace.
+    config_path: Path | None = None
+    rules_flag: Path | None = None  # --rules-root or $CALLAUDIT_RULES: over the workspace's
+
+    @cached_property
+    def config(self) -> NightlyConfig | None:
+        """The workspace's configuration as written: its own ledger and rules."""
+        return None if self.config_path is None else read_config(self.config_path)
+
+    @property
+    def rules_root(self) -> Path:
+        """--rules-root > $CALLAUDIT_RULES > the workspace's rules > the bundled packs."""
+        if self.rules_flag is not None:
+            return self.rules_flag
+        return self.config.rules if self.config is not None else bundled_rules()
 
 
 class UserError(click.ClickException):
@@ -43,6 +67,107 @@ class RulePackFailed(click.ClickException):
 
     def show(self, file=None) -> None:  # type: ignore[override]
         click.echo(self.message, err=True)
+
+
+def read_config(path: Path) -> NightlyConfig:
+    """callaudit.yaml, its problems told as user errors."""
+    if not path.is_file():
+        if path == Path(CONFIG_FILE):  # none given and none found
+            raise UserError(f"no {CONFIG_FILE} in this folder or above: run `callaudit init` "
+                            "to set up a workspace, or give --config FILE")
+        raise UserError(f"no configuration at {path}: run `callaudit init` to write one")
+    try:
+        return load_config(path)
+    except RulePackError as exc:
+        raise RulePackFailed(exc.render()) from None
+
+
+# -- the workspace: found once by the root command, used by every command --------------------
+
+
+def current_app(ctx: click.Context | None) -> App:
+    """The root command's App; a command invoked on its own finds the workspace itself."""
+    app = ctx.find_object(App) if ctx is not None else None
+    return app if app is not None else App(colour=False, config_path=workspace_config())
+
+
+def workspace_config() -> Path | None:
+    """The nearest callaudit.yaml in the current folder or above."""
+    try:
+        return find_config(Path.cwd())
+    except OSError:  # the current folder was deleted under us
+        return None
+
+
+def notice(text: str) -> None:
+    click.echo(text, err=True)
+
+
+def resolve_ledger(ctx: click.Context, given: Path | None, how: str) -> Path:
+    """The ledger a command uses: --db > $CALLAUDIT_DB > the workspace's > the user's data
+    folder. Any but the workspace's own is named on stderr, so that nobody reviews or scrubs
+    against another ledger than the one the night wrote without being told."""
+    config = current_app(ctx).config
+    own = config.database if config is not None else None
+    if given is not None:
+        if own is not None and given.resolve() != own:
+            notice(f"using ledger {given} from {how} (not this workspace's {own})")
+        return given
+    if own is not None:
+        return own
+    default = default_db_path()
+    notice(f"using ledger {default} (no {CONFIG_FILE} in this folder or above)")
+    return default
+
+
+def _take_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+    """A command's own --config names the workspace; without it, the one found."""
+    app = current_app(ctx)
+    if value is not None:
+        app = replace(app, config_path=value)
+    ctx.obj = app
+    return value if value is not None else (app.config_path or Path(CONFIG_FILE))
+
+
+def config_option(*, expose: bool) -> Callable[[F], F]:
+    """--config on a command; exposed as config_path to the commands that read it."""
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="CALLAUDIT_CONFIG",
+        is_eager=True,  # before --db, which compares against the workspace's ledger
+        expose_value=expose,
+        callback=_take_config,
+        help=f"The workspace's configuration (default: $CALLAUDIT_CONFIG, else the nearest "
+             f"{CONFIG_FILE} in this folder or above).",
+    )
+
+
+workspace_option = config_option(expose=False)
+
+
+def _take_ledger(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    if ctx.params.get("no_ledger"):  # `audit --no-ledger`: no ledger to name
+        return value
+    source = ctx.get_parameter_source(param.name or "db_path")
+    return resolve_ledger(ctx, value,
+                          "--db" if source is ParameterSource.COMMANDLINE else "$CALLAUDIT_DB")
+
+
+def ledger_option(function: F) -> F:
+    """--db (and --config) on a command that works on the ledger; db_path is the ledger."""
+    function = click.option(
+        "--db",
+        "db_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="CALLAUDIT_DB",
+        callback=_take_ledger,
+        show_default="$CALLAUDIT_DB, else the workspace's, else ledger.db in the user's data "
+                     "folder",
+        help="The ledger the nightly audit writes to.",
+    )(function)
+    return workspace_option(function)
 
 
 class TranscriptInput(click.ParamType):

@@ -17,6 +17,8 @@ from cli_commands import (
     UserError,
     connect_ledger,
     default_workers,
+    ledger_option,
+    workspace_option,
 )
 from engine.actions.ledger import default_db_path
 from engine.actions.policy import load_policy
@@ -57,6 +59,7 @@ def _chooser(app: App, rules_pack: Path | None) -> PackChooser:
 @click.option(
     "--show-matches", is_flag=True, help="Also print every turn with the matchers that matched."
 )
+@workspace_option
 @click.pass_obj
 def check_command(
     app: App,
@@ -118,8 +121,7 @@ def check_command(
     help="Exit 1 when a finding of this severity or worse was made.",
 )
 @mask_option
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
-              envvar="CALLAUDIT_DB", help="The ledger (default: the user's data folder).")
+@ledger_option
 @click.option("--policy", "policy_path", type=click.Path(dir_okay=False, path_type=Path),
               help="The action policy (default: actions.yaml under the rules root).")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
@@ -127,7 +129,7 @@ def check_command(
 @click.option("--cluster", metavar="ADDRESS",
               help="Audit on a Dask distributed cluster (e.g. tcp://scheduler:8786); inputs "
                    "and rules must be on storage the workers can read.")
-@click.option("--no-ledger", is_flag=True,
+@click.option("--no-ledger", is_flag=True, is_eager=True,  # read by --db's callback
               help="Audit only: no follow-up actions, nothing written to the ledger.")
 @click.option(
     "--progress/--no-progress",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cli_commands import EXIT_OK, EXIT_USAGE, App, RulePackFailed, UserError
+from cli_commands import EXIT_OK, EXIT_USAGE, App, RulePackFailed, UserError, workspace_option
 from engine.audit import CallAudit, NoPackForLanguage, PackChooser, audit_call
 from engine.evaluation import evaluate, label_files, read_labels
 from engine.model import Call, Rejected
@@ -23,6 +23,7 @@ from engine.transcripts import load_calls
               help="Use this rule pack for every call (default: by each call's language).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the report as JSON to this file.")
+@workspace_option
 @click.pass_obj
 def eval_command(app: App, calls: Path, labels: Path, rules_pack: Path | None,
                  json_out: Path | None) -> None:

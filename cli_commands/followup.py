@@ -25,8 +25,8 @@ from typing import Any
 
 import click
 
-from cli_commands import EXIT_OK, UserError, open_ledger
-from engine.actions.ledger import LedgerError, default_db_path
+from cli_commands import EXIT_OK, UserError, ledger_option, open_ledger
+from engine.actions.ledger import LedgerError
 from engine.actions.phones import normalize_phone
 from engine.privacy import mask_numbers_in_text, mask_phone
 from engine.report.text import clock
@@ -42,15 +42,7 @@ NOT_DIALLABLE = ("warning: phone numbers are masked (no --unmasked): {path} cann
 
 # -- shared options and helpers --------------------------------------------------------------
 
-db_option = click.option(
-    "--db",
-    "db_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="CALLAUDIT_DB",
-    default=default_db_path,
-    show_default="$CALLAUDIT_DB or ledger.db in the user's data folder",
-    help="The ledger the nightly audit writes to.",
-)
+db_option = ledger_option  # --db and --config: db_path is the ledger to use
 unmasked_option = click.option(
     "--unmasked", is_flag=True, help="Show and write full phone numbers (masked by default)."
 )

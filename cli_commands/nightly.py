@@ -21,33 +21,25 @@ from cli_commands import (
     UserError,
     default_workers,
     open_ledger,
+    read_config,
 )
+from cli_commands import config_option as workspace_config_option
 from engine.actions.ledger import LedgerError, now
 from engine.nightly.analysis import agent_metrics, draw_sample, totals, week_days
-from engine.nightly.config import DEFAULT_CONFIG, LEVELS, NightlyConfig, load_config
+from engine.nightly.config import LEVELS, NightlyConfig
 from engine.nightly.run import NightlyBusy, night_inputs, run_night
+from engine.rules.pack import display_path
 from engine.rules.problems import RulePackError
+from engine.workspace import CONFIG_FILE, lay_out
 
 EXIT_ALERT = 5  # --fail-on-alert: an early warning at or above the level was raised
 
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("callaudit.yaml"),
-    show_default=True,
-    envvar="CALLAUDIT_CONFIG",
-    help="The nightly configuration (callaudit init writes one).",
-)
+config_option = workspace_config_option(expose=True)
 
 
 def _config(path: Path) -> NightlyConfig:
-    if not path.is_file():
-        raise UserError(f"no configuration at {path}: run `callaudit init` to write one")
-    try:
-        return load_config(path)
-    except RulePackError as exc:
-        raise RulePackFailed(exc.render()) from None
+    """The configuration a command runs on: its ledger, rules, transcripts and reports."""
+    return read_config(path)
 
 
 def _day(text: str) -> date:
@@ -58,18 +50,35 @@ def _day(text: str) -> date:
 
 
 @click.command("init")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option(
+    "--config",
     "--path",
+    "path",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("callaudit.yaml"),
-    show_default=True,
+    help=f"Name the configuration file instead (its folder is the workspace; default: "
+         f"FOLDER/{CONFIG_FILE}).",
 )
-def init_command(path: Path) -> None:
-    """Write a commented default callaudit.yaml (never over an existing one)."""
-    if path.exists():
-        raise UserError(f"{path} exists; remove it first or give --path")
-    path.write_text(DEFAULT_CONFIG, encoding="utf-8")
-    click.echo(f"wrote {path}: edit the paths, then `callaudit nightly --date YYYY-MM-DD`")
+def init_command(folder: Path | None, path: Path | None) -> None:
+    """Set up a QA workspace in FOLDER (default: here): a commented callaudit.yaml, a copy
+    of the bundled rule packs and action policy under rules/ (yours to edit and keep in
+    git), transcripts/, reports/ and a README of the layout. Nothing there is replaced."""
+    if folder is not None and path is not None:
+        raise UserError("give FOLDER or --config, not both")
+    path = path or (folder or Path(".")) / CONFIG_FILE
+    if path.exists() or path.is_symlink():
+        raise UserError(f"{path} exists: its folder is a workspace already; nothing written "
+                        "(remove it first to start over)")
+    where = path.parent
+    try:
+        laid = lay_out(where, path.name)
+    except OSError as exc:
+        raise UserError(f"cannot set up a workspace in {where}: {exc.strerror or exc}") from None
+    for item in laid:
+        shown = display_path(item.path) + ("/" if item.path.is_dir() else "")
+        click.echo(f"wrote {shown}" if item.created else f"kept {shown}: it exists, left as it is")
+    click.echo(f"next: put a day's transcripts in {display_path(where / 'transcripts')}/"
+               "YYYY-MM-DD/ and run `callaudit nightly --date YYYY-MM-DD` there")
 
 
 @click.command("nightly")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import orjson
 
-from cli_commands import EXIT_OK, App, UserError
+from cli_commands import EXIT_OK, App, UserError, workspace_option
 from engine.audio.engines import ENGINES
 from engine.audio.transcribe import (
     TranscribeOptions,
@@ -76,6 +76,7 @@ def recordings_in(inputs: tuple[Path, ...]) -> tuple[list[Path], list[str]]:
               help="Pass the rule pack's phrases to engines that take hints (whisper).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes transcribing in parallel (each loads the model once).")
+@workspace_option
 @click.pass_obj
 def transcribe_command(app: App, recordings: tuple[Path, ...], out_file: Path, engine_name: str,
                        model: Path | None, language: str, agent_channel: str,

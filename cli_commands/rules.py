@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli_commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, App, UserError
+from cli_commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, App, UserError, workspace_option
 from engine.actions.policy import load_policy
 from engine.audit import audit_call
 from engine.rules.pack import PACK_FILE, RulePack, display_path, load_pack
@@ -30,6 +30,7 @@ def rules_group() -> None:
 
 @rules_group.command("check")
 @click.argument("packs", nargs=-1, type=click.Path(path_type=Path))
+@workspace_option
 @click.pass_obj
 def check_rules(app: App, packs: tuple[Path, ...]) -> None:
     """Validate every file of each PACK (default: all packs, and the action policy)."""
@@ -96,6 +97,7 @@ def example_failures(pack: RulePack) -> tuple[int, list[str]]:
 
 @rules_group.command("test")
 @click.argument("packs", nargs=-1, type=click.Path(path_type=Path))
+@workspace_option
 @click.pass_obj
 def test_rules(app: App, packs: tuple[Path, ...]) -> None:
     """Run every rule's embedded examples; fail naming the rule and the example."""

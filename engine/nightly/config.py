@@ -14,8 +14,9 @@ LEVELS = ("notice", "warning", "critical")  # ascending
 WINDOWS = {"day": 1, "7d": 7, "30d": 30}
 
 DEFAULT_CONFIG = """\
-# callaudit nightly configuration. `callaudit nightly --date YYYY-MM-DD` reads it.
-# Paths are relative to this file.
+# callaudit workspace configuration. Every callaudit command run in this folder or in one
+# below it uses it; `callaudit nightly --date YYYY-MM-DD` runs a night. Each key is
+# described in callaudit's docs/workspace.md. Paths are relative to this file.
 
 # Where the call platform drops transcripts: one folder per day (transcripts/2026-11-23/),
 # or any files, of which the night's calls are those started on the date. A storage URL
