@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import sqlite3
 import tempfile
 import unicodedata
 from collections import Counter
@@ -26,7 +27,7 @@ from typing import Any
 import click
 
 from cli_commands import EXIT_OK, UserError, open_ledger
-from engine.actions.ledger import LedgerError, default_db_path
+from engine.actions.ledger import Ledger, LedgerError, default_db_path
 from engine.actions.phones import normalize_phone
 from engine.privacy import mask_numbers_in_text, mask_phone
 from engine.report.text import clock
@@ -430,7 +431,7 @@ def list_blacklist(status: str | None, unmasked: bool, output_format: str,
 ENTRY_WAYS = ("the entry id or the call id (both in `callaudit blacklist list`)")
 
 
-def _entry(ledger: Any, ref: str) -> Any:
+def _entry(ledger: Ledger, ref: str) -> sqlite3.Row:
     """The blacklist entry named by id or call; a masked number is refused with a hint."""
     refuse_masked(ref, ENTRY_WAYS)
     try:
@@ -639,7 +640,7 @@ def history_blacklist(ref: str, unmasked: bool, output_format: str, db_path: Pat
         click.echo(f"no history for {' or '.join(show_phone(p, unmasked) for p in candidates)}")
 
 
-def _phones_of(ledger: Any, ref: str) -> list[str]:
+def _phones_of(ledger: Ledger, ref: str) -> list[str]:
     """The numbers REF names: a blacklist entry's, a call's, else REF read as a number."""
     ref = ref.strip()
     if ref.isdigit() and len(ref) < 7:  # too short for a number: an entry id

@@ -338,6 +338,24 @@ def test_an_overturned_finding_makes_the_call_valid_and_withdraws_its_callback(w
                  "ORDER BY id", str(callback_of(ws, "FP")))[-1] == ("withdrawn",)
 
 
+def test_a_verdict_overturned_stays_overturned_when_changed_rules_re_audit_the_call(ws):
+    review(ws, fingerprint(ws, "FP", "consent"), "--verdict", "overturned", "--by", "质检员")
+    review(ws, "missed", "MISS", "--rule", "activation-without-explicit-consent", "--by",
+           "质检员", "--note", "知道了不是同意")
+    identity = ws / "rules" / "zh-CN" / "identity.yaml"
+    identity.write_text(identity.read_text(encoding="utf-8") + "# reworded\n",
+                        encoding="utf-8")  # changed rules: every call is audited again
+    result = CliRunner().invoke(main, ["nightly", "--date", DAY, "--config",
+                                       str(ws / "callaudit.yaml")])
+    assert result.exit_code == 0, result.output
+    assert dict(query(ws, "SELECT call_id, valid FROM calls WHERE call_id IN ('FP', 'MISS')")) \
+        == {"FP": 1, "MISS": 0}
+    assert query(ws, "SELECT call_id FROM callbacks WHERE status = 'open' AND call_id IN "
+                 "('FP', 'MISS')") == [("MISS",)]
+    assert query(ws, "SELECT call_id, active FROM agent_flags WHERE call_id IN ('FP', 'MISS') "
+                 "ORDER BY call_id") == [("FP", 0), ("MISS", 1)]
+
+
 def test_an_overturned_finding_leaves_a_callback_its_other_reasons(ws):
     result = review(ws, fingerprint(ws, "TWO", "consent"), "--verdict", "overturned", "--by",
                     "质检员")

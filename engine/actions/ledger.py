@@ -175,6 +175,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE callbacks ADD COLUMN released_at TEXT;
     ALTER TABLE callbacks ADD COLUMN released_for TEXT;
     ALTER TABLE reviews ADD COLUMN standard TEXT;
+    CREATE INDEX reviews_call ON reviews(call_id);
     """,
 )
 
@@ -525,6 +526,12 @@ class Ledger:
                 if taken:
                     report.actions.append(action)
             self._store_call(audit, hashes, report.actions, row is not None)
+            if row is not None and self.db.execute("SELECT 1 FROM reviews WHERE call_id = ? "
+                                                   "LIMIT 1", (call.call_id,)).fetchone():
+                # People's verdicts on this call outlive a re-audit: a finding overturned
+                # stays overturned while the audit finds it again, a missed one counts.
+                report.notes.extend(self._settle(call.call_id, "audit", "reviewers' verdicts "
+                                                 "kept across a re-audit"))
             return report
 
     def _actions_of(self, call_id: str) -> list[str]:
@@ -573,9 +580,13 @@ class Ledger:
         cursor = self.db.execute("UPDATE findings SET active = 0, superseded_at = ? "
                                  "WHERE call_id = ? AND active = 1", (stamp, call_id))
         report.findings_superseded = cursor.rowcount
+        # An order a reviewer made (a violation the audit missed) is not the audit's to take
+        # back; the reviews are applied again once the call is recorded (`_settle`).
         for (callback_id,) in self.db.execute(
                 "SELECT id FROM callbacks WHERE call_id = ? AND status = 'open' "
-                "AND exported_at IS NULL AND attempts = 0", (call_id,)).fetchall():
+                "AND exported_at IS NULL AND attempts = 0 AND NOT EXISTS (SELECT 1 FROM "
+                "reviews WHERE reviews.call_id = callbacks.call_id AND verdict = 'missed')",
+                (call_id,)).fetchall():
             self.db.execute("UPDATE callbacks SET status = 'superseded', closed_at = ? "
                             "WHERE id = ?", (stamp, callback_id))
             self._history("callback", str(callback_id), "audit", "superseded",
@@ -1094,10 +1105,9 @@ class Ledger:
             "SELECT fingerprint, verdict FROM reviews WHERE call_id = ? ORDER BY id",
             (call_id,))}
         standing = [r for r in rows if latest.get(r["fingerprint"]) != "overturned"]
-        standards = {r["standard"] for r in standing} | {
-            r["standard"] for r in self.db.execute(
-                "SELECT standard FROM reviews WHERE call_id = ? AND verdict = 'missed'",
-                (call_id,))}
+        missed = {r["standard"] for r in self.db.execute(
+            "SELECT standard FROM reviews WHERE call_id = ? AND verdict = 'missed'", (call_id,))}
+        standards = {r["standard"] for r in standing} | missed
         messages = {r["message"] for r in standing}
         overturned = {r["message"] for r in rows if latest.get(r["fingerprint"]) == "overturned"}
         changes: list[str] = []
@@ -1120,6 +1130,9 @@ class Ledger:
                                          "AND active = 1", (call_id,))
                 if cursor.rowcount:
                     changes.append("its agent flag is withdrawn")
+            elif missed:  # the flag a reviewer raised outlives a re-audit that missed it again
+                self.db.execute("UPDATE agent_flags SET active = 1 WHERE call_id = ?",
+                                (call_id,))
         for order in self.db.execute("SELECT * FROM callbacks WHERE call_id = ? AND "
                                      "status = 'open'", (call_id,)).fetchall():
             reasons = [r for r in json.loads(order["reasons"]) if r in standards]
