@@ -15,7 +15,13 @@ import click
 from cli_commands import EXIT_INTERNAL, App, workspace_config
 from cli_commands.audit import audit_command, check_command
 from cli_commands.evaluate import eval_command
-from cli_commands.followup import blacklist_group, callbacks_group, suppress_group, trials_group
+from cli_commands.followup import (
+    blacklist_group,
+    callbacks_group,
+    dnc_group,
+    suppress_group,
+    trials_group,
+)
 from cli_commands.nightly import (
     init_command,
     nightly_command,
@@ -75,6 +81,7 @@ main.add_command(callbacks_group)
 main.add_command(blacklist_group)
 main.add_command(suppress_group)
 main.add_command(trials_group)
+main.add_command(dnc_group)
 
 
 def run() -> None:

@@ -1,4 +1,4 @@
-"""`callaudit callbacks|blacklist|suppress|trials`: what outbound managers do with the ledger.
+"""`callaudit callbacks|blacklist|dnc|suppress|trials`: what outbound managers do with the ledger.
 
 The nightly audit fills the ledger with callback orders, blacklist proposals, do-not-call
 entries and trial obligations; these commands list them, take people's decisions and
@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import sqlite3
 import tempfile
 import unicodedata
 from collections import Counter
@@ -26,17 +27,21 @@ from typing import Any
 import click
 
 from cli_commands import EXIT_OK, UserError, ledger_option, open_ledger
-from engine.actions.ledger import LedgerError
+from engine.actions.ledger import Ledger, LedgerError
 from engine.actions.phones import normalize_phone
 from engine.privacy import mask_numbers_in_text, mask_phone
 from engine.report.text import clock
 
 EXIT_ROWS_REJECTED = 1  # `callbacks import`: some rows of the results file were rejected
 
-CALLBACK_STATUSES = ("open", "done", "superseded", "all")
+CALLBACK_STATUSES = ("open", "done", "superseded", "withdrawn", "all")
 BLACKLIST_STATUSES = ("pending", "approved", "rejected", "withdrawn")
 OUTCOMES = ("done", "unreachable", "refused", "wrong_number")
-PHONE_COLUMNS = ("phone", "customer_phone", "mobile", "手机号", "电话", "号码")
+# Column names that hold the number in a campaign list, tried in this order (case and
+# surrounding spaces ignored); --phone-column names any other.
+PHONE_COLUMNS = ("phone", "customer_phone", "phone_number", "mobile", "mobile_phone",
+                 "cellphone", "msisdn", "tel", "telephone", "手机号", "手机号码", "手机",
+                 "联系电话", "客户电话", "电话号码", "电话", "号码")
 UNREADABLE = "unreadable number"
 NOT_DIALLABLE = ("warning: phone numbers are masked (no --unmasked): {path} cannot be dialled")
 
@@ -47,6 +52,10 @@ unmasked_option = click.option(
     "--unmasked", is_flag=True, help="Show and write full phone numbers (masked by default)."
 )
 day_type = click.DateTime(formats=["%Y-%m-%d"])
+format_option = click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+    show_default=True, help="text: a table; json: one array of objects, for scripts.")
+MASKED_NUMBER = ("{shown} is a masked number: masked numbers cannot be looked up; give {ways}")
 
 
 def show_phone(phone: str | None, unmasked: bool) -> str:
@@ -67,6 +76,35 @@ def json_list(text: str | None) -> list[Any]:
     except ValueError:
         return [text]
     return value if isinstance(value, list) else [value]
+
+
+def echo_json(records: Iterable[dict[str, Any]]) -> None:
+    """The machine-readable form of a list: one JSON array of objects with fixed keys."""
+    click.echo(json.dumps(list(records), ensure_ascii=False, indent=2))
+
+
+def masked_json(value: Any, unmasked: bool) -> Any:
+    """A stored JSON value (a history detail, evidence) with the numbers in its text masked."""
+    if isinstance(value, str):
+        return show_text(value, unmasked)
+    if isinstance(value, list):
+        return [masked_json(v, unmasked) for v in value]
+    if isinstance(value, dict):
+        return {k: masked_json(v, unmasked) for k, v in value.items()}
+    return value
+
+
+def parsed(text: str | None) -> Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return text
+
+
+def refuse_masked(given: str, ways: str) -> None:
+    """A masked number (as every screen shows it) names no one: say how to look up instead."""
+    if "*" in given or "＊" in given:
+        raise UserError(MASKED_NUMBER.format(shown=given.strip(), ways=ways))
 
 
 def _width(text: str) -> int:
@@ -163,11 +201,27 @@ def callbacks_group() -> None:
 @click.option("--status", type=click.Choice(CALLBACK_STATUSES), default="open",
               show_default=True, help="Which orders.")
 @unmasked_option
+@format_option
 @db_option
-def list_callbacks(due: datetime | None, status: str, unmasked: bool, db_path: Path) -> None:
-    """Print the callback orders as a table."""
+def list_callbacks(due: datetime | None, status: str, unmasked: bool, output_format: str,
+                   db_path: Path) -> None:
+    """Print the callback orders as a table (or JSON)."""
     with open_ledger(db_path) as ledger:
         rows = ledger.callbacks(None if status == "all" else status, as_day(due))
+        held = {r["id"]: ledger.withheld(r) for r in rows if r["status"] == "open"}
+    if output_format == "json":
+        echo_json({"id": r["id"], "call_id": r["call_id"], "agent_id": r["agent_id"],
+                   "phone": show_phone(r["phone"], unmasked) if r["phone"] else None,
+                   "severity": r["severity"], "reasons": json_list(r["reasons"]),
+                   "points": [show_text(str(p), unmasked) for p in json_list(r["points"])],
+                   "due_date": r["due_date"], "status": r["status"], "attempts": r["attempts"],
+                   "exported_at": r["exported_at"],
+                   "withheld": [s.reason for s in held.get(r["id"], [])],
+                   "released_by": r["released_by"], "released_at": r["released_at"],
+                   "closed_at": r["closed_at"], "closed_by": r["closed_by"],
+                   "result": show_text(r["result"], unmasked) or None}
+                  for r in rows)
+        return
     if not rows:
         click.echo(f"no {'' if status == 'all' else status + ' '}callbacks"
                    + (f" due by {as_day(due)}" if due else ""))
@@ -175,10 +229,14 @@ def list_callbacks(due: datetime | None, status: str, unmasked: bool, db_path: P
     headers = ["id", "call", "agent", "phone", "severity", "reasons", "due", "attempts"]
     if status == "all":
         headers.append("status")
+    if any(held.values()):
+        headers.append("withheld")
     echo_table(headers, [
         [r["id"], r["call_id"], r["agent_id"] or "-", show_phone(r["phone"], unmasked),
          r["severity"], ", ".join(map(str, json_list(r["reasons"]))), r["due_date"],
-         r["attempts"], *([r["status"]] if status == "all" else [])]
+         r["attempts"], *([r["status"]] if status == "all" else []),
+         *([", ".join(s.reason for s in held.get(r["id"], [])) or "-"]
+           if any(held.values()) else [])]
         for r in rows])
 
 
@@ -192,13 +250,19 @@ def list_callbacks(due: datetime | None, status: str, unmasked: bool, db_path: P
 def export_callbacks(due: datetime, out_path: Path, unmasked: bool, db_path: Path) -> None:
     """Write the open callback orders due by --due to a CSV for the dialer.
 
+    An order whose number is on the do-not-call list or the approved blacklist is
+    withheld: listed on stderr with the reason, not written, until a manager releases it
+    (`callaudit callbacks release ID --by NAME --reason TEXT`).
+
     The orders are marked exported (a later re-audit no longer withdraws them) only when
     the file carries full numbers (--unmasked): a masked file cannot be dialled.
     """
     day = as_day(due)
     assert day is not None
     with open_ledger(db_path) as ledger:
-        rows = ledger.callbacks("open", day)
+        due_rows = ledger.callbacks("open", day)
+        held = {r["id"]: why for r in due_rows if (why := ledger.withheld(r))}
+        rows = [r for r in due_rows if r["id"] not in held]
         header = ["callback_id", "call_id", "phone", "agent_id", "severity", "due_date",
                   "reasons", "points"]
         count = write_csv(out_path, header, (
@@ -211,10 +275,36 @@ def export_callbacks(due: datetime, out_path: Path, unmasked: bool, db_path: Pat
             ledger.mark_exported([r["id"] for r in rows])
     before = sum(1 for r in rows if r["exported_at"])
     click.echo(f"{count} open callback(s) due by {day} → {out_path}"
-               + (f" ({before} exported before)" if before else ""))
+               + (f" ({before} exported before)" if before else "")
+               + (f"; {len(held)} withheld" if held else ""))
+    if held:
+        click.echo(f"withheld: {len(held)} callback(s) whose number must not be called "
+                   "(not in the file):", err=True)
+        for r in due_rows:
+            for n, why in enumerate(held.get(r["id"], [])):
+                lead = (f"  callback {r['id']} · call {r['call_id']} · "
+                        f"{mask_phone(r['phone'])} · " if n == 0 else " " * 4 + "and ")
+                click.echo(lead + show_text(why.describe(), False), err=True)
+        click.echo("a manager may release one: callaudit callbacks release ID --by NAME "
+                   "--reason TEXT", err=True)
     if not unmasked:
         click.echo(NOT_DIALLABLE.format(path=out_path)
                    + "; not marked exported (use --unmasked for the dialer)", err=True)
+
+
+@callbacks_group.command("release")
+@click.argument("callback_id", metavar="ID", type=int)
+@click.option("--by", required=True, help="Who releases it (recorded in the history).")
+@click.option("--reason", required=True,
+              help="Why the customer may be called despite the list (recorded).")
+@db_option
+def release_callback(callback_id: int, by: str, reason: str, db_path: Path) -> None:
+    """Let withheld callback ID go to the dialer at the next export, despite its number
+    being on do-not-call or the blacklist (a callback the law requires, say)."""
+    with open_ledger(db_path) as ledger:
+        released = ledger.release_callback(callback_id, by, reason)
+    click.echo(f"callback {callback_id} released by {by} despite {', '.join(released)}: "
+               "the next `callbacks export` includes it")
 
 
 @callbacks_group.command("import")
@@ -303,11 +393,22 @@ def blacklist_group() -> None:
 @click.option("--status", type=click.Choice(BLACKLIST_STATUSES),
               help="Only entries with this status (default: all).")
 @unmasked_option
+@format_option
 @db_option
-def list_blacklist(status: str | None, unmasked: bool, db_path: Path) -> None:
-    """Print the blacklist entries as a table."""
+def list_blacklist(status: str | None, unmasked: bool, output_format: str,
+                   db_path: Path) -> None:
+    """Print the blacklist entries as a table (or JSON)."""
     with open_ledger(db_path) as ledger:
         rows = ledger.blacklist(status)
+    if output_format == "json":
+        echo_json({"id": r["id"], "phone": show_phone(r["phone"], unmasked),
+                   "status": r["status"], "call_id": r["call_id"], "agent_id": r["agent_id"],
+                   "proposed_at": r["proposed_at"], "decided_by": r["decided_by"],
+                   "decided_at": r["decided_at"],
+                   "reason": show_text(r["reason"], unmasked) or None,
+                   "evidence": masked_json(json_list(r["evidence"]), unmasked)}
+                  for r in rows)
+        return
     if not rows:
         click.echo(f"no {status + ' ' if status else ''}blacklist entries")
         return
@@ -319,32 +420,65 @@ def list_blacklist(status: str | None, unmasked: bool, db_path: Path) -> None:
         for r in rows])
 
 
-def _decide(db_path: Path, entry_id: int, approve: bool, by: str, reason: str) -> None:
+ENTRY_WAYS = ("the entry id or the call id (both in `callaudit blacklist list`)")
+
+
+def _entry(ledger: Ledger, ref: str) -> sqlite3.Row:
+    """The blacklist entry named by id or call; a masked number is refused with a hint."""
+    refuse_masked(ref, ENTRY_WAYS)
+    try:
+        return ledger.blacklist_entry(ref)
+    except LedgerError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _decide(db_path: Path, ref: str, approve: bool, by: str, reason: str) -> None:
     with open_ledger(db_path) as ledger:
-        ledger.decide_blacklist(entry_id, approve, by, reason)
-        row = next(r for r in ledger.blacklist() if r["id"] == entry_id)
-    click.echo(f"entry {entry_id} ({mask_phone(row['phone'])}) "
+        entry = _entry(ledger, ref)
+        ledger.decide_blacklist(entry["id"], approve, by, reason)
+    click.echo(f"entry {entry['id']} ({mask_phone(entry['phone'])}) "
                f"{'approved' if approve else 'rejected'} by {by}")
 
 
 @blacklist_group.command("approve")
-@click.argument("entry_id", metavar="ID", type=int)
+@click.argument("ref", metavar="ID|CALL")
 @click.option("--by", required=True, help="Who decides (recorded in the history).")
 @click.option("--reason", default="", help="Why (optional for an approval).")
 @db_option
-def approve_blacklist(entry_id: int, by: str, reason: str, db_path: Path) -> None:
-    """Approve pending proposal ID: the number stays out of every campaign."""
-    _decide(db_path, entry_id, True, by, reason)
+def approve_blacklist(ref: str, by: str, reason: str, db_path: Path) -> None:
+    """Approve a pending proposal (by entry id or call id): the number stays out of every
+    campaign."""
+    _decide(db_path, ref, True, by, reason)
 
 
 @blacklist_group.command("reject")
-@click.argument("entry_id", metavar="ID", type=int)
+@click.argument("ref", metavar="ID|CALL")
 @click.option("--by", required=True, help="Who decides (recorded in the history).")
 @click.option("--reason", default="", help="Why (required: a rejection lifts the suppression).")
 @db_option
-def reject_blacklist(entry_id: int, by: str, reason: str, db_path: Path) -> None:
-    """Reject pending proposal ID, with a reason: the number may be called again."""
-    _decide(db_path, entry_id, False, by, reason)
+def reject_blacklist(ref: str, by: str, reason: str, db_path: Path) -> None:
+    """Reject a pending proposal (by entry id or call id), with a reason: the number may
+    be called again."""
+    _decide(db_path, ref, False, by, reason)
+
+
+@blacklist_group.command("reverse")
+@click.argument("ref", metavar="ID|CALL")
+@click.option("--by", required=True, help="Who reverses it (recorded in the history).")
+@click.option("--reason", required=True, help="Why (recorded in the history).")
+@click.option("--to", "to_status", type=click.Choice(["approved", "rejected", "pending"]),
+              help="The new status (default: the opposite decision; pending: review again).")
+@db_option
+def reverse_blacklist(ref: str, by: str, reason: str, to_status: str | None,
+                      db_path: Path) -> None:
+    """Reverse a manager's decision on an entry (by entry id or call id): approved becomes
+    rejected and rejected approved, or --to pending puts it back for review. The earlier
+    decision stays in the history."""
+    with open_ledger(db_path) as ledger:
+        entry = _entry(ledger, ref)
+        before, after = ledger.reverse_blacklist(entry["id"], by, reason, to_status)
+    click.echo(f"entry {entry['id']} (call {entry['call_id']}, {mask_phone(entry['phone'])}): "
+               f"{before} → {after} by {by}")
 
 
 def evidence_lines(evidence_json: str | None) -> list[str]:
@@ -465,29 +599,52 @@ def _detail(text: str | None, unmasked: bool) -> str:
 
 
 @blacklist_group.command("history")
-@click.argument("number")
+@click.argument("ref", metavar="ID|CALL|NUMBER")
 @unmasked_option
+@format_option
 @db_option
-def history_blacklist(number: str, unmasked: bool, db_path: Path) -> None:
-    """Every do-not-call and blacklist event about NUMBER (written in any usual form)."""
-    candidates = list(dict.fromkeys(p for p in (normalize_phone(number, "zh"),
-                                                normalize_phone(number, "en")) if p))
-    if not candidates:
-        raise UserError(f"{show_phone(number, unmasked)!r} is not a readable phone number")
-    found = False
+def history_blacklist(ref: str, unmasked: bool, output_format: str, db_path: Path) -> None:
+    """Every do-not-call and blacklist event about a number, named by a blacklist entry id,
+    a call id, or the full number (written in any usual form)."""
+    refuse_masked(ref, "a blacklist entry id or a call id (`callaudit blacklist list`), or "
+                  "the full number (`callaudit blacklist list --unmasked`)")
     with open_ledger(db_path) as ledger:
-        for phone in candidates:
-            events = ledger.history_of_phone(phone)
-            if not events:
-                continue
-            found = True
-            now = ", ".join(ledger.suppression(phone)) or "not suppressed"
-            click.echo(f"{show_phone(phone, unmasked)} (now: {now})")
-            echo_table(["time", "who", "entry", "event", "detail"], [
-                [e["at"], e["who"], "dnc" if e["kind"] == "dnc" else f"{e['kind']} #{e['ref']}",
-                 e["event"], _detail(e["detail"], unmasked)] for e in events])
+        candidates = _phones_of(ledger, ref)
+        if not candidates:
+            raise UserError(f"{show_phone(ref, unmasked)!r} is not a readable phone number, "
+                            "a blacklist entry id or a call in the ledger")
+        found = [(phone, ledger.history_of_phone(phone), ledger.suppression(phone))
+                 for phone in candidates]
+    found = [f for f in found if f[1]]
+    if output_format == "json":
+        echo_json({"phone": show_phone(phone, unmasked), "at": e["at"], "who": e["who"],
+                   "kind": e["kind"], "entry": None if e["kind"] == "dnc" else int(e["ref"]),
+                   "event": e["event"], "detail": masked_json(parsed(e["detail"]), unmasked),
+                   "suppressed_now": now}
+                  for phone, events, now in found for e in events)
+        return
+    for phone, events, now in found:
+        click.echo(f"{show_phone(phone, unmasked)} (now: {', '.join(now) or 'not suppressed'})")
+        echo_table(["time", "who", "entry", "event", "detail"], [
+            [e["at"], e["who"], "dnc" if e["kind"] == "dnc" else f"{e['kind']} #{e['ref']}",
+             e["event"], _detail(e["detail"], unmasked)] for e in events])
     if not found:
         click.echo(f"no history for {' or '.join(show_phone(p, unmasked) for p in candidates)}")
+
+
+def _phones_of(ledger: Ledger, ref: str) -> list[str]:
+    """The numbers REF names: a blacklist entry's, a call's, else REF read as a number."""
+    ref = ref.strip()
+    if ref.isdigit() and len(ref) < 7:  # too short for a number: an entry id
+        row = ledger.db.execute("SELECT phone FROM blacklist WHERE id = ?",
+                                (int(ref),)).fetchone()
+        if row is not None:
+            return [row["phone"]]
+    phone = ledger.phone_of_call(ref)
+    if phone is not None:
+        return [phone]
+    return list(dict.fromkeys(p for p in (normalize_phone(ref, "zh"),
+                                          normalize_phone(ref, "en")) if p))
 
 
 # -- suppression ----------------------------------------------------------------------------
@@ -573,6 +730,98 @@ def scrub(campaign: Path, out_path: Path, removed_path: Path | None, phone_colum
                f"{removed_path}" + (f" ({detail})" if detail else ""))
 
 
+# -- do-not-call ----------------------------------------------------------------------------
+
+
+@click.group("dnc")
+def dnc_group() -> None:
+    """The do-not-call list: customers' requests (from the audit) and numbers added by hand."""
+
+
+def _dnc_records(rows: Iterable[Any], unmasked: bool) -> list[dict[str, Any]]:
+    return [{"phone": show_phone(r["phone"], unmasked), "added_at": r["added_at"],
+             "added_by": r["added_by"] or "audit", "call_id": r["call_id"],
+             "reason": show_text(r["reason"], unmasked) or None,
+             "evidence": masked_json(json_list(r["evidence"]), unmasked)} for r in rows]
+
+
+@dnc_group.command("list")
+@unmasked_option
+@format_option
+@db_option
+def list_dnc(unmasked: bool, output_format: str, db_path: Path) -> None:
+    """Print the do-not-call list: number, since when, who added it and why."""
+    with open_ledger(db_path) as ledger:
+        records = _dnc_records(ledger.dnc_entries(), unmasked)
+    if output_format == "json":
+        echo_json(records)
+        return
+    if not records:
+        click.echo("the do-not-call list is empty")
+        return
+    echo_table(["phone", "since", "by", "call", "why"], [
+        [r["phone"], r["added_at"], r["added_by"], r["call_id"] or "-",
+         r["reason"] or "; ".join(f'"{w}"' for w in r["evidence"])] for r in records])
+
+
+@dnc_group.command("export")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="The CSV (UTF-8 with BOM).")
+@unmasked_option
+@db_option
+def export_dnc(out_path: Path, unmasked: bool, db_path: Path) -> None:
+    """Write the do-not-call list to a CSV (full numbers only with --unmasked)."""
+    with open_ledger(db_path) as ledger:
+        rows = ledger.dnc_entries()
+    records = _dnc_records(rows, unmasked)
+    for record, row in zip(records, rows, strict=True):
+        if unmasked:
+            record["phone"] = row["phone"]
+    count = write_csv(out_path, ["phone", "added_at", "added_by", "call_id", "reason",
+                                 "evidence"],
+                      ([r["phone"], r["added_at"], r["added_by"], r["call_id"], r["reason"],
+                        "; ".join(map(str, r["evidence"]))] for r in records))
+    click.echo(f"{count} do-not-call number(s) → {out_path}")
+    if not unmasked:
+        click.echo(NOT_DIALLABLE.format(path=out_path), err=True)
+
+
+def _dnc_number(number: str) -> str:
+    """A number given to `dnc add|remove`, as the ledger stores it."""
+    refuse_masked(number, "the full number (`callaudit dnc list --unmasked`)")
+    phone = normalize_phone(number, "zh") or normalize_phone(number, "en")
+    if phone is None:
+        raise UserError(f"{mask_phone(number)!r} is not a readable phone number")
+    return phone
+
+
+@dnc_group.command("add")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why (recorded), e.g. the customer's e-mail.")
+@click.option("--by", required=True, help="Who adds it (recorded in the history).")
+@db_option
+def add_dnc(number: str, reason: str, by: str, db_path: Path) -> None:
+    """Put NUMBER on the do-not-call list: scrubs and callback exports leave it out."""
+    phone = _dnc_number(number)
+    with open_ledger(db_path) as ledger:
+        added = ledger.add_dnc(phone, by, reason)
+    click.echo(f"{mask_phone(phone)} added to the do-not-call list by {by}" if added
+               else f"{mask_phone(phone)} is on the do-not-call list already")
+
+
+@dnc_group.command("remove")
+@click.argument("number")
+@click.option("--by", required=True, help="Who removes it (recorded in the history).")
+@click.option("--reason", required=True, help="Why the number may be called again (recorded).")
+@db_option
+def remove_dnc(number: str, by: str, reason: str, db_path: Path) -> None:
+    """Take NUMBER off the do-not-call list (the entry stays in its history)."""
+    phone = _dnc_number(number)
+    with open_ledger(db_path) as ledger:
+        ledger.remove_dnc(phone, by, reason)
+    click.echo(f"{mask_phone(phone)} removed from the do-not-call list by {by}")
+
+
 # -- trials -------------------------------------------------------------------------------
 
 
@@ -586,14 +835,25 @@ def trials_group() -> None:
 @click.option("--as-of", type=day_type, metavar="YYYY-MM-DD",
               help="The day --overdue is judged on (default: today).")
 @unmasked_option
+@format_option
 @db_option
-def list_trials(overdue: bool, as_of: datetime | None, unmasked: bool, db_path: Path) -> None:
-    """Print the trial obligations as a table."""
+def list_trials(overdue: bool, as_of: datetime | None, unmasked: bool, output_format: str,
+                db_path: Path) -> None:
+    """Print the trial obligations as a table (or JSON)."""
     if as_of is not None and not overdue:
         raise UserError("--as-of only applies with --overdue")
     day = as_day(as_of) or date.today()
     with open_ledger(db_path) as ledger:
         rows = ledger.trials(overdue_on=day if overdue else None)
+    if output_format == "json":
+        echo_json({"id": r["id"], "sale_call_id": r["sale_call_id"],
+                   "phone": show_phone(r["phone"], unmasked) if r["phone"] else None,
+                   "product_code": r["product_code"], "trial_days": r["trial_days"],
+                   "trial_end": r["trial_end"], "due_date": r["due_date"],
+                   "status": r["status"], "extensions": r["extensions"],
+                   "closed_by_call": r["closed_by_call"], "closed_at": r["closed_at"]}
+                  for r in rows)
+        return
     if not rows:
         click.echo(f"no open trial obligation is past due as of {day}" if overdue
                    else "no trial obligations")

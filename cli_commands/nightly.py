@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import csv
-import json
 import sqlite3
 import sys
-from dataclasses import replace
+from collections import Counter
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 import yaml
@@ -24,11 +25,15 @@ from cli_commands import (
     read_config,
 )
 from cli_commands import config_option as workspace_config_option
-from engine.actions.ledger import LedgerError, now
+from engine.actions.ledger import Ledger, LedgerError
+from engine.actions.policy import load_policy
+from engine.model import Call
 from engine.nightly.analysis import agent_metrics, draw_sample, totals, week_days
 from engine.nightly.config import LEVELS, NightlyConfig
 from engine.nightly.run import NightlyBusy, night_inputs, run_night
-from engine.rules.pack import display_path
+from engine.privacy import mask_numbers_in_text
+from engine.rules.base import SEVERITIES, VALIDITY_STANDARDS, RuleInfo
+from engine.rules.pack import PACK_FILE, display_path, load_pack
 from engine.rules.problems import RulePackError
 from engine.workspace import CONFIG_FILE, lay_out
 
@@ -186,7 +191,8 @@ def sample_export(
 
 
 class _ReviewGroup(click.Group):
-    """`callaudit review FINGERPRINT --verdict ...` records; `review export-examples` exports."""
+    """`callaudit review FINGERPRINT --verdict ...` records; `review missed` and
+    `review export-examples` are subcommands."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and not args[0].startswith("-"):
@@ -197,7 +203,8 @@ class _ReviewGroup(click.Group):
 @click.group("review", cls=_ReviewGroup)
 def review_group() -> None:
     """Human verdicts on findings, and disputes: `callaudit review FINGERPRINT --verdict
-    upheld|overturned --by NAME [--note TEXT] [--dispute]`."""
+    upheld|overturned --by NAME [--note TEXT] [--dispute]`; violations the audit missed:
+    `callaudit review missed CALL_ID --rule RULE_ID --by NAME --note TEXT`."""
 
 
 @review_group.command("record", hidden=True)
@@ -209,42 +216,219 @@ def review_group() -> None:
 @config_option
 def review_record(fingerprint: str, verdict: str, by_name: str, note: str, dispute: bool,
                   config_path: Path) -> None:
-    """Record a human verdict on a finding (by its fingerprint): upheld or overturned."""
+    """Record a human verdict on a finding (by its fingerprint): upheld or overturned.
+    An overturned finding no longer counts: the call's verdict follows, and a callback
+    order it alone caused is withdrawn."""
     config = _config(config_path)
     with open_ledger(config.database) as ledger:
-        row = ledger.db.execute("SELECT rule_id, call_id FROM findings WHERE fingerprint = ? "
-                                "AND active = 1", (fingerprint,)).fetchone()
-        if row is None:
-            raise UserError(f"no current finding {fingerprint} (see findings.jsonl)")
-        with ledger.transaction():
-            ledger.db.execute("INSERT INTO reviews(fingerprint, rule_id, call_id, verdict, by, "
-                              "note, kind, at) VALUES (?,?,?,?,?,?,?,?)",
-                              (fingerprint, row["rule_id"], row["call_id"], verdict, by_name,
-                               note, "dispute" if dispute else "review", now()))
+        row, changes = ledger.review_finding(fingerprint, verdict, by_name, note, dispute)
     click.echo(f"{fingerprint}: {verdict} by {by_name} ({row['rule_id']} on {row['call_id']})")
+    for change in changes:
+        click.echo(f"  {change}")
+
+
+def _rule_info(rules: Path, rule_id: str, pack_label: str) -> RuleInfo:
+    """A rule of the workspace's packs, the call's own pack first."""
+    packs = []
+    for folder in sorted(p.parent for p in rules.glob(f"*/{PACK_FILE}")):
+        try:
+            packs.append(load_pack(folder))
+        except RulePackError as exc:
+            raise RulePackFailed(exc.render()) from None
+    packs.sort(key=lambda pack: pack.label != pack_label)
+    for pack in packs:
+        for rule in pack.rules:
+            if rule.info.id == rule_id:
+                return rule.info
+    raise UserError(f"no rule {rule_id!r} in the rule packs under {rules} (give --standard "
+                    "for a violation no rule describes yet)")
+
+
+@review_group.command("missed")
+@click.argument("call_id")
+@click.option("--rule", "rule_id", help="The rule the call broke (its standard, severity and "
+              "message are the rule's).")
+@click.option("--standard", type=click.Choice(VALIDITY_STANDARDS),
+              help="The standard the call broke, when no rule describes the violation yet.")
+@click.option("--severity", type=click.Choice(SEVERITIES),
+              help="How severe (default: the rule's; major with --standard).")
+@click.option("--by", "by_name", required=True, help="Who reviewed the call (recorded).")
+@click.option("--note", required=True, help="What was missed (recorded; the example's note).")
+@config_option
+def review_missed(call_id: str, rule_id: str | None, standard: str | None,
+                  severity: str | None, by_name: str, note: str, config_path: Path) -> None:
+    """Record a violation the audit missed on CALL_ID: the call becomes invalid, its agent
+    is flagged, a callback is ordered as the action policy orders one, and `review
+    export-examples` exports the call as a violating example of the rule."""
+    if bool(rule_id) == bool(standard):
+        raise UserError("give one of --rule RULE_ID or --standard STANDARD")
+    config = _config(config_path)
+    with open_ledger(config.database) as ledger:
+        call = ledger.db.execute("SELECT rule_pack FROM calls WHERE call_id = ?",
+                                 (call_id,)).fetchone()
+        if call is None:
+            raise UserError(f"no call {call_id} in the ledger {config.database} (see the "
+                            "night's verdicts.jsonl)")
+        if rule_id:
+            info = _rule_info(config.rules, rule_id, call["rule_pack"])
+            if info.standard not in VALIDITY_STANDARDS:
+                raise UserError(f"rule {rule_id} is a {info.standard} signal, not a validity "
+                                "standard: record an opt-out with `callaudit dnc add`, a "
+                                "complaint with the blacklist")
+            standard, message = info.standard, info.message
+            severity = severity or info.severity
+        else:
+            message = note
+            severity = severity or "major"
+        assert standard is not None
+        policy_path = config.rules / "actions.yaml"
+        try:
+            policy = load_policy(policy_path) if policy_path.is_file() else None
+        except RulePackError as exc:
+            raise RulePackFailed(exc.render()) from None
+        changes = ledger.record_missed(call_id, standard, severity, message, rule_id, by_name,
+                                       note, policy)
+    click.echo(f"{call_id}: {rule_id or standard} missed by the audit, recorded by {by_name}")
+    for change in changes:
+        click.echo(f"  {change}")
 
 
 @review_group.command("export-examples")
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--transcripts", "sources", multiple=True, type=TranscriptInput(exists=True),
+              help="Where the reviewed calls' transcripts are (default: the configured "
+                   "transcripts, each call's day).")
+@click.option("--unmasked", is_flag=True, help="Keep phone numbers said in the calls.")
 @config_option
-def export_examples(out_file: Path, config_path: Path) -> None:
-    """Overturned findings as compliant examples to paste into the rules' `examples:`."""
+def export_examples(out_file: Path, sources: tuple[Path | str, ...], unmasked: bool,
+                    config_path: Path) -> None:
+    """Reviewed calls as examples to paste into their rules' `examples:`: overturned
+    findings as compliant calls, violations the audit missed as violating ones.
+
+    Each example is the whole call, read again from its transcript (the ledger keeps no
+    transcripts) and checked against the hash the audit recorded: a transcript that is
+    gone or changed since is named and left out."""
     config = _config(config_path)
     with open_ledger(config.database) as ledger:
-        rows = ledger.db.execute(
-            "SELECT r.rule_id, r.call_id, r.note, f.evidence FROM reviews r JOIN findings f "
-            "ON f.fingerprint = r.fingerprint WHERE r.verdict = 'overturned' "
-            "ORDER BY r.rule_id, r.id"
-        ).fetchall()
-    examples = [
-        {"rule": row["rule_id"], "call": row["call_id"], "note": row["note"] or "",
-         "compliant": [[{item["speaker"]: item["text"]} for item in json.loads(row["evidence"])]]}
-        for row in rows
-    ]
-    header = "# Overturned findings: paste each 'compliant' call into its rule's examples.\n"
-    out_file.write_text(header + yaml.safe_dump(examples, allow_unicode=True, sort_keys=False),
-                        encoding="utf-8")
-    click.echo(f"{len(rows)} overturned finding(s) → {out_file}")
+        cases = reviewed_cases(ledger)
+        hashes = {c.call_id: ledger.db.execute(
+            "SELECT content_hash, started_at FROM calls WHERE call_id = ?",
+            (c.call_id,)).fetchone() for c in cases}
+    calls, problems = _find_calls(config, hashes, [str(s) for s in sources])
+    entries: dict[tuple[str, str], dict[str, Any]] = {}
+    exported = 0
+    for case in cases:
+        call = calls.get(case.call_id)
+        if call is None:
+            continue
+        key = ("rule", case.rule_id) if case.rule_id else ("standard", case.standard)
+        entry = entries.setdefault(key, {key[0]: key[1]})
+        if case.rule_id and case.source:
+            entry.setdefault("file", case.source)
+        if not case.rule_id:
+            entry.setdefault("todo", f"no rule describes this yet: write a {case.standard} "
+                             "rule with these calls as its violating examples")
+        entry.setdefault(case.group, []).append(
+            example_of(call, f"{case.call_id}: {case.verdict} by {case.by}"
+                       + (f": {case.note}" if case.note else ""), unmasked))
+        exported += 1
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)
+    header = ("# Reviewed calls as rule examples: paste each 'compliant' or 'violating' item\n"
+              "# under that rule's examples (file:line below), then run `callaudit rules "
+              "test`.\n")
+    body = yaml.safe_dump(list(entries.values()), allow_unicode=True, sort_keys=False,
+                          width=1000) if entries else "[]\n"
+    out_file.write_text(header + body, encoding="utf-8")
+    groups = Counter(c.group for c in cases)
+    click.echo(f"{groups['compliant']} overturned finding(s), {groups['violating']} missed "
+               f"violation(s): {exported} example(s) → {out_file}"
+               + (f"; {len(cases) - exported} left out (see the warnings)"
+                  if exported < len(cases) else ""))
+
+
+@dataclass(frozen=True)
+class ReviewedCase:
+    """A call a reviewer labelled: a finding overturned, or a violation the audit missed."""
+
+    call_id: str
+    rule_id: str  # "" for a missed violation no rule describes
+    standard: str
+    group: str  # 'compliant' (overturned) or 'violating' (missed)
+    verdict: str
+    by: str
+    note: str
+    source: str  # the rule's file:line:col, when known
+
+
+def reviewed_cases(ledger: Ledger) -> list[ReviewedCase]:
+    """Overturned findings (the latest verdict on each) and missed violations, once each."""
+    latest: dict[str, Any] = {}
+    for row in ledger.db.execute("SELECT * FROM reviews ORDER BY id"):
+        latest[row["fingerprint"]] = row
+    cases: dict[tuple[str, str, str], ReviewedCase] = {}
+    for fingerprint, row in latest.items():
+        if row["verdict"] not in ("overturned", "missed"):
+            continue
+        source = ""
+        if row["verdict"] == "overturned":
+            found = ledger.db.execute("SELECT rule_source FROM findings WHERE fingerprint = ? "
+                                      "ORDER BY recorded_at DESC", (fingerprint,)).fetchone()
+            source = (found["rule_source"] if found else "") or ""
+        group = "compliant" if row["verdict"] == "overturned" else "violating"
+        case = ReviewedCase(row["call_id"], row["rule_id"] or "", row["standard"] or "",
+                            group, row["verdict"], row["by"], row["note"] or "", source)
+        cases.setdefault((case.rule_id or case.standard, case.call_id, group), case)
+    return sorted(cases.values(), key=lambda c: (c.rule_id or c.standard, c.group, c.call_id))
+
+
+def _find_calls(config: NightlyConfig, wanted: dict[str, Any],
+                sources: list[str]) -> tuple[dict[str, Call], list[str]]:
+    """The reviewed calls, read from their transcripts, as the audit saw them."""
+    from engine.actions.ledger import content_hash
+    from engine.transcripts import load_calls
+
+    where: dict[tuple[str, ...], set[str]] = {}
+    problems = []
+    for call_id, row in wanted.items():
+        if row is None:
+            problems.append(f"call {call_id} is no longer in the ledger; left out")
+            continue
+        if sources:
+            inputs = tuple(sources)
+        elif row["started_at"]:
+            inputs = tuple(night_inputs(config, date.fromisoformat(row["started_at"][:10]))[0])
+        else:
+            inputs = (str(config.transcripts),)
+        where.setdefault(inputs, set()).add(call_id)
+    found: dict[str, Call] = {}
+    for inputs, call_ids in where.items():
+        for item in load_calls(list(inputs)):
+            if (isinstance(item, Call) and item.call_id in call_ids
+                    and content_hash(item) == wanted[item.call_id]["content_hash"]):
+                found[item.call_id] = item
+        for call_id in sorted(call_ids - found.keys()):
+            problems.append(f"call {call_id}: no transcript in {', '.join(inputs)} matches "
+                            "the one audited (gone, or changed since); left out — give "
+                            "--transcripts PATH if it is elsewhere")
+    return found, problems
+
+
+def example_of(call: Call, note: str, unmasked: bool) -> dict[str, Any]:
+    """A call in the form a rule's `examples:` takes (engine/rules/examples.py): the
+    call's fields the rules read, and every turn, once."""
+    example: dict[str, Any] = {"note": note, "call_type": call.call_type,
+                               "language": call.language}
+    if call.started_at is not None:
+        example["started_at"] = call.started_at.isoformat()
+    if call.product is not None:
+        product = {k: v for k, v in asdict(call.product).items() if v not in (None, "")}
+        if not product.get("trial_days"):
+            product.pop("trial_days", None)
+        example["product"] = product
+    example["turns"] = [{t.speaker: t.text if unmasked else mask_numbers_in_text(t.text)}
+                        for t in call.turns]
+    return example
 
 
 @click.group("report")

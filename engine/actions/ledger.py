@@ -29,7 +29,7 @@ from engine.actions.policy import ActionPolicy
 from engine.audit import CallAudit
 from engine.findings import Finding
 from engine.model import Call
-from engine.rules.base import SEVERITIES
+from engine.rules.base import SEVERITIES, VALIDITY_STANDARDS
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -166,6 +166,17 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX calls_started ON calls(started_at);
     """,
+    # 3: who put a number on do-not-call and why; a manager's release of a withheld
+    # callback; the standard of a violation a reviewer recorded as missed
+    """
+    ALTER TABLE dnc ADD COLUMN added_by TEXT;
+    ALTER TABLE dnc ADD COLUMN reason TEXT;
+    ALTER TABLE callbacks ADD COLUMN released_by TEXT;
+    ALTER TABLE callbacks ADD COLUMN released_at TEXT;
+    ALTER TABLE callbacks ADD COLUMN released_for TEXT;
+    ALTER TABLE reviews ADD COLUMN standard TEXT;
+    CREATE INDEX reviews_call ON reviews(call_id);
+    """,
 )
 
 # Call platforms say why a confirmation call did not reach the customer in a field of their
@@ -209,6 +220,26 @@ class ChangeReport:
     findings_added: int = 0
     findings_superseded: int = 0
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """One reason a number must not be called, with where it came from."""
+
+    reason: str  # 'dnc', 'blacklist approved' or 'blacklist pending'
+    since: str  # when the number was put on the list (or proposed, or decided)
+    by: str  # the audit, or the person who added or decided it
+    why: str  # the customer's words, the call, or the person's reason
+
+    def describe(self) -> str:
+        what = {"dnc": "do-not-call", "blacklist approved": "blacklist approved",
+                "blacklist pending": "blacklist proposed"}[self.reason]
+        return f"{what} since {self.since[:10]} by {self.by}" + (f": {self.why}"
+                                                                  if self.why else "")
+
+
+BLACKLIST_REVERSALS = {"approved": "rejected", "rejected": "approved"}
+WITHHOLDS_CALLBACKS = ("dnc", "blacklist approved")  # suppressions that hold a callback back
 
 
 def now() -> str:
@@ -495,6 +526,12 @@ class Ledger:
                 if taken:
                     report.actions.append(action)
             self._store_call(audit, hashes, report.actions, row is not None)
+            if row is not None and self.db.execute("SELECT 1 FROM reviews WHERE call_id = ? "
+                                                   "LIMIT 1", (call.call_id,)).fetchone():
+                # People's verdicts on this call outlive a re-audit: a finding overturned
+                # stays overturned while the audit finds it again, a missed one counts.
+                report.notes.extend(self._settle(call.call_id, "audit", "reviewers' verdicts "
+                                                 "kept across a re-audit"))
             return report
 
     def _actions_of(self, call_id: str) -> list[str]:
@@ -543,9 +580,13 @@ class Ledger:
         cursor = self.db.execute("UPDATE findings SET active = 0, superseded_at = ? "
                                  "WHERE call_id = ? AND active = 1", (stamp, call_id))
         report.findings_superseded = cursor.rowcount
+        # An order a reviewer made (a violation the audit missed) is not the audit's to take
+        # back; the reviews are applied again once the call is recorded (`_settle`).
         for (callback_id,) in self.db.execute(
                 "SELECT id FROM callbacks WHERE call_id = ? AND status = 'open' "
-                "AND exported_at IS NULL AND attempts = 0", (call_id,)).fetchall():
+                "AND exported_at IS NULL AND attempts = 0 AND NOT EXISTS (SELECT 1 FROM "
+                "reviews WHERE reviews.call_id = callbacks.call_id AND verdict = 'missed')",
+                (call_id,)).fetchall():
             self.db.execute("UPDATE callbacks SET status = 'superseded', closed_at = ? "
                             "WHERE id = ?", (stamp, callback_id))
             self._history("callback", str(callback_id), "audit", "superseded",
@@ -576,18 +617,43 @@ class Ledger:
         reasons = sorted({f.standard for f in active})
         points = list(dict.fromkeys(f.message for f in active))
         phone = normalize_phone(call.customer_phone, call.language)
-        existing = self.db.execute("SELECT id FROM callbacks WHERE call_id = ? AND "
-                                   "status = 'open'", (call.call_id,)).fetchone()
+        self._order_callback(call.call_id, phone, call.agent_id, worst, reasons, points, due,
+                             "audit", merge=False)
+        return True
+
+    def _order_callback(self, call_id: str, phone: str | None, agent_id: str | None,
+                        severity: str, reasons: list[str], points: list[str], due: date,
+                        who: str, *, merge: bool = True) -> int:
+        """Open a callback order for the call (the policy's and a reviewer's orders both come
+        here); the order's id. An order already open is kept as it is, or, with `merge`,
+        given the new reasons and points too."""
+        existing = self.db.execute("SELECT id, severity, reasons, points FROM callbacks "
+                                   "WHERE call_id = ? AND status = 'open'",
+                                   (call_id,)).fetchone()
+        if existing and not merge:
+            return int(existing["id"])
         if existing:
-            return True
+            old_reasons = json.loads(existing["reasons"])
+            old_points = json.loads(existing["points"])
+            more_reasons = sorted({*old_reasons, *reasons})
+            more_points = list(dict.fromkeys([*old_points, *points]))
+            if (more_reasons, more_points) != (old_reasons, old_points):
+                worst = max(existing["severity"], severity, key=SEVERITIES.index)
+                self.db.execute("UPDATE callbacks SET severity = ?, reasons = ?, points = ? "
+                                "WHERE id = ?", (worst, json.dumps(more_reasons),
+                                                 json.dumps(more_points, ensure_ascii=False),
+                                                 existing["id"]))
+                self._history("callback", str(existing["id"]), who, "reasons added",
+                              {"call_id": call_id, "reasons": reasons})
+            return int(existing["id"])
         cursor = self.db.execute(
             "INSERT INTO callbacks(call_id, phone, agent_id, severity, reasons, points, "
             "due_date, status, created_at) VALUES (?,?,?,?,?,?,?,'open',?)",
-            (call.call_id, phone, call.agent_id, worst, json.dumps(reasons),
+            (call_id, phone, agent_id, severity, json.dumps(reasons),
              json.dumps(points, ensure_ascii=False), due.isoformat(), now()))
-        self._history("callback", str(cursor.lastrowid), "audit", "ordered",
-                      {"call_id": call.call_id, "due": due.isoformat(), "reasons": reasons})
-        return True
+        self._history("callback", str(cursor.lastrowid), who, "ordered",
+                      {"call_id": call_id, "due": due.isoformat(), "reasons": reasons})
+        return int(cursor.lastrowid or 0)
 
     def _do_dnc(self, audit: CallAudit, policy: ActionPolicy, rule_id: str) -> bool:
         call = audit.call
@@ -596,6 +662,8 @@ class Ledger:
             return False
         evidence = [e.quote for f in audit.findings if f.standard == "opt_out"
                     for e in f.evidence]
+        if self._dnc_removed_for(phone, call.call_id):
+            return False  # a manager took this call's request off the list: a re-run keeps it off
         cursor = self.db.execute(
             "INSERT INTO dnc(phone, call_id, evidence, added_at) VALUES (?,?,?,?) "
             "ON CONFLICT(phone) DO NOTHING",
@@ -764,6 +832,169 @@ class Ledger:
             reasons.append(f"blacklist {row['status']}")
         return reasons
 
+    def suppression_details(self, phone: str) -> list[Suppression]:
+        """`suppression` with since when, by whom and why, for a manager to judge."""
+        phone = _normal(phone)
+        found = []
+        row = self.db.execute("SELECT * FROM dnc WHERE phone = ?", (phone,)).fetchone()
+        if row is not None:
+            found.append(Suppression("dnc", row["added_at"], row["added_by"] or "audit",
+                                     _dnc_why(row)))
+        for row in self.db.execute("SELECT * FROM blacklist WHERE phone = ? AND status IN "
+                                   "('pending', 'approved') ORDER BY status, id", (phone,)):
+            if row["status"] == "approved":
+                found.append(Suppression("blacklist approved", row["decided_at"] or "",
+                                         row["decided_by"] or "-",
+                                         f"entry {row['id']}, call {row['call_id']}"
+                                         + (f": {row['reason']}" if row["reason"] else "")))
+            else:
+                found.append(Suppression("blacklist pending", row["proposed_at"], "audit",
+                                         f"entry {row['id']}, call {row['call_id']}, "
+                                         "awaiting a manager's decision"))
+        return found
+
+    # -- do-not-call, by hand ---------------------------------------------------------------
+
+    def dnc_entries(self) -> list[sqlite3.Row]:
+        return self.db.execute("SELECT * FROM dnc ORDER BY added_at, phone").fetchall()
+
+    def add_dnc(self, phone: str, by: str, reason: str) -> bool:
+        """Put a number on do-not-call by hand; False when it is on the list already."""
+        _needs(by, "say who adds the number (--by NAME)")
+        _needs(reason, "say why (--reason TEXT), e.g. the customer asked by e-mail")
+        phone = _normal(phone)
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO dnc(phone, call_id, evidence, added_at, added_by, reason) "
+                "VALUES (?, NULL, '[]', ?, ?, ?) ON CONFLICT(phone) DO NOTHING",
+                (phone, now(), by, reason))
+            if cursor.rowcount:
+                self._history("dnc", phone, by, "added", {"reason": reason})
+            return bool(cursor.rowcount)
+
+    def remove_dnc(self, phone: str, by: str, reason: str) -> sqlite3.Row:
+        """Take a number off do-not-call (who and why are required); the entry removed."""
+        _needs(by, "say who removes the number (--by NAME)")
+        _needs(reason, "say why (--reason TEXT): removing lets the number be called again")
+        phone = _normal(phone)
+        with self.transaction():
+            row = self.db.execute("SELECT * FROM dnc WHERE phone = ?", (phone,)).fetchone()
+            if row is None:
+                raise LedgerError("that number is not on the do-not-call list")
+            self.db.execute("DELETE FROM dnc WHERE phone = ?", (phone,))
+            self._history("dnc", phone, by, "removed",
+                          {"reason": reason, "call_id": row["call_id"],
+                           "added_at": row["added_at"]})
+            return row
+
+    def _dnc_removed_for(self, phone: str, call_id: str) -> bool:
+        """A manager removed the entry this call's opt-out made."""
+        for (detail,) in self.db.execute("SELECT detail FROM history WHERE kind = 'dnc' AND "
+                                         "ref = ? AND event = 'removed'", (phone,)):
+            try:
+                if json.loads(detail or "{}").get("call_id") == call_id:
+                    return True
+            except (ValueError, AttributeError):
+                continue
+        return False
+
+    # -- blacklist entries by id or call ------------------------------------------------------
+
+    def blacklist_entry(self, ref: str) -> sqlite3.Row:
+        """The entry named by its id or by the call that proposed it."""
+        ref = ref.strip()
+        if ref.isdigit():
+            row = self.db.execute("SELECT * FROM blacklist WHERE id = ?", (int(ref),)).fetchone()
+            if row is not None:
+                return row
+        rows = self.db.execute("SELECT * FROM blacklist WHERE call_id = ? ORDER BY id",
+                               (ref,)).fetchall()
+        if not rows:
+            raise LedgerError(f"no blacklist entry {ref} and no call {ref} with one (see "
+                              "`callaudit blacklist list`: give the entry id or the call id)")
+        if len(rows) > 1:
+            raise LedgerError(f"call {ref} has entries {', '.join(str(r['id']) for r in rows)}: "
+                              "give the entry id")
+        return rows[0]
+
+    def phone_of_call(self, call_id: str) -> str | None:
+        """The customer's number of a call the ledger knows (audited, or on a list)."""
+        for table in ("calls", "blacklist", "dnc", "callbacks"):
+            row = self.db.execute(f"SELECT phone FROM {table} WHERE call_id = ? AND phone "
+                                  "IS NOT NULL LIMIT 1", (call_id,)).fetchone()
+            if row is not None:
+                return str(row["phone"])
+        return None
+
+    def reverse_blacklist(self, entry_id: int, by: str, reason: str,
+                          to: str | None = None) -> tuple[str, str]:
+        """A manager changes a decision: approved <-> rejected (the default), or back to
+        pending for another review; a reason is required. (before, after)."""
+        _needs(by, "say who decides (--by NAME)")
+        _needs(reason, "say why the decision is reversed (--reason TEXT)")
+        with self.transaction():
+            row = self.db.execute("SELECT * FROM blacklist WHERE id = ?", (entry_id,)).fetchone()
+            if row is None:
+                raise LedgerError(f"no blacklist entry {entry_id}")
+            before = row["status"]
+            if before not in BLACKLIST_REVERSALS:
+                raise LedgerError(f"entry {entry_id} is {before}: only an approved or rejected "
+                                  "entry can be reversed (decide a pending one with approve "
+                                  "or reject)")
+            after = to or BLACKLIST_REVERSALS[before]
+            if after == before:
+                raise LedgerError(f"entry {entry_id} is already {before}")
+            if after == "pending":
+                self.db.execute("UPDATE blacklist SET status = 'pending', decided_by = NULL, "
+                                "decided_at = NULL, reason = NULL WHERE id = ?", (entry_id,))
+            else:
+                self.db.execute("UPDATE blacklist SET status = ?, decided_by = ?, "
+                                "decided_at = ?, reason = ? WHERE id = ?",
+                                (after, by, now(), reason, entry_id))
+            self._history("blacklist", str(entry_id), by, f"reversed: {before} → {after}",
+                          {"reason": reason, "was decided by": row["decided_by"],
+                           "was decided at": row["decided_at"], "was reason": row["reason"]})
+            return before, after
+
+    # -- callbacks a manager holds back or lets go ------------------------------------------
+
+    def withheld(self, row: sqlite3.Row) -> list[Suppression]:
+        """Why an open callback order must not go to the dialer: its number is on the
+        do-not-call list or the approved blacklist, and no manager released it from that.
+        A pending proposal does not hold a callback back: the callback puts right an invalid
+        sale, and nobody has yet decided the number must not be called."""
+        if not row["phone"]:
+            return []
+        released = set(json.loads(row["released_for"] or "[]"))
+        return [s for s in self.suppression_details(row["phone"])
+                if s.reason in WITHHOLDS_CALLBACKS and s.reason not in released]
+
+    def release_callback(self, callback_id: int, by: str, reason: str) -> list[str]:
+        """A manager lets a withheld order go to the dialer despite its number's suppression
+        (the reasons released, recorded); a later, new reason withholds it again."""
+        _needs(by, "say who releases the callback (--by NAME)")
+        _needs(reason, "say why the customer may be called despite the list (--reason TEXT)")
+        with self.transaction():
+            row = self.db.execute("SELECT * FROM callbacks WHERE id = ?",
+                                  (callback_id,)).fetchone()
+            if row is None:
+                raise LedgerError(f"no callback {callback_id}")
+            if row["status"] != "open":
+                raise LedgerError(f"callback {callback_id} is {row['status']}: only an open "
+                                  "order can be released")
+            held = self.withheld(row)
+            if not held:
+                raise LedgerError(f"callback {callback_id} is not withheld: its number is on "
+                                  "no list it was not released from")
+            released = sorted({*json.loads(row["released_for"] or "[]"),
+                               *(s.reason for s in held)})
+            self.db.execute("UPDATE callbacks SET released_by = ?, released_at = ?, "
+                            "released_for = ? WHERE id = ?",
+                            (by, now(), json.dumps(released), callback_id))
+            self._history("callback", str(callback_id), by, "released",
+                          {"reason": reason, "despite": [s.describe() for s in held]})
+            return [s.reason for s in held]
+
     def callbacks(self, status: str | None = "open", due: date | None = None) -> list[sqlite3.Row]:
         query = "SELECT * FROM callbacks WHERE 1 = 1"
         args: list[Any] = []
@@ -800,6 +1031,133 @@ class Ledger:
             self._history("callback", str(callback_id), by, outcome, {"note": note})
             return f"callback {callback_id}: {outcome}"
 
+    # -- what reviewers find ---------------------------------------------------------------
+
+    def review_finding(self, fingerprint: str, verdict: str, by: str, note: str,
+                       dispute: bool = False) -> tuple[sqlite3.Row, list[str]]:
+        """A reviewer's verdict on a current finding: (the finding, what changed). An
+        overturned finding no longer counts: the call's verdict is worked out again from the
+        findings still standing, and a callback order it alone caused is withdrawn (an order
+        with other reasons keeps them)."""
+        _needs(by, "say who reviews (--by NAME)")
+        with self.transaction():
+            finding = self.db.execute("SELECT * FROM findings WHERE fingerprint = ? AND "
+                                      "active = 1", (fingerprint,)).fetchone()
+            if finding is None:
+                raise LedgerError(f"no current finding {fingerprint} (see findings.jsonl)")
+            self.db.execute("INSERT INTO reviews(fingerprint, rule_id, call_id, verdict, by, "
+                            "note, kind, at, standard) VALUES (?,?,?,?,?,?,?,?,?)",
+                            (fingerprint, finding["rule_id"], finding["call_id"], verdict, by,
+                             note, "dispute" if dispute else "review", now(),
+                             finding["standard"]))
+            changes = self._settle(finding["call_id"], by, f"finding {fingerprint} "
+                                   f"({finding['rule_id']}) {verdict} by {by}"
+                                   + (f": {note}" if note else ""))
+            return finding, changes
+
+    def record_missed(self, call_id: str, standard: str, severity: str, message: str,
+                      rule_id: str | None, by: str, note: str,
+                      policy: ActionPolicy | None) -> list[str]:
+        """A violation the audit missed, as a reviewer saw it: the call becomes invalid, its
+        agent is flagged, a callback is ordered (as the policy orders one) and the case is
+        kept as a labelled example. What changed, one line each."""
+        _needs(by, "say who reviews (--by NAME)")
+        _needs(note, "say what was missed (--note TEXT): it becomes the example's note")
+        with self.transaction():
+            call = self.db.execute("SELECT * FROM calls WHERE call_id = ?",
+                                   (call_id,)).fetchone()
+            if call is None:
+                raise LedgerError(f"no call {call_id} in the ledger (see verdicts.jsonl)")
+            self.db.execute("INSERT INTO reviews(fingerprint, rule_id, call_id, verdict, by, "
+                            "note, kind, at, standard) VALUES (?,?,?,'missed',?,?,'missed',?,?)",
+                            (f"missed:{call_id}:{rule_id or standard}", rule_id or "", call_id,
+                             by, note, now(), standard))
+            changes = self._settle(call_id, by, f"{rule_id or standard} missed, recorded by "
+                                   f"{by}: {note}")
+            if call["agent_id"]:
+                self.db.execute(
+                    "INSERT INTO agent_flags(agent_id, call_id, flagged_at, reason) "
+                    "VALUES (?,?,?,?) ON CONFLICT(agent_id, call_id) DO UPDATE SET active = 1, "
+                    "reason = excluded.reason", (call["agent_id"], call_id, now(),
+                                                 f"{standard} (missed by the audit, {by})"))
+                changes.append(f"agent {call['agent_id']} flagged")
+            ordering = [r for r in policy.rules if r.action == "callback"] if policy else []
+            if not ordering:
+                changes.append("no callback ordered: the action policy has no callback action")
+                return changes
+            called = date.fromisoformat(call["started_at"][:10]) if call["started_at"] \
+                else date.today()
+            due = add_working_days(called, policy.due_days(ordering[0].id, severity),
+                                   policy.working_days, policy.holidays) if policy else called
+            callback_id = self._order_callback(call_id, call["phone"], call["agent_id"],
+                                               severity, [standard], [message], due, by)
+            changes.append(f"callback {callback_id} ordered (due {due}): {standard}")
+            return changes
+
+    def _settle(self, call_id: str, by: str, why: str) -> list[str]:
+        """Work a call's verdict out again from what stands after people's reviews: the
+        machine's current findings less those overturned, plus the violations reviewers
+        recorded as missed. Withdraws a callback order left without a reason."""
+        rows = self.db.execute("SELECT fingerprint, standard, message FROM findings WHERE "
+                               "call_id = ? AND active = 1 AND waiver IS NULL",
+                               (call_id,)).fetchall()
+        latest = {r["fingerprint"]: r["verdict"] for r in self.db.execute(
+            "SELECT fingerprint, verdict FROM reviews WHERE call_id = ? ORDER BY id",
+            (call_id,))}
+        standing = [r for r in rows if latest.get(r["fingerprint"]) != "overturned"]
+        missed = {r["standard"] for r in self.db.execute(
+            "SELECT standard FROM reviews WHERE call_id = ? AND verdict = 'missed'", (call_id,))}
+        standards = {r["standard"] for r in standing} | missed
+        messages = {r["message"] for r in standing}
+        overturned = {r["message"] for r in rows if latest.get(r["fingerprint"]) == "overturned"}
+        changes: list[str] = []
+        call = self.db.execute("SELECT valid, violations FROM calls WHERE call_id = ?",
+                               (call_id,)).fetchone()
+        if call is not None:
+            violations = [s for s in VALIDITY_STANDARDS if s in standards]
+            valid = None if call["valid"] is None and not violations else int(not violations)
+            if (valid, violations) != (call["valid"], json.loads(call["violations"])):
+                self.db.execute("UPDATE calls SET valid = ?, violations = ? WHERE call_id = ?",
+                                (valid, json.dumps(violations), call_id))
+                self._history("call", call_id, by, "verdict changed",
+                              {"why": why, "valid": bool(valid) if valid is not None else None,
+                               "violations": violations})
+                state = {1: "valid", 0: "invalid", None: "without a sale"}[valid]
+                changes.append(f"call {call_id} is now {state}"
+                               + (f" ({', '.join(violations)})" if violations else ""))
+            if not violations:
+                cursor = self.db.execute("UPDATE agent_flags SET active = 0 WHERE call_id = ? "
+                                         "AND active = 1", (call_id,))
+                if cursor.rowcount:
+                    changes.append("its agent flag is withdrawn")
+            elif missed:  # the flag a reviewer raised outlives a re-audit that missed it again
+                self.db.execute("UPDATE agent_flags SET active = 1 WHERE call_id = ?",
+                                (call_id,))
+        for order in self.db.execute("SELECT * FROM callbacks WHERE call_id = ? AND "
+                                     "status = 'open'", (call_id,)).fetchall():
+            reasons = [r for r in json.loads(order["reasons"]) if r in standards]
+            if reasons == json.loads(order["reasons"]):
+                continue
+            if not reasons:
+                self.db.execute("UPDATE callbacks SET status = 'withdrawn', closed_at = ?, "
+                                "closed_by = ?, result = ? WHERE id = ?",
+                                (now(), by, why, order["id"]))
+                self._history("callback", str(order["id"]), by, "withdrawn", {"why": why})
+                changes.append(f"callback {order['id']} withdrawn"
+                               + (f" (it went to the dialer on {order['exported_at'][:10]}: "
+                                  "take it off the dialer's list)" if order["exported_at"]
+                                  else ""))
+                continue
+            points = [p for p in json.loads(order["points"])
+                      if p in messages or p not in overturned]
+            self.db.execute("UPDATE callbacks SET reasons = ?, points = ? WHERE id = ?",
+                            (json.dumps(reasons), json.dumps(points, ensure_ascii=False),
+                             order["id"]))
+            self._history("callback", str(order["id"]), by, "reasons withdrawn",
+                          {"why": why, "reasons": reasons})
+            changes.append(f"callback {order['id']} keeps {', '.join(reasons)}")
+        return changes
+
     def trials(self, overdue_on: date | None = None) -> list[sqlite3.Row]:
         query = "SELECT * FROM trials"
         args: tuple[Any, ...] = ()
@@ -812,6 +1170,25 @@ class Ledger:
         return self.db.execute("SELECT agent_id, COUNT(*) AS calls, MAX(flagged_at) AS last "
                                "FROM agent_flags WHERE active = 1 GROUP BY agent_id "
                                "ORDER BY agent_id").fetchall()
+
+
+def _needs(text: str, problem: str) -> None:
+    if not text.strip():
+        raise LedgerError(problem)
+
+
+def _dnc_why(row: sqlite3.Row) -> str:
+    """A do-not-call entry's reason: the person's, else the customer's words on the call."""
+    if row["reason"]:
+        return str(row["reason"])
+    try:
+        words = json.loads(row["evidence"] or "[]")
+    except ValueError:
+        words = []
+    quoted = "; ".join(f'"{w}"' for w in words if isinstance(w, str) and w)
+    if not row["call_id"]:
+        return quoted
+    return f"call {row['call_id']}" + (f": {quoted}" if quoted else "")
 
 
 def _strip_evidence(text: str | None) -> str:
