@@ -830,34 +830,64 @@ def _strip_evidence(text: str | None) -> str:
 
 
 def purge_words(ledger: Ledger, before: date) -> dict[str, int]:
-    """Remove what customers and agents said from calls older than `before`, keeping counts,
-    verdicts, decisions and do-not-call entries (the words go; the facts stay)."""
+    """Remove what customers and agents said from calls started before `before`, keeping
+    counts, verdicts, decisions and do-not-call entries (the words go; the facts stay).
+
+    The words leave the disk too: SQLite keeps a changed row's old bytes in freed space and
+    in the write-ahead log, so the purge runs with secure_delete (freed space zeroed), then
+    checkpoints and empties the log, and rebuilds the file (VACUUM)."""
     cutoff = before.isoformat()
+    old_calls = "SELECT call_id FROM calls WHERE substr(started_at, 1, 10) < ?"
     counts: dict[str, int] = {}
+    ledger.db.execute("PRAGMA secure_delete = ON")
     with ledger.transaction():
-        old = [r[0] for r in ledger.db.execute(
-            "SELECT call_id FROM calls WHERE substr(started_at, 1, 10) < ?", (cutoff,))]
-        counts["calls"] = len(old)
+        counts["calls"] = ledger.db.execute(f"SELECT COUNT(*) FROM ({old_calls})",
+                                            (cutoff,)).fetchone()[0]
         for table in ("findings", "blacklist", "dnc"):
             done = 0
-            for call_id in old:
-                for row in ledger.db.execute(f"SELECT rowid, evidence FROM {table} "
-                                             "WHERE call_id = ?", (call_id,)).fetchall():
-                    stripped = _strip_evidence(row["evidence"])
-                    if stripped != row["evidence"]:
-                        ledger.db.execute(f"UPDATE {table} SET evidence = ? WHERE rowid = ?",
-                                          (stripped, row["rowid"]))
-                        done += 1
+            # `rowid` named as such: in blacklist it is the `id` column, and a Row knows it
+            # only by that name.
+            for row in ledger.db.execute(f"SELECT rowid AS row_number, evidence FROM {table} "
+                                         f"WHERE call_id IN ({old_calls})", (cutoff,)).fetchall():
+                stripped = _strip_evidence(row["evidence"])
+                if stripped != row["evidence"]:
+                    ledger.db.execute(f"UPDATE {table} SET evidence = ? WHERE rowid = ?",
+                                      (stripped, row["row_number"]))
+                    done += 1
             counts[table] = done
+        old = {r[0] for r in ledger.db.execute(old_calls, (cutoff,))}
         done = 0
-        for row in ledger.db.execute("SELECT id, detail FROM history WHERE at < ? AND detail "
-                                     "LIKE '%evidence%'", (cutoff,)).fetchall():
-            detail = json.loads(row["detail"])
-            if isinstance(detail, dict) and "evidence" in detail:
-                detail["evidence"] = json.loads(_strip_evidence(json.dumps(detail["evidence"])))
+        # History rows quote evidence in their detail; they belong to a call by the call_id
+        # the detail names (the row's own time is when the audit ran, not the call's date).
+        for row in ledger.db.execute("SELECT id, at, detail FROM history WHERE detail "
+                                     "LIKE '%evidence%'").fetchall():
+            try:
+                detail = json.loads(row["detail"])
+            except ValueError:
+                continue
+            if not isinstance(detail, dict) or "evidence" not in detail:
+                continue
+            if detail.get("call_id") not in old and row["at"] >= cutoff:
+                continue
+            stripped = json.loads(_strip_evidence(json.dumps(detail["evidence"])))
+            if stripped != detail["evidence"]:
+                detail["evidence"] = stripped
                 ledger.db.execute("UPDATE history SET detail = ? WHERE id = ?",
                                   (json.dumps(detail, ensure_ascii=False), row["id"]))
                 done += 1
         counts["history"] = done
         ledger._history("purge", cutoff, "purge", "words removed", counts)
+    _forget_old_bytes(ledger)
     return counts
+
+
+def _forget_old_bytes(ledger: Ledger) -> None:
+    """Rewrite the ledger file without the bytes of rows changed before, and empty its
+    write-ahead log (where earlier versions of pages live until a checkpoint)."""
+    ledger.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    ledger.db.execute("VACUUM")
+    busy = ledger.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    if busy:
+        raise LedgerError(f"another process has {ledger.path} open, so the removed words may "
+                          "still be in its write-ahead log; run purge again when nothing "
+                          "else uses the ledger")
