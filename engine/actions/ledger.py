@@ -168,6 +168,10 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
+# Written into every ledger's header (PRAGMA application_id, "cala"): how callaudit tells
+# its own databases from another application's before changing anything in one.
+LEDGER_APPLICATION_ID = 0x63616C61
+
 # Call platforms say why a confirmation call did not reach the customer in a field of their
 # own; a call with no customer speech at all is taken as unreachable too.
 UNREACHABLE = frozenset({"unreachable", "no_answer", "busy", "suspended", "powered_off",
@@ -359,6 +363,11 @@ class Ledger:
         self._hashed: tuple[Call, str] | None = None
         # Wait for another writer rather than fail, from the very first statement on.
         self.db.execute("PRAGMA busy_timeout=30000")
+        try:
+            self._refuse_a_foreign_database()
+        except BaseException:
+            self.db.close()
+            raise
         # Switching to WAL and migrating need a moment alone with the file; SQLite may
         # answer "database is locked" at once (without waiting) while another process
         # opening the same new ledger does the same, so both are retried.
@@ -415,6 +424,29 @@ class Ledger:
             self._group.commit()
             self._group = None
 
+    def _refuse_a_foreign_database(self) -> None:
+        """Before anything is written: a database with tables is opened only if it is a
+        callaudit ledger (marked, or as ledgers were before the mark: a schema version and
+        a `calls` table). Another application's file is left exactly as it was."""
+        marker = self.db.execute("PRAGMA application_id").fetchone()[0]
+        if marker == LEDGER_APPLICATION_ID:
+            return
+        tables = [r[0] for r in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name")]
+        if not tables and marker == 0:
+            return  # a new ledger (an empty file, or no file yet)
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if marker == 0 and version >= 1 and "calls" in tables:
+            return  # written before the mark: stamped by _migrate
+        held = ", ".join(tables[:8]) + (f" and {len(tables) - 8} more" if len(tables) > 8
+                                        else "")
+        raise LedgerError(
+            f"{self.path} is not a callaudit ledger: it holds tables {held or '(none)'}"
+            + (f" and application id {marker}" if marker else "")
+            + "; point --db (or CALLAUDIT_DB, or `database:` in callaudit.yaml) at the "
+            "ledger, or at a new file for a new one")
+
     def _migrate(self) -> None:
         """Bring the schema up to date, one step per transaction. The version is read inside
         the write lock, so two processes opening a new ledger at once migrate it once."""
@@ -424,6 +456,8 @@ class Ledger:
                 if version > len(MIGRATIONS):
                     raise LedgerError(f"{self.path} was written by a newer callaudit (schema "
                                       f"{version}); upgrade callaudit to use it")
+                if db.execute("PRAGMA application_id").fetchone()[0] != LEDGER_APPLICATION_ID:
+                    db.execute(f"PRAGMA application_id = {LEDGER_APPLICATION_ID}")
                 if version == len(MIGRATIONS):
                     return
                 for statement in MIGRATIONS[version].split(";"):
