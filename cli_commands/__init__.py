@@ -107,5 +107,9 @@ def open_ledger(path: Path, *, must_exist: bool = True) -> Iterator[Ledger]:
         yield ledger
     except LedgerError as exc:
         raise UserError(str(exc)) from None
+    except OverflowError:
+        # SQLite holds integers up to 2**63 - 1: an id typed beyond that cannot exist.
+        raise UserError(f"a number given is too large for the ledger (the largest it holds "
+                        f"is {2**63 - 1}): check the id") from None
     finally:
         ledger.close()
