@@ -101,8 +101,8 @@ def nightly_command(
     warnings and write the day's report (reports/<date>/report.html, tables, XLSX).
 
     INPUTS (files, folders or storage URLs) default to the configured transcripts.
-    Re-running a night is safe and only audits what is missing; a second run started
-    meanwhile says so and exits.
+    Re-running a night is safe: the ledger records only what is new or changed, and the
+    night's files are written whole again. A second run started meanwhile says so and exits.
     """
     config = _config(config_path)
     if no_mask:

@@ -157,6 +157,12 @@ def test_re_running_a_night_changes_nothing(week):
     with ledger_of(week) as ledger:
         after = ledger.db.execute("SELECT COUNT(*), SUM(times_audited) FROM calls").fetchone()
     assert tuple(before) == tuple(after)
+    folder = week / "reports" / MONDAY.isoformat()
+    verdicts = (folder / "verdicts.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(verdicts) == 60  # the night's files still hold every call of the night
+    assert len({json.loads(line)["call_id"] for line in verdicts}) == 60
+    findings = (folder / "findings.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(findings) >= sum(json.loads(line)["findings"] for line in verdicts) > 0
 
 
 def test_fail_on_alert_gives_its_own_exit_code(week):

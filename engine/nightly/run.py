@@ -118,7 +118,10 @@ def run_night(
                 on_record=on_record,
                 follow_up=follow_up,
                 select=select,
-                skip_audited=True,
+                # Every call audited again, so the night's verdicts and findings files hold
+                # them all after a re-run or a resumed run (written whole, then renamed);
+                # the ledger still records only what is new or changed.
+                skip_audited=False,
                 workers=workers,
                 cluster=cluster,
             )
