@@ -129,11 +129,13 @@ def nightly_command(
         f"{result.folder / 'report.html'}"
     )
     for alert in result.alerts:
-        click.echo(
-            f"ALERT {alert.level}: {alert.warning_id} — {alert.count} ≥ {alert.threshold} "
-            f"in {alert.window_days} day(s) → {alert.responsible}",
-            err=True,
-        )
+        what = (f"{alert.warning_id} — {alert.count} ≥ {alert.threshold} in "
+                f"{alert.window_days} day(s) → {alert.responsible}")
+        if alert.new:
+            click.echo(f"ALERT {alert.level}: {what}", err=True)
+        else:  # a re-run: told, not raised again (nor counted by --fail-on-alert)
+            click.echo(f"{alert.level} already raised for this night at "
+                       f"{alert.first_raised_at}: {what}", err=True)
     if (
         fail_on_alert
         and result.worst_alert

@@ -166,6 +166,23 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX calls_started ON calls(started_at);
     """,
+    # 3: each night's first report (what its re-runs show "as of"), and the early warnings
+    # raised, so a re-run does not raise them again
+    """
+    CREATE TABLE nights (
+        night TEXT PRIMARY KEY,
+        reported_at TEXT NOT NULL
+    );
+    CREATE TABLE alerts_raised (
+        warning_id TEXT NOT NULL,
+        night TEXT NOT NULL,
+        level TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        threshold INTEGER NOT NULL,
+        raised_at TEXT NOT NULL,
+        PRIMARY KEY (warning_id, night, level)
+    );
+    """,
 )
 
 # Written into every ledger's header (PRAGMA application_id, "cala"): how callaudit tells

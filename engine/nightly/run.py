@@ -18,7 +18,14 @@ from engine.actions.runner import FollowUp
 from engine.audit import PackChooser
 from engine.batch import BatchSummary, Progress, run_batch
 from engine.model import Call
-from engine.nightly.analysis import Alert, Sample, draw_sample, evaluate_warnings, iso_week
+from engine.nightly.analysis import (
+    Alert,
+    Sample,
+    draw_sample,
+    evaluate_warnings,
+    iso_week,
+    record_alerts,
+)
 from engine.nightly.config import LEVELS, NightlyConfig
 from engine.report.nightly import write_day_report
 from engine.transcripts.remote import is_prefix
@@ -39,7 +46,20 @@ class NightResult:
 
     @property
     def worst_alert(self) -> str | None:
-        return max((a.level for a in self.alerts), key=LEVELS.index, default=None)
+        """The highest level among the alerts raised for the first time by this run."""
+        return max((a.level for a in self.alerts if a.new), key=LEVELS.index, default=None)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a file under a temporary name in its folder, then rename it: a reader (or a
+    run killed part-way) never leaves a half-written file."""
+    temp = path.with_name(f".{path.name}.partial")
+    try:
+        temp.write_text(text, encoding="utf-8")
+        temp.replace(path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 @contextmanager
@@ -131,8 +151,9 @@ def run_night(
                 if day.isoweekday() == 7
                 else None
             )
-            alerts = evaluate_warnings(ledger, config, day)
-            (folder / "alerts.json").write_text(
+            alerts = record_alerts(ledger, day, evaluate_warnings(ledger, config, day))
+            write_atomically(
+                folder / "alerts.json",
                 json.dumps(
                     {
                         "schema": "callaudit.alerts/1",
@@ -143,7 +164,6 @@ def run_night(
                     indent=2,
                 )
                 + "\n",
-                encoding="utf-8",
             )
             write_day_report(ledger, config, day, folder, sample, weekly, alerts)
     return NightResult(day, folder, summary, sample, weekly, alerts)
