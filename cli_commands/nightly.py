@@ -25,10 +25,11 @@ from cli_commands import (
 from engine.actions.ledger import LedgerError, now
 from engine.nightly.analysis import agent_metrics, draw_sample, totals, week_days
 from engine.nightly.config import DEFAULT_CONFIG, LEVELS, NightlyConfig, load_config
-from engine.nightly.run import NightlyBusy, night_inputs, run_night
+from engine.nightly.run import EmptyNight, NightlyBusy, night_inputs, run_night
 from engine.rules.problems import RulePackError
 
 EXIT_ALERT = 5  # --fail-on-alert: an early warning at or above the level was raised
+EXIT_EMPTY_NIGHT = 6  # no transcripts for the date (on_empty_night: fail, the default)
 
 config_option = click.option(
     "--config",
@@ -115,6 +116,10 @@ def nightly_command(
         result = run_night(config, day, paths, workers=workers or 1, cluster=cluster)
     except (NightlyBusy, LedgerError) as exc:
         raise UserError(str(exc)) from None
+    except EmptyNight as exc:
+        click.echo(f"warning: {exc}", err=True)
+        code = EXIT_OK if config.on_empty_night == "warn" else EXIT_EMPTY_NIGHT
+        raise SystemExit(code) from None
     except (OSError, TimeoutError) as exc:
         if cluster is None:
             raise

@@ -50,3 +50,29 @@ def test_an_id_too_large_for_the_ledger_is_a_plain_error(tmp_path):
         result = CliRunner().invoke(main, [*args, "--db", db])
         assert result.exit_code == 2, result.output
         assert "too large" in result.output
+
+
+def test_a_night_without_transcripts_warns_and_fails(tmp_path):
+    config = workspace(tmp_path, [SALE])  # calls of 2026-11-23 only
+    runner = CliRunner()
+    assert runner.invoke(main, ["nightly", "--date", "2026-11-23", *config]).exit_code == 0
+    night = tmp_path / "reports" / "2026-11-23"
+    verdicts = (night / "verdicts.jsonl").read_text(encoding="utf-8")
+    assert verdicts
+    result = runner.invoke(main, ["nightly", "--date", "2026-11-24", *config])
+    assert result.exit_code == 6, result.output
+    assert "no transcripts for 2026-11-24" in result.output
+    assert "audited 0 calls" not in result.output
+    assert not (tmp_path / "reports" / "2026-11-24" / "report.html").exists()
+    # The transcripts gone, a re-run of a night leaves its files as they were.
+    (tmp_path / "transcripts" / "calls.jsonl").unlink()
+    result = runner.invoke(main, ["nightly", "--date", "2026-11-23", *config])
+    assert result.exit_code == 6, result.output
+    assert (night / "verdicts.jsonl").read_text(encoding="utf-8") == verdicts
+
+
+def test_an_empty_night_may_be_only_a_warning(tmp_path):
+    config = workspace(tmp_path, [SALE], extra="on_empty_night: warn\n")
+    result = CliRunner().invoke(main, ["nightly", "--date", "2026-11-24", *config])
+    assert result.exit_code == 0, result.output
+    assert "no transcripts for 2026-11-24" in result.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -16,7 +17,7 @@ from engine.actions.ledger import Ledger
 from engine.actions.policy import load_policy
 from engine.actions.runner import FollowUp
 from engine.audit import PackChooser
-from engine.batch import BatchSummary, Progress, run_batch
+from engine.batch import OUTPUT_FILES, BatchSummary, Progress, run_batch
 from engine.model import Call
 from engine.nightly.analysis import (
     Alert,
@@ -33,6 +34,11 @@ from engine.transcripts.remote import is_prefix
 
 class NightlyBusy(RuntimeError):
     """Another nightly run holds the lock."""
+
+
+class EmptyNight(Exception):
+    """No transcript of the night was found: nothing audited, no report written, and the
+    night's earlier files (if any) left as they were."""
 
 
 @dataclass
@@ -122,6 +128,9 @@ def run_night(
     """The whole nightly job for one date (audited on `workers` local processes, or on the
     Dask cluster at `cluster`; the ledger and the report are written here either way)."""
     folder = config.reports / day.isoformat()
+    # The batch writes into a staging folder first: a night that finds nothing (the
+    # transcripts not there yet) must not replace the night's earlier files with empty ones.
+    staging = config.reports / f".{day.isoformat()}.run"
     with night_lock(config.reports):
         if inputs:
             paths, select = inputs, None
@@ -132,7 +141,7 @@ def run_night(
             follow_up = FollowUp(load_policy(config.rules / "actions.yaml"), ledger)
             summary = run_batch(
                 paths,
-                folder,
+                staging,
                 chooser,
                 mask=config.mask,
                 on_record=on_record,
@@ -145,6 +154,17 @@ def run_night(
                 workers=workers,
                 cluster=cluster,
             )
+            if summary.calls == 0 and summary.rejected == 0:
+                shutil.rmtree(staging, ignore_errors=True)
+                where = paths if inputs else [str(config.transcripts)]
+                raise EmptyNight(
+                    f"no transcripts for {day.isoformat()} in {', '.join(where)}: nothing "
+                    "audited, no report written (is the day's export there yet?)"
+                )
+            folder.mkdir(parents=True, exist_ok=True)
+            for name in OUTPUT_FILES:
+                (staging / name).replace(folder / name)
+            shutil.rmtree(staging, ignore_errors=True)
             sample = draw_sample(ledger, config, "daily", day.isoformat())
             weekly = (
                 draw_sample(ledger, config, "weekly", iso_week(day))
