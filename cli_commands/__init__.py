@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -43,6 +44,48 @@ class RulePackFailed(click.ClickException):
 
     def show(self, file=None) -> None:  # type: ignore[override]
         click.echo(self.message, err=True)
+
+
+# The dates a command accepts: a call centre's records start after 2000, and nothing is
+# planned more than a year ahead. Anything else is a typo (0001-01-01, 9999-12-31).
+FIRST_DAY = date(2000, 1, 1)
+DAYS_AHEAD = 366
+
+
+def day_problem(day: date) -> str | None:
+    """Why a date is refused (outside FIRST_DAY .. a year from today), or None."""
+    last = date.today() + timedelta(days=DAYS_AHEAD)
+    if FIRST_DAY <= day <= last:
+        return None
+    return (f"{day.isoformat()} is outside the dates callaudit accepts: from {FIRST_DAY} to "
+            f"{last} (a year from today)")
+
+
+def parse_day(text: str) -> date:
+    """A YYYY-MM-DD date in the accepted range, or UserError."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"'{text}' is not a date like 2026-11-23") from None
+    problem = day_problem(day)
+    if problem:
+        raise UserError(problem)
+    return day
+
+
+class DayType(click.DateTime):
+    """A YYYY-MM-DD option, within the accepted range (a datetime at midnight)."""
+
+    def __init__(self) -> None:
+        super().__init__(formats=["%Y-%m-%d"])
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        result = super().convert(value, param, ctx)
+        problem = day_problem(result.date())
+        if problem:
+            self.fail(problem, param, ctx)
+        return result
 
 
 class TranscriptInput(click.ParamType):

@@ -25,7 +25,7 @@ from typing import Any
 
 import click
 
-from cli_commands import EXIT_OK, UserError, open_ledger
+from cli_commands import EXIT_OK, DayType, UserError, open_ledger
 from engine.actions.ledger import LedgerError, default_db_path
 from engine.actions.phones import normalize_phone
 from engine.privacy import mask_numbers_in_text, mask_phone
@@ -54,7 +54,7 @@ db_option = click.option(
 unmasked_option = click.option(
     "--unmasked", is_flag=True, help="Show and write full phone numbers (masked by default)."
 )
-day_type = click.DateTime(formats=["%Y-%m-%d"])
+day_type = DayType()  # YYYY-MM-DD, from 2000-01-01 to a year from today
 
 
 def show_phone(phone: str | None, unmasked: bool) -> str:

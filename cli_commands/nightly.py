@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import sqlite3
 import sys
@@ -19,8 +20,10 @@ from cli_commands import (
     RulePackFailed,
     TranscriptInput,
     UserError,
+    day_problem,
     default_workers,
     open_ledger,
+    parse_day,
 )
 from engine.actions.ledger import LedgerError, now
 from engine.nightly.analysis import agent_metrics, draw_sample, totals, week_days
@@ -52,10 +55,62 @@ def _config(path: Path) -> NightlyConfig:
 
 
 def _day(text: str) -> date:
+    """A date option: YYYY-MM-DD, from 2000-01-01 to a year from today."""
+    return parse_day(text)
+
+
+def _week(text: str) -> list[date]:
+    """An ISO week option (2026-W48): its days, each in the accepted range."""
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"'{text}' is not a date like 2026-11-23") from None
+        days = week_days(text)
+    except (ValueError, IndexError, OverflowError):
+        raise UserError(f"'{text}' is not an ISO week like 2026-W48") from None
+    problem = day_problem(days[0]) or day_problem(days[-1])
+    if problem:
+        raise UserError(f"week {text}: {problem}")
+    return days
+
+
+def _reports_folder(config: NightlyConfig, *, make: bool) -> None:
+    """The configured reports folder must be a folder (made when `make`): `reports:`
+    naming a file, or a path through one, is told before anything is written."""
+    path = config.reports
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise UserError(f"`reports:` in {config.path} is {path}, but {place} is a "
+                                "file: point it at a folder")
+            break
+    if make:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot make the reports folder {path}: {exc.strerror or exc}; "
+                            f"point `reports:` in {config.path} at a folder you can write"
+                            ) from None
+
+
+# What a full or read-only disk, or a folder one may not write, raises; told plainly.
+_DISK_HINTS = {
+    errno.ENOSPC: "free some space, then run the night again (a re-run completes it)",
+    errno.EDQUOT: "free some space, then run the night again (a re-run completes it)",
+    errno.EROFS: "point `reports:` and `database:` in the configuration at a writable place",
+    errno.EACCES: "give this user the right to write there, or point the configuration "
+                  "elsewhere",
+    errno.EPERM: "give this user the right to write there, or point the configuration "
+                 "elsewhere",
+    errno.ENOTDIR: "a part of the path is a file: point the configuration at a folder",
+}
+
+
+def _disk_problem(exc: OSError, folder: Path) -> str | None:
+    """A plain sentence for an OSError from writing the night's files in `folder` (named
+    when the error names no file: a buffered write that failed on flush), or None."""
+    hint = _DISK_HINTS.get(exc.errno or 0)
+    if hint is None:
+        return None
+    where = exc.filename or f"the night's files in {folder}"
+    return f"cannot write {where}: {exc.strerror or exc}; {hint}"
 
 
 @click.command("init")
@@ -109,6 +164,7 @@ def nightly_command(
     if no_mask:
         config = replace(config, mask=False)
     day = _day(day_text)
+    _reports_folder(config, make=True)
     try:
         paths = [str(p) for p in inputs] or None
         if workers is None and cluster is None:
@@ -121,9 +177,21 @@ def nightly_command(
         code = EXIT_OK if config.on_empty_night == "warn" else EXIT_EMPTY_NIGHT
         raise SystemExit(code) from None
     except (OSError, TimeoutError) as exc:
+        problem = (_disk_problem(exc, config.reports) if isinstance(exc, OSError)
+                   else None)
+        if problem:
+            raise UserError(problem) from None
         if cluster is None:
             raise
         raise UserError(f"cannot use the Dask cluster at {cluster}: {exc}") from None
+    except sqlite3.OperationalError as exc:
+        if "full" in str(exc):
+            raise UserError(f"cannot write the ledger {config.database}: the disk is full; "
+                            "free some space, then run the night again") from None
+        if "readonly" in str(exc) or "unable to open" in str(exc):
+            raise UserError(f"cannot write the ledger {config.database} ({exc}): point "
+                            f"`database:` in {config.path} at a file you can write") from None
+        raise UserError(f"{config.database} is not a callaudit ledger ({exc})") from None
     except sqlite3.DatabaseError as exc:
         raise UserError(f"{config.database} is not a callaudit ledger ({exc})") from None
     except RulePackError as exc:
@@ -166,6 +234,10 @@ def sample_export(
     """Write the reviewers' work list: call, agent, date, and why it was drawn."""
     if bool(day_text) == bool(week):
         raise UserError("give one of --date or --week")
+    if day_text:
+        day_text = _day(day_text).isoformat()
+    else:
+        _week(week or "")
     config = _config(config_path)
     kind, period = ("daily", day_text) if day_text else ("weekly", week or "")
     with open_ledger(config.database) as ledger:
@@ -262,17 +334,20 @@ def weekly_report(week: str, call_records: Path | None, config_path: Path) -> No
     """The operator's weekly report: calls, connection rate, valid rate, complaints and how
     each was handled, customer feedback, problems found and actions taken."""
     config = _config(config_path)
-    try:
-        days = week_days(week)
-    except (ValueError, IndexError):
-        raise UserError(f"'{week}' is not an ISO week like 2026-W48") from None
+    days = _week(week)
     dialled = connected = 0
     if call_records:
         with call_records.open(encoding="utf-8-sig", newline="") as handle:
-            for row in csv.DictReader(handle):
-                if row.get("date", "")[:10] in {d.isoformat() for d in days}:
-                    dialled += int(row.get("dialled") or 0)
-                    connected += int(row.get("connected") or 0)
+            reader = csv.DictReader(handle)
+            for row in reader:
+                if (row.get("date") or "")[:10] in {d.isoformat() for d in days}:
+                    try:
+                        dialled += int(row.get("dialled") or 0)
+                        connected += int(row.get("connected") or 0)
+                    except ValueError:
+                        raise UserError(
+                            f"{call_records}:{reader.line_num}: 'dialled' and "
+                            "'connected' must be whole numbers") from None
     with open_ledger(config.database) as ledger:
         t = totals(ledger, days[0], days[-1])
         complaints = ledger.db.execute(
@@ -343,6 +418,7 @@ def purge_command(days: int | None, include_transcripts: bool, config_path: Path
     if include_transcripts and isinstance(config.transcripts, str):
         raise UserError(f"transcripts in {config.transcripts} are not deleted by callaudit: "
                         "let the storage's own lifecycle rules expire them")
+    _reports_folder(config, make=False)
     keep = days or config.retention_days
     before = date.today() - timedelta(days=keep)
     with open_ledger(config.database) as ledger:

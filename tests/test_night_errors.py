@@ -5,9 +5,13 @@ of range, full disks, reports folders that cannot be written."""
 from __future__ import annotations
 
 import copy
+import errno
 import json
+import os
+import subprocess
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cli import main
@@ -76,3 +80,104 @@ def test_an_empty_night_may_be_only_a_warning(tmp_path):
     result = CliRunner().invoke(main, ["nightly", "--date", "2026-11-24", *config])
     assert result.exit_code == 0, result.output
     assert "no transcripts for 2026-11-24" in result.output
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "2026-13-01", "9999-12-31", "1999-12-31"])
+def test_a_date_out_of_range_is_a_plain_error_for_every_command(tmp_path, day):
+    config = workspace(tmp_path, [SALE])
+    assert CliRunner().invoke(main, ["nightly", "--date", "2026-11-23", *config]).exit_code == 0
+    db = ["--db", str(tmp_path / "ledger.db")]
+    for args in (["nightly", "--date", day, *config],
+                 ["callbacks", "list", "--due", day, *db],
+                 ["callbacks", "export", "--due", day, "--out", str(tmp_path / "x.csv"), *db],
+                 ["trials", "list", "--overdue", "--as-of", day, *db],
+                 ["sample", "export", "--date", day, "--out", str(tmp_path / "s.csv"), *config],
+                 *([["report", "weekly", "--week", f"{day[:4]}-W01", *config]]
+                   if day[:4] != "2026" else [])):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert "Traceback" not in result.output and day[:4] in result.output, args
+    assert not (tmp_path / "x.csv").exists() and not (tmp_path / "s.csv").exists()
+
+
+def test_a_week_out_of_range_is_a_plain_error(tmp_path):
+    config = workspace(tmp_path, [SALE])
+    for week in ("9999-W52", "0001-W01", "2026-W60"):
+        result = CliRunner().invoke(main, ["report", "weekly", "--week", week, *config])
+        assert result.exit_code == 2, (week, result.output)
+        assert week in result.output
+
+
+def test_reports_naming_a_file_is_a_plain_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a folder", encoding="utf-8")
+    for reports in ("notes.txt", "notes.txt/reports"):
+        config = workspace(tmp_path, [SALE])
+        text = (tmp_path / "callaudit.yaml").read_text(encoding="utf-8")
+        (tmp_path / "callaudit.yaml").write_text(
+            text.replace("reports: reports", f"reports: {reports}"), encoding="utf-8")
+        for args in (["nightly", "--date", "2026-11-23", *config], ["purge", *config]):
+            result = CliRunner().invoke(main, args)
+            assert result.exit_code == 2, (args, result.output)
+            assert "notes.txt" in result.output and "reports" in result.output
+            assert "Traceback" not in result.output
+    assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "not a folder"
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 64 KiB file system, filled up (mounting needs root: this suite runs as root)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        (disk / "reports").mkdir()
+        handle = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while True:
+                os.write(handle, b"\0" * 4096)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+        finally:
+            os.close(handle)
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+@pytest.fixture
+def read_only_disk(tmp_path):
+    """A folder no one can write, not even root: a read-only mount."""
+    disk = tmp_path / "ro"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_full_disk_is_a_plain_error(tmp_path, tiny_disk):
+    config = workspace(tmp_path, [SALE])
+    text = (tmp_path / "callaudit.yaml").read_text(encoding="utf-8")
+    (tmp_path / "callaudit.yaml").write_text(
+        text.replace("reports: reports", f"reports: {tiny_disk / 'reports'}"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["nightly", "--date", "2026-11-23", *config])
+    assert result.exit_code == 2, result.output
+    assert "No space left on device" in result.output or "no space left" in result.output
+    assert str(tiny_disk) in result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+
+
+def test_a_read_only_reports_folder_is_a_plain_error(tmp_path, read_only_disk):
+    config = workspace(tmp_path, [SALE])
+    text = (tmp_path / "callaudit.yaml").read_text(encoding="utf-8")
+    (tmp_path / "callaudit.yaml").write_text(
+        text.replace("reports: reports", f"reports: {read_only_disk}"), encoding="utf-8")
+    result = CliRunner().invoke(main, ["nightly", "--date", "2026-11-23", *config])
+    assert result.exit_code == 2, result.output
+    assert str(read_only_disk) in result.output and "read-only" in result.output.lower()
+    assert "Traceback" not in result.output
