@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import json
 import sqlite3
 import sys
-from dataclasses import replace
+import time
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -28,7 +30,13 @@ from cli_commands import (
 from engine.actions.ledger import LedgerError, now
 from engine.nightly.analysis import agent_metrics, draw_sample, totals, week_days
 from engine.nightly.config import DEFAULT_CONFIG, LEVELS, NightlyConfig, load_config
-from engine.nightly.run import EmptyNight, NightlyBusy, night_inputs, run_night
+from engine.nightly.run import (
+    EmptyNight,
+    NightlyBusy,
+    night_inputs,
+    run_night,
+    write_atomically,
+)
 from engine.rules.problems import RulePackError
 
 EXIT_ALERT = 5  # --fail-on-alert: an early warning at or above the level was raised
@@ -163,19 +171,76 @@ def nightly_command(
     config = _config(config_path)
     if no_mask:
         config = replace(config, mask=False)
+    log = NightLog()
+    try:
+        code = _night(config, day_text, inputs, fail_on_alert, workers, cluster, log)
+    except click.ClickException as exc:
+        log.lines.append(f"Error: {exc.format_message()}")
+        log.write(config.reports)
+        raise
+    log.write(config.reports)
+    raise SystemExit(code)
+
+
+@dataclass
+class NightLog:
+    """What a night printed, kept for reports/latest.log (which the README's cron line
+    mails when the night fails or alerts)."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def echo(self, text: str, *, err: bool = False) -> None:
+        click.echo(text, err=err)
+        self.lines.append(text)
+
+    def write(self, reports: Path) -> None:
+        """reports/latest.log, whole or not at all; a reports folder that cannot be written
+        has already been told."""
+        with contextlib.suppress(OSError):
+            write_atomically(reports / "latest.log", "\n".join(self.lines) + "\n")
+
+
+class NightProgress:
+    """A count of the records done, rewritten in place on one stderr line a few times a
+    second: for a person watching a long night at a terminal (never in a log or a pipe)."""
+
+    def __init__(self, day: date) -> None:
+        self.day = day
+        self.done = 0
+        self.shown = 0.0
+        self.showing = False
+
+    def __call__(self, item: object) -> None:
+        self.done += 1
+        moment = time.monotonic()
+        if moment - self.shown >= 0.2:
+            self.shown = moment
+            self.showing = True
+            click.echo(f"\r{self.day}: {self.done:,} record(s) audited…", err=True, nl=False)
+
+    def clear(self) -> None:
+        if self.showing:
+            click.echo("\r\033[K", err=True, nl=False)
+
+
+def _night(config: NightlyConfig, day_text: str, inputs: tuple[Path | str, ...],
+           fail_on_alert: str | None, workers: int | None, cluster: str | None,
+           log: NightLog) -> int:
+    """The night as `nightly_command` runs it; its exit code."""
     day = _day(day_text)
     _reports_folder(config, make=True)
+    progress = NightProgress(day) if click.get_text_stream("stderr").isatty() else None
     try:
         paths = [str(p) for p in inputs] or None
         if workers is None and cluster is None:
             workers = default_workers(paths or night_inputs(config, day)[0])
-        result = run_night(config, day, paths, workers=workers or 1, cluster=cluster)
+        result = run_night(config, day, paths, on_record=progress, workers=workers or 1,
+                           cluster=cluster)
     except (NightlyBusy, LedgerError) as exc:
         raise UserError(str(exc)) from None
     except EmptyNight as exc:
-        click.echo(f"warning: {exc}", err=True)
-        code = EXIT_OK if config.on_empty_night == "warn" else EXIT_EMPTY_NIGHT
-        raise SystemExit(code) from None
+        log.echo(f"warning: {exc}", err=True)
+        return EXIT_OK if config.on_empty_night == "warn" else EXIT_EMPTY_NIGHT
     except (OSError, TimeoutError) as exc:
         problem = (_disk_problem(exc, config.reports) if isinstance(exc, OSError)
                    else None)
@@ -196,8 +261,11 @@ def nightly_command(
         raise UserError(f"{config.database} is not a callaudit ledger ({exc})") from None
     except RulePackError as exc:
         raise RulePackFailed(exc.render()) from None
-    click.echo(f"{day}: {result.summary.line()}")
-    click.echo(
+    finally:
+        if progress is not None:
+            progress.clear()
+    log.echo(f"{day}: {result.summary.line()}")
+    log.echo(
         f"review sample: {len(result.sample.calls)} call(s); report: "
         f"{result.folder / 'report.html'}"
     )
@@ -205,17 +273,17 @@ def nightly_command(
         what = (f"{alert.warning_id} — {alert.count} ≥ {alert.threshold} in "
                 f"{alert.window_days} day(s) → {alert.responsible}")
         if alert.new:
-            click.echo(f"ALERT {alert.level}: {what}", err=True)
+            log.echo(f"ALERT {alert.level}: {what}", err=True)
         else:  # a re-run: told, not raised again (nor counted by --fail-on-alert)
-            click.echo(f"{alert.level} already raised for this night at "
-                       f"{alert.first_raised_at}: {what}", err=True)
+            log.echo(f"{alert.level} already raised for this night at "
+                     f"{alert.first_raised_at}: {what}", err=True)
     if (
         fail_on_alert
         and result.worst_alert
         and LEVELS.index(result.worst_alert) >= LEVELS.index(fail_on_alert)
     ):
-        raise SystemExit(EXIT_ALERT)
-    raise SystemExit(EXIT_OK)
+        return EXIT_ALERT
+    return EXIT_OK
 
 
 @click.group("sample")
