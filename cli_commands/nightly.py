@@ -229,6 +229,10 @@ def _night(config: NightlyConfig, day_text: str, inputs: tuple[Path | str, ...],
     """The night as `nightly_command` runs it; its exit code."""
     day = _day(day_text)
     _reports_folder(config, make=True)
+    if not inputs and isinstance(config.transcripts, Path) and not config.transcripts.is_dir():
+        raise UserError(f"the transcripts folder {config.transcripts} does not exist: point "
+                        f"`transcripts:` in {config.path} at the folder the call platform "
+                        "writes to, or give the night's files as arguments")
     progress = NightProgress(day) if click.get_text_stream("stderr").isatty() else None
     try:
         paths = [str(p) for p in inputs] or None

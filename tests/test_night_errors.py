@@ -181,3 +181,13 @@ def test_a_read_only_reports_folder_is_a_plain_error(tmp_path, read_only_disk):
     assert result.exit_code == 2, result.output
     assert str(read_only_disk) in result.output and "read-only" in result.output.lower()
     assert "Traceback" not in result.output
+
+
+def test_a_missing_transcripts_folder_is_a_plain_error(tmp_path):
+    config = workspace(tmp_path, [SALE])
+    text = (tmp_path / "callaudit.yaml").read_text(encoding="utf-8")
+    (tmp_path / "callaudit.yaml").write_text(text + "transcripts: calls-from-the-platform\n",
+                                             encoding="utf-8")
+    result = CliRunner().invoke(main, ["nightly", "--date", "2026-11-23", *config])
+    assert result.exit_code == 2, result.output
+    assert "calls-from-the-platform does not exist" in result.output

@@ -154,6 +154,7 @@ def test_re_running_a_night_changes_nothing(week):
                                        "critical"])
     assert result.exit_code == 0, result.output
     assert "60 already in the ledger unchanged" in result.output
+    assert "actions:" not in result.output  # none taken again
     with ledger_of(week) as ledger:
         after = ledger.db.execute("SELECT COUNT(*), SUM(times_audited) FROM calls").fetchone()
     assert tuple(before) == tuple(after)

@@ -116,7 +116,7 @@ class Alert:
     # False when a re-run finds it was raised for this night before (at this level or a
     # higher one): reported as already raised, never sent again.
     new: bool = True
-    first_raised_at: str | None = None  # when it was first raised for this night
+    first_raised_at: str | None = None  # when an earlier run raised it for this night
 
 
 def evaluate_warnings(ledger: Ledger, config: NightlyConfig, day: date) -> list[Alert]:
@@ -141,27 +141,33 @@ def evaluate_warnings(ledger: Ledger, config: NightlyConfig, day: date) -> list[
     return sorted(alerts, key=lambda a: (-LEVELS.index(a.level), a.warning_id))
 
 
-def record_alerts(ledger: Ledger, day: date, alerts: list[Alert]) -> list[Alert]:
-    """Keep in the ledger which alerts were raised for the night; the alerts again, each
-    marked new, or not when the night already raised it at this level or a higher one."""
-    night = day.isoformat()
+def mark_alerts(ledger: Ledger, day: date, alerts: list[Alert]) -> list[Alert]:
+    """The alerts, each marked new, or not when the night already raised it at this level or
+    a higher one (see `keep_alerts`)."""
     marked = []
+    for alert in alerts:
+        higher = LEVELS[LEVELS.index(alert.level):]
+        before = ledger.db.execute(
+            f"SELECT MIN(raised_at) FROM alerts_raised WHERE warning_id = ? AND night = ? "
+            f"AND level IN ({','.join('?' * len(higher))})",
+            (alert.warning_id, day.isoformat(), *higher),
+        ).fetchone()[0]
+        marked.append(replace(alert, new=before is None, first_raised_at=before))
+    return marked
+
+
+def keep_alerts(ledger: Ledger, day: date, alerts: list[Alert]) -> None:
+    """Keep in the ledger that the night raised these alerts: once its report is written,
+    so a run that fails before never counts as having told anyone."""
     stamp = now()
     with ledger.transaction():
         for alert in alerts:
-            higher = LEVELS[LEVELS.index(alert.level):]
-            before = ledger.db.execute(
-                f"SELECT MIN(raised_at) FROM alerts_raised WHERE warning_id = ? AND night = ? "
-                f"AND level IN ({','.join('?' * len(higher))})",
-                (alert.warning_id, night, *higher),
-            ).fetchone()[0]
             ledger.db.execute(
                 "INSERT INTO alerts_raised(warning_id, night, level, count, threshold, "
                 "raised_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                (alert.warning_id, night, alert.level, alert.count, alert.threshold, stamp),
+                (alert.warning_id, day.isoformat(), alert.level, alert.count, alert.threshold,
+                 stamp),
             )
-            marked.append(replace(alert, new=before is None, first_raised_at=before or stamp))
-    return marked
 
 
 def night_as_of(ledger: Ledger, day: date) -> str:

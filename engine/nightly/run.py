@@ -25,7 +25,8 @@ from engine.nightly.analysis import (
     draw_sample,
     evaluate_warnings,
     iso_week,
-    record_alerts,
+    keep_alerts,
+    mark_alerts,
 )
 from engine.nightly.config import LEVELS, NightlyConfig
 from engine.report.nightly import write_day_report
@@ -171,7 +172,7 @@ def run_night(
                 if day.isoweekday() == 7
                 else None
             )
-            alerts = record_alerts(ledger, day, evaluate_warnings(ledger, config, day))
+            alerts = mark_alerts(ledger, day, evaluate_warnings(ledger, config, day))
             write_atomically(
                 folder / "alerts.json",
                 json.dumps(
@@ -186,4 +187,5 @@ def run_night(
                 + "\n",
             )
             write_day_report(ledger, config, day, folder, sample, weekly, alerts)
+            keep_alerts(ledger, day, alerts)
     return NightResult(day, folder, summary, sample, weekly, alerts)
