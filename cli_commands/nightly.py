@@ -233,7 +233,7 @@ def _night(config: NightlyConfig, day_text: str, inputs: tuple[Path | str, ...],
         raise UserError(f"the transcripts folder {config.transcripts} does not exist: point "
                         f"`transcripts:` in {config.path} at the folder the call platform "
                         "writes to, or give the night's files as arguments")
-    progress = NightProgress(day) if click.get_text_stream("stderr").isatty() else None
+    progress = NightProgress(day) if sys.stderr.isatty() else None
     try:
         paths = [str(p) for p in inputs] or None
         if workers is None and cluster is None:

@@ -379,3 +379,26 @@ def test_re_running_a_night_does_not_raise_its_alerts_again(tmp_path):
     consent = next(a for a in alerts if a["warning_id"] == "consent-violations")
     assert consent["level"] == "warning" and consent["new"] is False
     assert consent["first_raised_at"]
+
+
+def test_an_agent_flagged_by_the_nights_failed_call_is_sampled_more(tmp_path):
+    shutil.copytree(REPO / "rules", tmp_path / "rules")
+    calls = night(MONDAY, threats=0)
+    calls[0]["turns"][3] = {**MUMBLE, "start": 15.0, "end": 19.0}  # A01: one invalid sale
+    folder = tmp_path / "transcripts" / MONDAY.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "calls.jsonl").write_text(
+        "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in calls), encoding="utf-8")
+    assert CliRunner().invoke(main, ["init", "--path", str(tmp_path / "callaudit.yaml")]
+                              ).exit_code == 0
+    result = CliRunner().invoke(main, ["nightly", "--date", MONDAY.isoformat(), "--config",
+                                       str(tmp_path / "callaudit.yaml")])
+    assert result.exit_code == 0, result.output
+    sample = (tmp_path / "reports" / MONDAY.isoformat() / "tables" / "sample.csv").read_text(
+        encoding="utf-8-sig")
+    with ledger_of(tmp_path) as ledger:
+        agents = [ledger.db.execute("SELECT agent_id FROM calls WHERE call_id = ?",
+                                    (line.split(",")[1],)).fetchone()[0]
+                  for line in sample.splitlines()[1:]]
+    # A01's 9 valid sales at the flagged agents' 30%: 3; the others' 10 at 10%: 1 each.
+    assert sorted(agents) == ["A01", "A01", "A01", "A02", "A04", "A05", "A06"]

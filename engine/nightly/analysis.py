@@ -72,11 +72,13 @@ def draw_sample(
             existing["seed"],
             existing["drawn_at"],
         )
+    # Agents flagged by failed calls of the period or before it: by the calls' date (when a
+    # flag was recorded says when a night ran, the next morning or much later on a re-run).
     flagged = {
         r["agent_id"]
         for r in ledger.db.execute(
-            "SELECT DISTINCT agent_id FROM agent_flags WHERE active = 1 AND "
-            "substr(flagged_at, 1, 10) <= ?",
+            "SELECT DISTINCT f.agent_id FROM agent_flags f JOIN calls c ON c.call_id = "
+            "f.call_id WHERE f.active = 1 AND substr(c.started_at, 1, 10) <= ?",
             (days[-1].isoformat(),),
         )
     }
