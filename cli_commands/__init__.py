@@ -138,6 +138,9 @@ def connect_ledger(path: Path, *, must_exist: bool = True) -> Ledger:
         return Ledger(path)
     except LedgerError as exc:
         raise UserError(str(exc)) from None
+    except sqlite3.OperationalError as exc:  # the file is fine; its disk or folder is not
+        raise UserError(f"cannot open the ledger {path} ({exc}): check that its disk has "
+                        "space and its folder can be written") from None
     except sqlite3.DatabaseError as exc:
         raise UserError(f"{path} is not a callaudit ledger ({exc})") from None
 

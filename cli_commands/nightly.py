@@ -494,7 +494,14 @@ def purge_command(days: int | None, include_transcripts: bool, config_path: Path
     keep = days or config.retention_days
     before = date.today() - timedelta(days=keep)
     with open_ledger(config.database) as ledger:
-        counts = purge_words(ledger, before)
+        try:
+            counts = purge_words(ledger, before)
+        except sqlite3.OperationalError as exc:
+            if "full" not in str(exc):
+                raise
+            raise UserError(f"cannot purge {config.database}: the disk is full; free about the "
+                            "ledger's size again (purge rebuilds the file), then run it again"
+                            ) from None
     removed = 0
     for folder in sorted(config.reports.glob("????-??-??")):
         if folder.is_dir() and folder.name < before.isoformat():
