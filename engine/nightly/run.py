@@ -140,32 +140,33 @@ def run_night(
         chooser = PackChooser(config.rules)
         with Ledger(config.database) as ledger:
             follow_up = FollowUp(load_policy(config.rules / "actions.yaml"), ledger)
-            summary = run_batch(
-                paths,
-                staging,
-                chooser,
-                mask=config.mask,
-                on_record=on_record,
-                follow_up=follow_up,
-                select=select,
-                # Every call audited again, so the night's verdicts and findings files hold
-                # them all after a re-run or a resumed run (written whole, then renamed);
-                # the ledger still records only what is new or changed.
-                skip_audited=False,
-                workers=workers,
-                cluster=cluster,
-            )
-            if summary.calls == 0 and summary.rejected == 0:
-                shutil.rmtree(staging, ignore_errors=True)
-                where = paths if inputs else [str(config.transcripts)]
-                raise EmptyNight(
-                    f"no transcripts for {day.isoformat()} in {', '.join(where)}: nothing "
-                    "audited, no report written (is the day's export there yet?)"
+            try:
+                summary = run_batch(
+                    paths,
+                    staging,
+                    chooser,
+                    mask=config.mask,
+                    on_record=on_record,
+                    follow_up=follow_up,
+                    select=select,
+                    # Every call audited again, so the night's verdicts and findings files
+                    # hold them all after a re-run or a resumed run (written whole, then
+                    # renamed); the ledger still records only what is new or changed.
+                    skip_audited=False,
+                    workers=workers,
+                    cluster=cluster,
                 )
-            folder.mkdir(parents=True, exist_ok=True)
-            for name in OUTPUT_FILES:
-                (staging / name).replace(folder / name)
-            shutil.rmtree(staging, ignore_errors=True)
+                if summary.calls == 0 and summary.rejected == 0:
+                    where = paths if inputs else [str(config.transcripts)]
+                    raise EmptyNight(
+                        f"no transcripts for {day.isoformat()} in {', '.join(where)}: "
+                        "nothing audited, no report written (is the day's export there yet?)"
+                    )
+                folder.mkdir(parents=True, exist_ok=True)
+                for name in OUTPUT_FILES:
+                    (staging / name).replace(folder / name)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
             sample = draw_sample(ledger, config, "daily", day.isoformat())
             weekly = (
                 draw_sample(ledger, config, "weekly", iso_week(day))
