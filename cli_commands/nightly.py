@@ -168,10 +168,18 @@ def nightly_command(
     Re-running a night is safe: the ledger records only what is new or changed, and the
     night's files are written whole again. A second run started meanwhile says so and exits.
     """
-    config = _config(config_path)
+    # The log starts with the run it is of, so a log mailed from an older run shows as such.
+    log = NightLog([f"callaudit nightly --date {day_text} ({now()})"])
+    try:
+        config = _config(config_path)
+    except click.ClickException as exc:
+        # No configuration to say where the reports go: the default place, if it is there.
+        log.lines.append(f"Error: {exc.format_message()}")
+        if (config_path.resolve().parent / "reports").is_dir():
+            log.write(config_path.resolve().parent / "reports")
+        raise
     if no_mask:
         config = replace(config, mask=False)
-    log = NightLog()
     try:
         code = _night(config, day_text, inputs, fail_on_alert, workers, cluster, log)
     except click.ClickException as exc:

@@ -107,3 +107,18 @@ def test_progress_shows_on_a_terminal_and_nowhere_else(tmp_path):
     assert run.returncode == 0
     assert "record(s) audited…".encode() in shown
     assert b"audited" not in out.replace(b"audited 60 calls", b"")
+
+
+def test_the_log_of_a_night_that_failed_is_the_failure(tmp_path):
+    day = date(2026, 11, 23)
+    config = centre(tmp_path, day)
+    assert CliRunner().invoke(main, ["nightly", "--date", day.isoformat(), "--config",
+                                     str(config)]).exit_code == 0
+    config.write_text(config.read_text(encoding="utf-8") + "sampling: {daily_rate: 10}\n",
+                      encoding="utf-8")
+    result = CliRunner().invoke(main, ["nightly", "--date", "2026-11-24", "--config",
+                                       str(config)])
+    assert result.exit_code == 2
+    log = (tmp_path / "reports" / "latest.log").read_text(encoding="utf-8")
+    assert log.startswith("callaudit nightly --date 2026-11-24 (")
+    assert "daily_rate must be a fraction" in log and "audited" not in log
