@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -168,6 +169,46 @@ def ledger_option(function: F) -> F:
         help="The ledger the nightly audit writes to.",
     )(function)
     return workspace_option(function)
+# The dates a command accepts: a call centre's records start after 2000, and nothing is
+# planned more than a year ahead. Anything else is a typo (0001-01-01, 9999-12-31).
+FIRST_DAY = date(2000, 1, 1)
+DAYS_AHEAD = 366
+
+
+def day_problem(day: date) -> str | None:
+    """Why a date is refused (outside FIRST_DAY .. a year from today), or None."""
+    last = date.today() + timedelta(days=DAYS_AHEAD)
+    if FIRST_DAY <= day <= last:
+        return None
+    return (f"{day.isoformat()} is outside the dates callaudit accepts: from {FIRST_DAY} to "
+            f"{last} (a year from today)")
+
+
+def parse_day(text: str) -> date:
+    """A YYYY-MM-DD date in the accepted range, or UserError."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"'{text}' is not a date like 2026-11-23") from None
+    problem = day_problem(day)
+    if problem:
+        raise UserError(problem)
+    return day
+
+
+class DayType(click.DateTime):
+    """A YYYY-MM-DD option, within the accepted range (a datetime at midnight)."""
+
+    def __init__(self) -> None:
+        super().__init__(formats=["%Y-%m-%d"])
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> datetime:
+        result = super().convert(value, param, ctx)
+        problem = day_problem(result.date())
+        if problem:
+            self.fail(problem, param, ctx)
+        return result
 
 
 class TranscriptInput(click.ParamType):
@@ -220,6 +261,9 @@ def connect_ledger(path: Path, *, must_exist: bool = True) -> Ledger:
         return Ledger(path)
     except LedgerError as exc:
         raise UserError(str(exc)) from None
+    except sqlite3.OperationalError as exc:  # the file is fine; its disk or folder is not
+        raise UserError(f"cannot open the ledger {path} ({exc}): check that its disk has "
+                        "space and its folder can be written") from None
     except sqlite3.DatabaseError as exc:
         raise UserError(f"{path} is not a callaudit ledger ({exc})") from None
 
@@ -232,5 +276,9 @@ def open_ledger(path: Path, *, must_exist: bool = True) -> Iterator[Ledger]:
         yield ledger
     except LedgerError as exc:
         raise UserError(str(exc)) from None
+    except OverflowError:
+        # SQLite holds integers up to 2**63 - 1: an id typed beyond that cannot exist.
+        raise UserError(f"a number given is too large for the ledger (the largest it holds "
+                        f"is {2**63 - 1}): check the id") from None
     finally:
         ledger.close()

@@ -26,7 +26,7 @@ from typing import Any
 
 import click
 
-from cli_commands import EXIT_OK, UserError, ledger_option, open_ledger
+from cli_commands import EXIT_OK, DayType, UserError, ledger_option, open_ledger
 from engine.actions.ledger import Ledger, LedgerError
 from engine.actions.phones import normalize_phone
 from engine.privacy import mask_numbers_in_text, mask_phone
@@ -56,6 +56,7 @@ format_option = click.option(
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text",
     show_default=True, help="text: a table; json: one array of objects, for scripts.")
 MASKED_NUMBER = ("{shown} is a masked number: masked numbers cannot be looked up; give {ways}")
+day_type = DayType()  # YYYY-MM-DD, from 2000-01-01 to a year from today
 
 
 def show_phone(phone: str | None, unmasked: bool) -> str:

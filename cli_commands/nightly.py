@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import sqlite3
 import sys
+import time
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,17 +23,25 @@ from cli_commands import (
     RulePackFailed,
     TranscriptInput,
     UserError,
+    day_problem,
     default_workers,
     open_ledger,
+    parse_day,
     read_config,
 )
 from cli_commands import config_option as workspace_config_option
-from engine.actions.ledger import Ledger, LedgerError
+from engine.actions.ledger import Ledger, LedgerError, now
 from engine.actions.policy import load_policy
 from engine.model import Call
 from engine.nightly.analysis import agent_metrics, draw_sample, totals, week_days
 from engine.nightly.config import LEVELS, NightlyConfig
-from engine.nightly.run import NightlyBusy, night_inputs, run_night
+from engine.nightly.run import (
+    EmptyNight,
+    NightlyBusy,
+    night_inputs,
+    run_night,
+    write_atomically,
+)
 from engine.privacy import mask_numbers_in_text
 from engine.rules.base import SEVERITIES, VALIDITY_STANDARDS, RuleInfo
 from engine.rules.pack import PACK_FILE, display_path, load_pack
@@ -38,6 +49,7 @@ from engine.rules.problems import RulePackError
 from engine.workspace import CONFIG_FILE, lay_out
 
 EXIT_ALERT = 5  # --fail-on-alert: an early warning at or above the level was raised
+EXIT_EMPTY_NIGHT = 6  # no transcripts for the date (on_empty_night: fail, the default)
 
 config_option = workspace_config_option(expose=True)
 
@@ -48,10 +60,62 @@ def _config(path: Path) -> NightlyConfig:
 
 
 def _day(text: str) -> date:
+    """A date option: YYYY-MM-DD, from 2000-01-01 to a year from today."""
+    return parse_day(text)
+
+
+def _week(text: str) -> list[date]:
+    """An ISO week option (2026-W48): its days, each in the accepted range."""
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"'{text}' is not a date like 2026-11-23") from None
+        days = week_days(text)
+    except (ValueError, IndexError, OverflowError):
+        raise UserError(f"'{text}' is not an ISO week like 2026-W48") from None
+    problem = day_problem(days[0]) or day_problem(days[-1])
+    if problem:
+        raise UserError(f"week {text}: {problem}")
+    return days
+
+
+def _reports_folder(config: NightlyConfig, *, make: bool) -> None:
+    """The configured reports folder must be a folder (made when `make`): `reports:`
+    naming a file, or a path through one, is told before anything is written."""
+    path = config.reports
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise UserError(f"`reports:` in {config.path} is {path}, but {place} is a "
+                                "file: point it at a folder")
+            break
+    if make:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot make the reports folder {path}: {exc.strerror or exc}; "
+                            f"point `reports:` in {config.path} at a folder you can write"
+                            ) from None
+
+
+# What a full or read-only disk, or a folder one may not write, raises; told plainly.
+_DISK_HINTS = {
+    errno.ENOSPC: "free some space, then run the night again (a re-run completes it)",
+    errno.EDQUOT: "free some space, then run the night again (a re-run completes it)",
+    errno.EROFS: "point `reports:` and `database:` in the configuration at a writable place",
+    errno.EACCES: "give this user the right to write there, or point the configuration "
+                  "elsewhere",
+    errno.EPERM: "give this user the right to write there, or point the configuration "
+                 "elsewhere",
+    errno.ENOTDIR: "a part of the path is a file: point the configuration at a folder",
+}
+
+
+def _disk_problem(exc: OSError, folder: Path) -> str | None:
+    """A plain sentence for an OSError from writing the night's files in `folder` (named
+    when the error names no file: a buffered write that failed on flush), or None."""
+    hint = _DISK_HINTS.get(exc.errno or 0)
+    if hint is None:
+        return None
+    where = exc.filename or f"the night's files in {folder}"
+    return f"cannot write {where}: {exc.strerror or exc}; {hint}"
 
 
 @click.command("init")
@@ -115,46 +179,137 @@ def nightly_command(
     warnings and write the day's report (reports/<date>/report.html, tables, XLSX).
 
     INPUTS (files, folders or storage URLs) default to the configured transcripts.
-    Re-running a night is safe and only audits what is missing; a second run started
-    meanwhile says so and exits.
+    Re-running a night is safe: the ledger records only what is new or changed, and the
+    night's files are written whole again. A second run started meanwhile says so and exits.
     """
-    config = _config(config_path)
+    # The log starts with the run it is of, so a log mailed from an older run shows as such.
+    log = NightLog([f"callaudit nightly --date {day_text} ({now()})"])
+    try:
+        config = _config(config_path)
+    except click.ClickException as exc:
+        # No configuration to say where the reports go: the default place, if it is there.
+        log.lines.append(f"Error: {exc.format_message()}")
+        if (config_path.resolve().parent / "reports").is_dir():
+            log.write(config_path.resolve().parent / "reports")
+        raise
     if no_mask:
         config = replace(config, mask=False)
+    try:
+        code = _night(config, day_text, inputs, fail_on_alert, workers, cluster, log)
+    except click.ClickException as exc:
+        log.lines.append(f"Error: {exc.format_message()}")
+        log.write(config.reports)
+        raise
+    log.write(config.reports)
+    raise SystemExit(code)
+
+
+@dataclass
+class NightLog:
+    """What a night printed, kept for reports/latest.log (which the README's cron line
+    mails when the night fails or alerts)."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def echo(self, text: str, *, err: bool = False) -> None:
+        click.echo(text, err=err)
+        self.lines.append(text)
+
+    def write(self, reports: Path) -> None:
+        """reports/latest.log, whole or not at all; a reports folder that cannot be written
+        has already been told."""
+        with contextlib.suppress(OSError):
+            write_atomically(reports / "latest.log", "\n".join(self.lines) + "\n")
+
+
+class NightProgress:
+    """A count of the records done, rewritten in place on one stderr line a few times a
+    second: for a person watching a long night at a terminal (never in a log or a pipe)."""
+
+    def __init__(self, day: date) -> None:
+        self.day = day
+        self.done = 0
+        self.shown = 0.0
+        self.showing = False
+
+    def __call__(self, item: object) -> None:
+        self.done += 1
+        moment = time.monotonic()
+        if moment - self.shown >= 0.2:
+            self.shown = moment
+            self.showing = True
+            click.echo(f"\r{self.day}: {self.done:,} record(s) audited…", err=True, nl=False)
+
+    def clear(self) -> None:
+        if self.showing:
+            click.echo("\r\033[K", err=True, nl=False)
+
+
+def _night(config: NightlyConfig, day_text: str, inputs: tuple[Path | str, ...],
+           fail_on_alert: str | None, workers: int | None, cluster: str | None,
+           log: NightLog) -> int:
+    """The night as `nightly_command` runs it; its exit code."""
     day = _day(day_text)
+    _reports_folder(config, make=True)
+    if not inputs and isinstance(config.transcripts, Path) and not config.transcripts.is_dir():
+        raise UserError(f"the transcripts folder {config.transcripts} does not exist: point "
+                        f"`transcripts:` in {config.path} at the folder the call platform "
+                        "writes to, or give the night's files as arguments")
+    progress = NightProgress(day) if sys.stderr.isatty() else None
     try:
         paths = [str(p) for p in inputs] or None
         if workers is None and cluster is None:
             workers = default_workers(paths or night_inputs(config, day)[0])
-        result = run_night(config, day, paths, workers=workers or 1, cluster=cluster)
+        result = run_night(config, day, paths, on_record=progress, workers=workers or 1,
+                           cluster=cluster)
     except (NightlyBusy, LedgerError) as exc:
         raise UserError(str(exc)) from None
+    except EmptyNight as exc:
+        log.echo(f"warning: {exc}", err=True)
+        return EXIT_OK if config.on_empty_night == "warn" else EXIT_EMPTY_NIGHT
     except (OSError, TimeoutError) as exc:
+        problem = (_disk_problem(exc, config.reports) if isinstance(exc, OSError)
+                   else None)
+        if problem:
+            raise UserError(problem) from None
         if cluster is None:
             raise
         raise UserError(f"cannot use the Dask cluster at {cluster}: {exc}") from None
+    except sqlite3.OperationalError as exc:
+        if "full" in str(exc):
+            raise UserError(f"cannot write the ledger {config.database}: the disk is full; "
+                            "free some space, then run the night again") from None
+        if "readonly" in str(exc) or "unable to open" in str(exc):
+            raise UserError(f"cannot write the ledger {config.database} ({exc}): point "
+                            f"`database:` in {config.path} at a file you can write") from None
+        raise UserError(f"{config.database} is not a callaudit ledger ({exc})") from None
     except sqlite3.DatabaseError as exc:
         raise UserError(f"{config.database} is not a callaudit ledger ({exc})") from None
     except RulePackError as exc:
         raise RulePackFailed(exc.render()) from None
-    click.echo(f"{day}: {result.summary.line()}")
-    click.echo(
+    finally:
+        if progress is not None:
+            progress.clear()
+    log.echo(f"{day}: {result.summary.line()}")
+    log.echo(
         f"review sample: {len(result.sample.calls)} call(s); report: "
         f"{result.folder / 'report.html'}"
     )
     for alert in result.alerts:
-        click.echo(
-            f"ALERT {alert.level}: {alert.warning_id} — {alert.count} ≥ {alert.threshold} "
-            f"in {alert.window_days} day(s) → {alert.responsible}",
-            err=True,
-        )
+        what = (f"{alert.warning_id} — {alert.count} ≥ {alert.threshold} in "
+                f"{alert.window_days} day(s) → {alert.responsible}")
+        if alert.new:
+            log.echo(f"ALERT {alert.level}: {what}", err=True)
+        else:  # a re-run: told, not raised again (nor counted by --fail-on-alert)
+            log.echo(f"{alert.level} already raised for this night at "
+                     f"{alert.first_raised_at}: {what}", err=True)
     if (
         fail_on_alert
         and result.worst_alert
         and LEVELS.index(result.worst_alert) >= LEVELS.index(fail_on_alert)
     ):
-        raise SystemExit(EXIT_ALERT)
-    raise SystemExit(EXIT_OK)
+        return EXIT_ALERT
+    return EXIT_OK
 
 
 @click.group("sample")
@@ -173,6 +328,10 @@ def sample_export(
     """Write the reviewers' work list: call, agent, date, and why it was drawn."""
     if bool(day_text) == bool(week):
         raise UserError("give one of --date or --week")
+    if day_text:
+        day_text = _day(day_text).isoformat()
+    else:
+        _week(week or "")
     config = _config(config_path)
     kind, period = ("daily", day_text) if day_text else ("weekly", week or "")
     with open_ledger(config.database) as ledger:
@@ -448,17 +607,20 @@ def weekly_report(week: str, call_records: Path | None, config_path: Path) -> No
     """The operator's weekly report: calls, connection rate, valid rate, complaints and how
     each was handled, customer feedback, problems found and actions taken."""
     config = _config(config_path)
-    try:
-        days = week_days(week)
-    except (ValueError, IndexError):
-        raise UserError(f"'{week}' is not an ISO week like 2026-W48") from None
+    days = _week(week)
     dialled = connected = 0
     if call_records:
         with call_records.open(encoding="utf-8-sig", newline="") as handle:
-            for row in csv.DictReader(handle):
-                if row.get("date", "")[:10] in {d.isoformat() for d in days}:
-                    dialled += int(row.get("dialled") or 0)
-                    connected += int(row.get("connected") or 0)
+            reader = csv.DictReader(handle)
+            for row in reader:
+                if (row.get("date") or "")[:10] in {d.isoformat() for d in days}:
+                    try:
+                        dialled += int(row.get("dialled") or 0)
+                        connected += int(row.get("connected") or 0)
+                    except ValueError:
+                        raise UserError(
+                            f"{call_records}:{reader.line_num}: 'dialled' and "
+                            "'connected' must be whole numbers") from None
     with open_ledger(config.database) as ledger:
         t = totals(ledger, days[0], days[-1])
         complaints = ledger.db.execute(
@@ -529,10 +691,18 @@ def purge_command(days: int | None, include_transcripts: bool, config_path: Path
     if include_transcripts and isinstance(config.transcripts, str):
         raise UserError(f"transcripts in {config.transcripts} are not deleted by callaudit: "
                         "let the storage's own lifecycle rules expire them")
+    _reports_folder(config, make=False)
     keep = days or config.retention_days
     before = date.today() - timedelta(days=keep)
     with open_ledger(config.database) as ledger:
-        counts = purge_words(ledger, before)
+        try:
+            counts = purge_words(ledger, before)
+        except sqlite3.OperationalError as exc:
+            if "full" not in str(exc):
+                raise
+            raise UserError(f"cannot purge {config.database}: the disk is full; free about the "
+                            "ledger's size again (purge rebuilds the file), then run it again"
+                            ) from None
     removed = 0
     for folder in sorted(config.reports.glob("????-??-??")):
         if folder.is_dir() and folder.name < before.isoformat():

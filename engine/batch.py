@@ -166,7 +166,8 @@ def run_batch(
                 assert follow_up is not None, "audits come back as lines without a ledger"
                 change = follow_up.apply(item.audit, item.prepared)
                 summary.ledger[change.status] += 1
-                summary.actions.update(change.actions)
+                if change.status != "unchanged":  # an unchanged call's actions were taken before
+                    summary.actions.update(change.actions)
                 summary.superseded += change.findings_superseded
                 lines = _as_lines(item.call, item.audit, mask, change.actions, item.findings)
                 verdicts.write(lines.verdict)

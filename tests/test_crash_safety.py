@@ -1,5 +1,6 @@
-"""Killing the nightly run at any point and running it again gives the ledger one clean run
-gives: no duplicate findings or actions, no lost opt-out, no lost blacklist decision. Two
+"""Killing the nightly run at any point and running it again gives the ledger and the night's
+files one clean run gives: no duplicate findings or actions, no lost opt-out, no lost
+blacklist decision, every call's verdict and findings in the night's files. Two
 processes writing one ledger at once are serialised, not corrupted."""
 
 from __future__ import annotations
@@ -71,11 +72,19 @@ def state(db: Path) -> dict:
         }
 
 
+def night_files(root: Path) -> dict[str, list[str]]:
+    """The night's verdicts and findings, line by line (sorted, the folder's path taken out)."""
+    folder = root / "reports" / MONDAY.isoformat()
+    return {name: sorted((folder / name).read_text(encoding="utf-8")
+                         .replace(str(root), "ROOT").splitlines())
+            for name in ("verdicts.jsonl", "findings.jsonl")}
+
+
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory) -> dict:
     root = centre(tmp_path_factory.mktemp("clean"))
     assert nightly(root).wait(timeout=300) == 0
-    return state(root / "callaudit-ledger.db")
+    return {**state(root / "callaudit-ledger.db"), "files": night_files(root)}
 
 
 @pytest.mark.parametrize("kill_after", [0, 30, 120])
@@ -91,7 +100,8 @@ def test_kill_minus_nine_then_rerun_gives_the_clean_ledger(tmp_path, clean, kill
     run.wait()
     assert recorded(db) < len(clean["calls"])  # stopped part-way
     assert nightly(root).wait(timeout=300) == 0
-    assert state(db) == clean
+    assert {**state(db), "files": night_files(root)} == clean
+    assert len(clean["files"]["verdicts.jsonl"]) == len(clean["calls"])  # every call's line
     assert not list((root / "reports" / MONDAY.isoformat()).glob(".*.partial"))
 
 

@@ -154,17 +154,25 @@ def test_re_running_a_night_changes_nothing(week):
                                        "critical"])
     assert result.exit_code == 0, result.output
     assert "60 already in the ledger unchanged" in result.output
+    assert "actions:" not in result.output  # none taken again
     with ledger_of(week) as ledger:
         after = ledger.db.execute("SELECT COUNT(*), SUM(times_audited) FROM calls").fetchone()
     assert tuple(before) == tuple(after)
+    folder = week / "reports" / MONDAY.isoformat()
+    verdicts = (folder / "verdicts.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(verdicts) == 60  # the night's files still hold every call of the night
+    assert len({json.loads(line)["call_id"] for line in verdicts}) == 60
+    findings = (folder / "findings.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(findings) >= sum(json.loads(line)["findings"] for line in verdicts) > 0
 
 
-def test_fail_on_alert_gives_its_own_exit_code(week):
+def test_re_running_a_night_tells_its_alerts_as_already_raised(week):
     result = CliRunner().invoke(main, ["nightly", "--date", (MONDAY + timedelta(days=4))
                                        .isoformat(), "--config", str(week / "callaudit.yaml"),
                                        "--fail-on-alert", "warning"])
-    assert result.exit_code == 5
-    assert "ALERT warning: complaint-risk" in result.output
+    assert result.exit_code == 0  # raised by the night's first run; --fail-on-alert: new ones
+    assert "warning already raised for this night at " in result.output
+    assert "complaint-risk — 6 ≥ 5" in result.output
 
 
 def test_a_second_run_at_once_is_refused(tmp_path):
@@ -311,3 +319,86 @@ def test_night_workers_pick_the_nights_calls_themselves(tmp_path, monkeypatch):
                .read_text(encoding="utf-8").replace(str(tmp_path / f"w{w}"), "ROOT")
                for w in configs}
     assert outputs[1] == outputs[2] and outputs[1]
+
+
+def two_nights(root: Path) -> list[str]:
+    """Monday (invalid sales, no complaint) and Tuesday (complaint threats), each audited."""
+    shutil.copytree(REPO / "rules", root / "rules")
+    for day, threats in ((MONDAY, 0), (MONDAY + timedelta(days=1), 3)):
+        folder = root / "transcripts" / day.isoformat()
+        folder.mkdir(parents=True)
+        (folder / "calls.jsonl").write_text(
+            "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in night(day, threats)),
+            encoding="utf-8")
+    assert CliRunner().invoke(main, ["init", "--path", str(root / "callaudit.yaml")]).exit_code == 0
+    return ["--config", str(root / "callaudit.yaml")]
+
+
+def report_files(folder: Path) -> dict[str, str]:
+    files = {p.name: p.read_text(encoding="utf-8-sig") for p in (folder / "tables").glob("*.csv")}
+    files["report.html"] = (folder / "report.html").read_text(encoding="utf-8")
+    return files
+
+
+def test_re_running_an_old_night_shows_that_night_as_it_was(tmp_path):
+    config = two_nights(tmp_path)
+    runner = CliRunner()
+    monday = tmp_path / "reports" / MONDAY.isoformat()
+    assert runner.invoke(main, ["nightly", "--date", MONDAY.isoformat(), *config]).exit_code == 0
+    as_it_was = report_files(monday)
+    assert runner.invoke(main, ["nightly", "--date", (MONDAY + timedelta(days=1)).isoformat(),
+                                *config]).exit_code == 0
+    # Since Monday's report: Tuesday's proposals wait for a manager, and Monday's first
+    # callback is done.
+    with ledger_of(tmp_path) as ledger:
+        assert ledger.blacklist("pending")
+        first = ledger.callbacks()[0]["id"]
+        ledger.callback_result(first, "done", "回访组", "客户确认")
+    result = runner.invoke(main, ["nightly", "--date", MONDAY.isoformat(), *config])
+    assert result.exit_code == 0, result.output
+    again = report_files(monday)
+    for name in ("blacklist_pending.csv", "callbacks_due.csv", "trend.csv", "totals.csv",
+                 "agents.csv", "report.html"):
+        assert again[name] == as_it_was[name], name
+    assert len(as_it_was["callbacks_due.csv"].splitlines()) == 11  # header + 10 invalid sales
+
+
+def test_re_running_a_night_does_not_raise_its_alerts_again(tmp_path):
+    config = two_nights(tmp_path)
+    runner = CliRunner()
+    args = ["nightly", "--date", MONDAY.isoformat(), *config, "--fail-on-alert", "warning"]
+    first = runner.invoke(main, args)
+    assert first.exit_code == 5, first.output
+    assert "ALERT warning: consent-violations" in first.output
+    again = runner.invoke(main, args)
+    assert again.exit_code == 0, again.output  # nothing new to alert anyone about
+    assert "ALERT" not in again.output
+    assert "already raised" in again.output and "consent-violations" in again.output
+    alerts = json.loads((tmp_path / "reports" / MONDAY.isoformat() / "alerts.json")
+                        .read_text(encoding="utf-8"))["alerts"]
+    consent = next(a for a in alerts if a["warning_id"] == "consent-violations")
+    assert consent["level"] == "warning" and consent["new"] is False
+    assert consent["first_raised_at"]
+
+
+def test_an_agent_flagged_by_the_nights_failed_call_is_sampled_more(tmp_path):
+    shutil.copytree(REPO / "rules", tmp_path / "rules")
+    calls = night(MONDAY, threats=0)
+    calls[0]["turns"][3] = {**MUMBLE, "start": 15.0, "end": 19.0}  # A01: one invalid sale
+    folder = tmp_path / "transcripts" / MONDAY.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "calls.jsonl").write_text(
+        "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in calls), encoding="utf-8")
+    assert CliRunner().invoke(main, ["init", "--path", str(tmp_path / "callaudit.yaml")]
+                              ).exit_code == 0
+    result = CliRunner().invoke(main, ["nightly", "--date", MONDAY.isoformat(), "--config",
+                                       str(tmp_path / "callaudit.yaml")])
+    assert result.exit_code == 0, result.output
+    sample = (tmp_path / "reports" / MONDAY.isoformat() / "tables" / "sample.csv").read_text(
+        encoding="utf-8-sig")
+    with ledger_of(tmp_path) as ledger:
+        agents = [ledger.db.execute("SELECT agent_id FROM calls WHERE call_id = ?",
+                                    (line.split(",")[1],)).fetchone()[0]
+                  for line in sample.splitlines()[1:]]
+    # A01's 9 valid sales at the flagged agents' 30%: 3; the others' 10 at 10%: 1 each.
+    assert sorted(agents) == ["A01", "A01", "A01", "A02", "A04", "A05", "A06"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import date
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -46,3 +47,55 @@ def test_purge_removes_old_words_and_keeps_the_facts(tmp_path):
             == '["opt_out"]'
     assert not (old_report / "report.html").exists()
     assert (old_report / "summary.json").exists()
+
+
+OLD_WORDS = "紫罗兰小区"  # said only in the old call
+NEW_WORDS = "向日葵小区"  # said only in the new one
+
+
+def _ledger_bytes(db: Path) -> bytes:
+    """The ledger as it lies on disk: the main file, its WAL and its shared-memory index."""
+    return b"".join(p.read_bytes() for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm"))
+                    if p.exists())
+
+
+def test_purge_of_a_blacklisted_old_call_leaves_no_words_on_disk(tmp_path):
+    (tmp_path / "callaudit.yaml").write_text(
+        f"rules: {REPO / 'rules'}\ndatabase: ledger.db\nreports: reports\nretention_days: 30\n",
+        encoding="utf-8")
+    today = date.today().isoformat()
+    threat = "你们再打我就去工信部投诉，我住在{}"
+    calls = [
+        call("OLD", "13800000009", [HOLDER, turn("customer", threat.format(OLD_WORDS))],
+             started_at="2025-01-10T10:00:00+08:00"),
+        call("NEW", "13800000008", [HOLDER, turn("customer", threat.format(NEW_WORDS))],
+             started_at=f"{today}T10:00:00+08:00"),
+    ]
+    path = tmp_path / "calls.jsonl"
+    path.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in calls) + "\n",
+                    encoding="utf-8")
+    runner = CliRunner()
+    config = ["--config", str(tmp_path / "callaudit.yaml")]
+    assert runner.invoke(main, ["nightly", "--date", "2025-01-10", str(path), *config]
+                         ).exit_code == 0
+    assert runner.invoke(main, ["nightly", "--date", today, str(path), *config]).exit_code == 0
+    db = tmp_path / "ledger.db"
+    with sqlite3.connect(db) as conn:  # the old call was proposed for the blacklist
+        assert conn.execute("SELECT COUNT(*) FROM blacklist WHERE call_id = 'OLD'"
+                            ).fetchone()[0] == 1
+    words = OLD_WORDS.encode("utf-8")
+    assert words in _ledger_bytes(db)
+
+    result = runner.invoke(main, ["purge", *config])
+    assert result.exit_code == 0, result.output
+    assert "words removed from 1 call(s)" in result.output
+    on_disk = _ledger_bytes(db)
+    assert words not in on_disk
+    assert NEW_WORDS.encode("utf-8") in on_disk  # the newer call keeps its words
+    with sqlite3.connect(db) as conn:
+        details = [d for (d,) in conn.execute("SELECT detail FROM history "
+                                              "WHERE detail IS NOT NULL")]
+        assert not [d for d in details if OLD_WORDS in d]
+        assert [d for d in details if NEW_WORDS in d]
+        status = conn.execute("SELECT status FROM blacklist WHERE call_id = 'OLD'").fetchone()[0]
+        assert status == "pending"  # the decision stays; only the words go

@@ -177,7 +177,28 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE reviews ADD COLUMN standard TEXT;
     CREATE INDEX reviews_call ON reviews(call_id);
     """,
+    # 4: each night's first report (what its re-runs show "as of"), and the early warnings
+    # raised, so a re-run does not raise them again
+    """
+    CREATE TABLE nights (
+        night TEXT PRIMARY KEY,
+        reported_at TEXT NOT NULL
+    );
+    CREATE TABLE alerts_raised (
+        warning_id TEXT NOT NULL,
+        night TEXT NOT NULL,
+        level TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        threshold INTEGER NOT NULL,
+        raised_at TEXT NOT NULL,
+        PRIMARY KEY (warning_id, night, level)
+    );
+    """,
 )
+
+# Written into every ledger's header (PRAGMA application_id, "cala"): how callaudit tells
+# its own databases from another application's before changing anything in one.
+LEDGER_APPLICATION_ID = 0x63616C61
 
 # Call platforms say why a confirmation call did not reach the customer in a field of their
 # own; a call with no customer speech at all is taken as unreachable too.
@@ -390,6 +411,11 @@ class Ledger:
         self._hashed: tuple[Call, str] | None = None
         # Wait for another writer rather than fail, from the very first statement on.
         self.db.execute("PRAGMA busy_timeout=30000")
+        try:
+            self._refuse_a_foreign_database()
+        except BaseException:
+            self.db.close()
+            raise
         # Switching to WAL and migrating need a moment alone with the file; SQLite may
         # answer "database is locked" at once (without waiting) while another process
         # opening the same new ledger does the same, so both are retried.
@@ -446,6 +472,29 @@ class Ledger:
             self._group.commit()
             self._group = None
 
+    def _refuse_a_foreign_database(self) -> None:
+        """Before anything is written: a database with tables is opened only if it is a
+        callaudit ledger (marked, or as ledgers were before the mark: a schema version and
+        a `calls` table). Another application's file is left exactly as it was."""
+        marker = self.db.execute("PRAGMA application_id").fetchone()[0]
+        if marker == LEDGER_APPLICATION_ID:
+            return
+        tables = [r[0] for r in self.db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name")]
+        if not tables and marker == 0:
+            return  # a new ledger (an empty file, or no file yet)
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if marker == 0 and version >= 1 and "calls" in tables:
+            return  # written before the mark: stamped by _migrate
+        held = ", ".join(tables[:8]) + (f" and {len(tables) - 8} more" if len(tables) > 8
+                                        else "")
+        raise LedgerError(
+            f"{self.path} is not a callaudit ledger: it holds tables {held or '(none)'}"
+            + (f" and application id {marker}" if marker else "")
+            + "; point --db (or CALLAUDIT_DB, or `database:` in callaudit.yaml) at the "
+            "ledger, or at a new file for a new one")
+
     def _migrate(self) -> None:
         """Bring the schema up to date, one step per transaction. The version is read inside
         the write lock, so two processes opening a new ledger at once migrate it once."""
@@ -455,6 +504,8 @@ class Ledger:
                 if version > len(MIGRATIONS):
                     raise LedgerError(f"{self.path} was written by a newer callaudit (schema "
                                       f"{version}); upgrade callaudit to use it")
+                if db.execute("PRAGMA application_id").fetchone()[0] != LEDGER_APPLICATION_ID:
+                    db.execute(f"PRAGMA application_id = {LEDGER_APPLICATION_ID}")
                 if version == len(MIGRATIONS):
                     return
                 for statement in MIGRATIONS[version].split(";"):
@@ -1207,34 +1258,64 @@ def _strip_evidence(text: str | None) -> str:
 
 
 def purge_words(ledger: Ledger, before: date) -> dict[str, int]:
-    """Remove what customers and agents said from calls older than `before`, keeping counts,
-    verdicts, decisions and do-not-call entries (the words go; the facts stay)."""
+    """Remove what customers and agents said from calls started before `before`, keeping
+    counts, verdicts, decisions and do-not-call entries (the words go; the facts stay).
+
+    The words leave the disk too: SQLite keeps a changed row's old bytes in freed space and
+    in the write-ahead log, so the purge runs with secure_delete (freed space zeroed), then
+    checkpoints and empties the log, and rebuilds the file (VACUUM)."""
     cutoff = before.isoformat()
+    old_calls = "SELECT call_id FROM calls WHERE substr(started_at, 1, 10) < ?"
     counts: dict[str, int] = {}
+    ledger.db.execute("PRAGMA secure_delete = ON")
     with ledger.transaction():
-        old = [r[0] for r in ledger.db.execute(
-            "SELECT call_id FROM calls WHERE substr(started_at, 1, 10) < ?", (cutoff,))]
-        counts["calls"] = len(old)
+        counts["calls"] = ledger.db.execute(f"SELECT COUNT(*) FROM ({old_calls})",
+                                            (cutoff,)).fetchone()[0]
         for table in ("findings", "blacklist", "dnc"):
             done = 0
-            for call_id in old:
-                for row in ledger.db.execute(f"SELECT rowid, evidence FROM {table} "
-                                             "WHERE call_id = ?", (call_id,)).fetchall():
-                    stripped = _strip_evidence(row["evidence"])
-                    if stripped != row["evidence"]:
-                        ledger.db.execute(f"UPDATE {table} SET evidence = ? WHERE rowid = ?",
-                                          (stripped, row["rowid"]))
-                        done += 1
+            # `rowid` named as such: in blacklist it is the `id` column, and a Row knows it
+            # only by that name.
+            for row in ledger.db.execute(f"SELECT rowid AS row_number, evidence FROM {table} "
+                                         f"WHERE call_id IN ({old_calls})", (cutoff,)).fetchall():
+                stripped = _strip_evidence(row["evidence"])
+                if stripped != row["evidence"]:
+                    ledger.db.execute(f"UPDATE {table} SET evidence = ? WHERE rowid = ?",
+                                      (stripped, row["row_number"]))
+                    done += 1
             counts[table] = done
+        old = {r[0] for r in ledger.db.execute(old_calls, (cutoff,))}
         done = 0
-        for row in ledger.db.execute("SELECT id, detail FROM history WHERE at < ? AND detail "
-                                     "LIKE '%evidence%'", (cutoff,)).fetchall():
-            detail = json.loads(row["detail"])
-            if isinstance(detail, dict) and "evidence" in detail:
-                detail["evidence"] = json.loads(_strip_evidence(json.dumps(detail["evidence"])))
+        # History rows quote evidence in their detail; they belong to a call by the call_id
+        # the detail names (the row's own time is when the audit ran, not the call's date).
+        for row in ledger.db.execute("SELECT id, at, detail FROM history WHERE detail "
+                                     "LIKE '%evidence%'").fetchall():
+            try:
+                detail = json.loads(row["detail"])
+            except ValueError:
+                continue
+            if not isinstance(detail, dict) or "evidence" not in detail:
+                continue
+            if detail.get("call_id") not in old and row["at"] >= cutoff:
+                continue
+            stripped = json.loads(_strip_evidence(json.dumps(detail["evidence"])))
+            if stripped != detail["evidence"]:
+                detail["evidence"] = stripped
                 ledger.db.execute("UPDATE history SET detail = ? WHERE id = ?",
                                   (json.dumps(detail, ensure_ascii=False), row["id"]))
                 done += 1
         counts["history"] = done
         ledger._history("purge", cutoff, "purge", "words removed", counts)
+    _forget_old_bytes(ledger)
     return counts
+
+
+def _forget_old_bytes(ledger: Ledger) -> None:
+    """Rewrite the ledger file without the bytes of rows changed before, and empty its
+    write-ahead log (where earlier versions of pages live until a checkpoint)."""
+    ledger.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    ledger.db.execute("VACUUM")
+    busy = ledger.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    if busy:
+        raise LedgerError(f"another process has {ledger.path} open, so the removed words may "
+                          "still be in its write-ahead log; run purge again when nothing "
+                          "else uses the ledger")

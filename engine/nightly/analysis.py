@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from engine.actions.ledger import Ledger, now
@@ -72,11 +72,13 @@ def draw_sample(
             existing["seed"],
             existing["drawn_at"],
         )
+    # Agents flagged by failed calls of the period or before it: by the calls' date (when a
+    # flag was recorded says when a night ran, the next morning or much later on a re-run).
     flagged = {
         r["agent_id"]
         for r in ledger.db.execute(
-            "SELECT DISTINCT agent_id FROM agent_flags WHERE active = 1 AND "
-            "substr(flagged_at, 1, 10) <= ?",
+            "SELECT DISTINCT f.agent_id FROM agent_flags f JOIN calls c ON c.call_id = "
+            "f.call_id WHERE f.active = 1 AND substr(c.started_at, 1, 10) <= ?",
             (days[-1].isoformat(),),
         )
     }
@@ -113,6 +115,10 @@ class Alert:
     category: str
     window_days: int
     responsible: str
+    # False when a re-run finds it was raised for this night before (at this level or a
+    # higher one): reported as already raised, never sent again.
+    new: bool = True
+    first_raised_at: str | None = None  # when an earlier run raised it for this night
 
 
 def evaluate_warnings(ledger: Ledger, config: NightlyConfig, day: date) -> list[Alert]:
@@ -135,6 +141,52 @@ def evaluate_warnings(ledger: Ledger, config: NightlyConfig, day: date) -> list[
                 )
             )
     return sorted(alerts, key=lambda a: (-LEVELS.index(a.level), a.warning_id))
+
+
+def mark_alerts(ledger: Ledger, day: date, alerts: list[Alert]) -> list[Alert]:
+    """The alerts, each marked new, or not when the night already raised it at this level or
+    a higher one (see `keep_alerts`)."""
+    marked = []
+    for alert in alerts:
+        higher = LEVELS[LEVELS.index(alert.level):]
+        before = ledger.db.execute(
+            f"SELECT MIN(raised_at) FROM alerts_raised WHERE warning_id = ? AND night = ? "
+            f"AND level IN ({','.join('?' * len(higher))})",
+            (alert.warning_id, day.isoformat(), *higher),
+        ).fetchone()[0]
+        marked.append(replace(alert, new=before is None, first_raised_at=before))
+    return marked
+
+
+def keep_alerts(ledger: Ledger, day: date, alerts: list[Alert]) -> None:
+    """Keep in the ledger that the night raised these alerts: once its report is written,
+    so a run that fails before never counts as having told anyone."""
+    stamp = now()
+    with ledger.transaction():
+        for alert in alerts:
+            ledger.db.execute(
+                "INSERT INTO alerts_raised(warning_id, night, level, count, threshold, "
+                "raised_at) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                (alert.warning_id, day.isoformat(), alert.level, alert.count, alert.threshold,
+                 stamp),
+            )
+
+
+def night_as_of(ledger: Ledger, day: date) -> str:
+    """The moment a night's report shows the ledger as of: when the night was first
+    reported, so a re-run shows it as it was (decisions and closures made since left out);
+    now for a night reported for the first time. To the second: what happened in the
+    report's own second counts as after it."""
+    row = ledger.db.execute("SELECT reported_at FROM nights WHERE night = ?",
+                            (day.isoformat(),)).fetchone()
+    return row[0] if row is not None else now()
+
+
+def note_reported(ledger: Ledger, day: date, as_of: str) -> None:
+    """The night's report is written as of `as_of` (kept from its first run on)."""
+    with ledger.transaction():
+        ledger.db.execute("INSERT INTO nights(night, reported_at) VALUES (?, ?) "
+                          "ON CONFLICT(night) DO NOTHING", (day.isoformat(), as_of))
 
 
 def _count(ledger: Ledger, rule: WarningRule, day: date) -> int:
@@ -241,18 +293,46 @@ def totals(ledger: Ledger, first: date, last: date) -> DayTotals:
 
 
 def weekly_trend(ledger: Ledger, day: date, weeks: int) -> list[tuple[str, DayTotals]]:
-    """Totals of the last `weeks` ISO weeks up to the one holding `day`, oldest first."""
+    """Totals of the last `weeks` ISO weeks up to `day` (its own week up to that day only:
+    the later days' calls are not part of that night), oldest first."""
     result = []
     for back in range(weeks - 1, -1, -1):
         days = week_days(iso_week(day - timedelta(weeks=back)))
-        result.append((iso_week(days[0]), totals(ledger, days[0], days[-1])))
+        result.append((iso_week(days[0]), totals(ledger, days[0], min(days[-1], day))))
     return result
 
 
-def rule_precision(ledger: Ledger) -> list[tuple[str, int, int, float]]:
-    """Per rule, from human reviews: (rule, upheld, overturned, precision)."""
+def rule_precision(ledger: Ledger, as_of: str | None = None) -> list[tuple[str, int, int, float]]:
+    """Per rule, from human reviews (those recorded by `as_of`, when given):
+    (rule, upheld, overturned, precision)."""
     rows = ledger.db.execute(
         "SELECT rule_id, SUM(verdict = 'upheld'), SUM(verdict = "
-        "'overturned') FROM reviews GROUP BY rule_id ORDER BY rule_id"
+        "'overturned') FROM reviews WHERE ? IS NULL OR at <= ? GROUP BY rule_id "
+        "ORDER BY rule_id",
+        (as_of, as_of),
     )
     return [(r, up, down, up / (up + down)) for r, up, down in rows if up + down]
+
+
+def callbacks_due(ledger: Ledger, day: date, as_of: str) -> list:
+    """The callback orders a night's report lists: due by the next day, for calls up to the
+    night, open as of `as_of` (closed since: still listed; withdrawn by a re-audit: not)."""
+    return ledger.db.execute(
+        "SELECT k.* FROM callbacks k JOIN calls c ON c.call_id = k.call_id "
+        "WHERE k.due_date <= ? AND substr(c.started_at, 1, 10) <= ? "
+        "AND k.status != 'superseded' AND (k.status = 'open' OR k.closed_at >= ?) "
+        "ORDER BY k.due_date, k.id",
+        ((day + timedelta(days=1)).isoformat(), day.isoformat(), as_of),
+    ).fetchall()
+
+
+def blacklist_pending(ledger: Ledger, day: date, as_of: str) -> list:
+    """The blacklist proposals awaiting a manager as of a night: for calls up to the night,
+    pending then (decided since: still listed)."""
+    return ledger.db.execute(
+        "SELECT b.* FROM blacklist b JOIN calls c ON c.call_id = b.call_id "
+        "WHERE substr(c.started_at, 1, 10) <= ? AND (b.status = 'pending' OR "
+        "(b.decided_at IS NOT NULL AND b.decided_at >= ? AND b.status != 'withdrawn')) "
+        "ORDER BY b.id",
+        (day.isoformat(), as_of),
+    ).fetchall()

@@ -27,6 +27,7 @@ database: callaudit-ledger.db   # the ledger: callbacks, blacklist, do-not-call,
 reports: reports                # one folder per night: reports/2026-11-23/
 mask_phone_numbers: true        # in every report; false shows full numbers
 retention_days: 365             # `callaudit purge` removes the words of older calls
+on_empty_night: fail            # no transcripts for the date: fail (exit 6) or warn (exit 0)
 
 # Human review, as the centre's practice: 10% of valid sales daily for the listening
 # review, 5% weekly for quality supervisors; agents flagged by failed calls get more.
@@ -88,6 +89,7 @@ class NightlyConfig:
     warnings: tuple[WarningRule, ...] = ()
     trend_weeks: int = 6
     retention_days: int = 365
+    on_empty_night: str = "fail"  # a night with no transcripts: "fail" (exit 6) or "warn"
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
 
@@ -102,6 +104,7 @@ KEYS = frozenset(
         "sampling",
         "warnings",
         "report",
+        "on_empty_night",
     }
 )
 
@@ -165,6 +168,8 @@ def load_config(path: Path) -> NightlyConfig:
         retention_days=(fields["retention_days"].integer("retention_days", 1, 36500) or 365)
         if "retention_days" in fields
         else 365,
+        on_empty_night=(fields["on_empty_night"].choice("on_empty_night", ("fail", "warn"))
+                        or "fail") if "on_empty_night" in fields else "fail",
     )
     errors = [p for p in source.problems if p.level == "error"]
     if errors:

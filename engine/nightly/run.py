@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -16,9 +17,17 @@ from engine.actions.ledger import Ledger
 from engine.actions.policy import load_policy
 from engine.actions.runner import FollowUp
 from engine.audit import PackChooser
-from engine.batch import BatchSummary, Progress, run_batch
+from engine.batch import OUTPUT_FILES, BatchSummary, Progress, run_batch
 from engine.model import Call
-from engine.nightly.analysis import Alert, Sample, draw_sample, evaluate_warnings, iso_week
+from engine.nightly.analysis import (
+    Alert,
+    Sample,
+    draw_sample,
+    evaluate_warnings,
+    iso_week,
+    keep_alerts,
+    mark_alerts,
+)
 from engine.nightly.config import LEVELS, NightlyConfig
 from engine.report.nightly import write_day_report
 from engine.transcripts.remote import is_prefix
@@ -26,6 +35,11 @@ from engine.transcripts.remote import is_prefix
 
 class NightlyBusy(RuntimeError):
     """Another nightly run holds the lock."""
+
+
+class EmptyNight(Exception):
+    """No transcript of the night was found: nothing audited, no report written, and the
+    night's earlier files (if any) left as they were."""
 
 
 @dataclass
@@ -39,7 +53,20 @@ class NightResult:
 
     @property
     def worst_alert(self) -> str | None:
-        return max((a.level for a in self.alerts), key=LEVELS.index, default=None)
+        """The highest level among the alerts raised for the first time by this run."""
+        return max((a.level for a in self.alerts if a.new), key=LEVELS.index, default=None)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a file under a temporary name in its folder, then rename it: a reader (or a
+    run killed part-way) never leaves a half-written file."""
+    temp = path.with_name(f".{path.name}.partial")
+    try:
+        temp.write_text(text, encoding="utf-8")
+        temp.replace(path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 @contextmanager
@@ -102,6 +129,9 @@ def run_night(
     """The whole nightly job for one date (audited on `workers` local processes, or on the
     Dask cluster at `cluster`; the ledger and the report are written here either way)."""
     folder = config.reports / day.isoformat()
+    # The batch writes into a staging folder first: a night that finds nothing (the
+    # transcripts not there yet) must not replace the night's earlier files with empty ones.
+    staging = config.reports / f".{day.isoformat()}.run"
     with night_lock(config.reports):
         if inputs:
             paths, select = inputs, None
@@ -110,26 +140,42 @@ def run_night(
         chooser = PackChooser(config.rules)
         with Ledger(config.database) as ledger:
             follow_up = FollowUp(load_policy(config.rules / "actions.yaml"), ledger)
-            summary = run_batch(
-                paths,
-                folder,
-                chooser,
-                mask=config.mask,
-                on_record=on_record,
-                follow_up=follow_up,
-                select=select,
-                skip_audited=True,
-                workers=workers,
-                cluster=cluster,
-            )
+            try:
+                summary = run_batch(
+                    paths,
+                    staging,
+                    chooser,
+                    mask=config.mask,
+                    on_record=on_record,
+                    follow_up=follow_up,
+                    select=select,
+                    # Every call audited again, so the night's verdicts and findings files
+                    # hold them all after a re-run or a resumed run (written whole, then
+                    # renamed); the ledger still records only what is new or changed.
+                    skip_audited=False,
+                    workers=workers,
+                    cluster=cluster,
+                )
+                if summary.calls == 0 and summary.rejected == 0:
+                    where = paths if inputs else [str(config.transcripts)]
+                    raise EmptyNight(
+                        f"no transcripts for {day.isoformat()} in {', '.join(where)}: "
+                        "nothing audited, no report written (is the day's export there yet?)"
+                    )
+                folder.mkdir(parents=True, exist_ok=True)
+                for name in OUTPUT_FILES:
+                    (staging / name).replace(folder / name)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
             sample = draw_sample(ledger, config, "daily", day.isoformat())
             weekly = (
                 draw_sample(ledger, config, "weekly", iso_week(day))
                 if day.isoweekday() == 7
                 else None
             )
-            alerts = evaluate_warnings(ledger, config, day)
-            (folder / "alerts.json").write_text(
+            alerts = mark_alerts(ledger, day, evaluate_warnings(ledger, config, day))
+            write_atomically(
+                folder / "alerts.json",
                 json.dumps(
                     {
                         "schema": "callaudit.alerts/1",
@@ -140,7 +186,7 @@ def run_night(
                     indent=2,
                 )
                 + "\n",
-                encoding="utf-8",
             )
             write_day_report(ledger, config, day, folder, sample, weekly, alerts)
+            keep_alerts(ledger, day, alerts)
     return NightResult(day, folder, summary, sample, weekly, alerts)

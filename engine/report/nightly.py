@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from engine.actions.ledger import Ledger
@@ -13,6 +13,10 @@ from engine.nightly.analysis import (
     Alert,
     Sample,
     agent_metrics,
+    blacklist_pending,
+    callbacks_due,
+    night_as_of,
+    note_reported,
     rule_precision,
     totals,
     weekly_trend,
@@ -112,12 +116,14 @@ def write_day_report(
 
     mask = config.mask
     phone = mask_phone if mask else (lambda p: p)
+    # The night as it was: its calls and those before it, as of its first report.
+    as_of = night_as_of(ledger, day)
     day_totals = totals(ledger, day, day)
     trend = weekly_trend(ledger, day, config.trend_weeks)
     agents = agent_metrics(ledger, day, day)
-    due_by = (day + timedelta(days=1)).isoformat()
-    callbacks = [r for r in ledger.callbacks() if r["due_date"] <= due_by]
-    pending = ledger.blacklist("pending")
+    callbacks = callbacks_due(ledger, day, as_of)
+    pending = blacklist_pending(ledger, day, as_of)
+    precision = rule_precision(ledger, as_of)
     invalid = ledger.db.execute(
         "SELECT * FROM calls WHERE valid = 0 AND substr(started_at, 1, 10) = ? ORDER BY call_id",
         (day.isoformat(),),
@@ -232,7 +238,7 @@ def write_day_report(
         "rule_precision": pandas.DataFrame(
             [
                 {"rule": r, "upheld": u, "overturned": o, "precision": p}
-                for r, u, o, p in rule_precision(ledger)
+                for r, u, o, p in precision
             ],
             columns=["rule", "upheld", "overturned", "precision"],
         ),
@@ -340,7 +346,7 @@ def write_day_report(
         )
     body.append("<h2>Rule precision from human reviews and disputes</h2>")
     body.append(_table(["rule", "upheld", "overturned", "precision"],
-                       [[r, u, o, _pct(p)] for r, u, o, p in rule_precision(ledger)]))
+                       [[r, u, o, _pct(p)] for r, u, o, p in precision]))
     body.append(f"<h2>Invalid calls ({len(invalid)}): all go to callback</h2>")
     for call in invalid:
         rows = ledger.db.execute(
@@ -366,4 +372,5 @@ def write_day_report(
     )
     path = folder / "report.html"
     path.write_text(page, encoding="utf-8")
+    note_reported(ledger, day, as_of)
     return path

@@ -25,6 +25,7 @@ CALL_FIELDS: tuple[str, ...] = (
     "related_call_id",
 )
 KNOWN_FIELDS = frozenset((*CALL_FIELDS, "product", "turns"))
+MAX_TRIAL_DAYS = 3660
 PRODUCT_FIELDS = frozenset({"code", "name", "monthly_fee", "currency", "trial_days"})
 
 # Speaker labels seen in call-platform exports, mapped to the interchange names.
@@ -213,6 +214,11 @@ def _product(raw: object) -> Product | None:
         raise RecordError(
             f"'product.trial_days' must be a whole number of days ≥ 0, not {trial!r}",
             "write trial_days as 0 (no trial) or e.g. 30",
+        )
+    if trial > MAX_TRIAL_DAYS:  # a typo; its end date would not fit a date or the ledger
+        raise RecordError(
+            f"'product.trial_days' must be at most {MAX_TRIAL_DAYS} (ten years), not {trial!r}",
+            "write trial_days as the trial's length in days, e.g. 30",
         )
     return Product(
         code=None if raw.get("code") is None else str(raw.get("code")),
