@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import textwrap
+from contextlib import contextmanager
 
 import pytest
 import yaml
@@ -300,3 +302,85 @@ def test_libyaml_and_python_parsers_read_every_rule_file_alike():
         text = path.read_text(encoding="utf-8-sig")
         fast = yaml.compose(text, Loader=yaml.CSafeLoader)
         assert _tree(fast) == _tree(yaml.compose(text, Loader=yaml.SafeLoader)), path
+
+
+def _billion_laughs(key: str) -> str:
+    """Nine levels of nine aliases each: about 500 bytes that stand for 9**9 values."""
+    lines = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 9)]
+    return "\n".join(lines) + f"\n{key}: *l8\n"
+
+
+@contextmanager
+def _deadline(seconds: float):
+    """Fail (TimeoutError) instead of hanging when the work takes longer than `seconds`."""
+
+    def expired(*_):
+        raise TimeoutError(f"still busy after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_billion_laughs_rule_file_is_refused_at_once(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.chdir(tmp_path)
+    text = _billion_laughs("rules")
+    assert len(text) < 600
+    started = time.perf_counter()
+    with _deadline(10):
+        errors = errors_of(tmp_path, {"a.yaml": text})
+    assert time.perf_counter() - started < 2  # well under a second on a quiet machine
+    assert errors == textwrap.dedent("""\
+        pack/a.yaml:6:10: error: aliases (*name) in this file expand to more than 100,000 values
+          |
+        6 | l5: &l5 [*l4, *l4, *l4, *l4, *l4, *l4, *l4, *l4, *l4]
+          |          ^
+        help: repeat the values where needed, or name a matcher once and refer to it by name""")
+
+
+def test_a_billion_laughs_config_is_refused_at_once(tmp_path):
+    import time
+
+    from click.testing import CliRunner
+
+    from cli import main
+
+    config = tmp_path / "callaudit.yaml"
+    config.write_text(_billion_laughs("transcripts"), encoding="utf-8")
+    started = time.perf_counter()
+    with _deadline(10):
+        result = CliRunner().invoke(main, ["nightly", "--date", "2026-11-23", "--config",
+                                           str(config)])
+    assert time.perf_counter() - started < 2
+    assert result.exit_code == 2, result.output
+    assert "callaudit.yaml:6:10: error: aliases" in result.output
+    assert "expand to more than 100,000 values" in result.output
+
+
+def test_the_alias_budget_is_counted_the_same_by_both_parsers(monkeypatch):
+    from engine.rules import yamlsource
+    from engine.rules.yamlsource import SourceFile, parse
+
+    monkeypatch.setattr(yamlsource, "_LIBYAML", None)  # PyYAML's Python parser only
+    source = SourceFile("a.yaml", _billion_laughs("rules"))
+    with _deadline(10):
+        assert parse(source) is None
+    assert "expand to more than 100,000 values" in source.problems[0].message
+
+
+def test_a_few_legitimate_anchors_and_aliases_still_load(tmp_path):
+    folder = write_pack(tmp_path / "p", {"a.yaml": (
+        "matchers:\n"
+        "  promise:\n    speaker: &who agent\n    phrases: &words [保证, 一定]\n"
+        "  promise_again:\n    speaker: *who\n    phrases: *words\n"
+        "rules:\n" + GOOD_RULE.replace("matcher: promise", "matcher: promise_again")
+    )})
+    pack = load_pack(folder)
+    assert [r.info.id for r in pack.rules] == ["ok-rule"]
