@@ -122,12 +122,14 @@ def _from_recording(path: Path) -> LoadResult:
         record = transcribe_recording(path, cached_engine(options), options)
     except AudioError as exc:
         return Rejected(source, exc.reason, exc.hint, path.stem)
-    from engine.transcripts.record import RecordError, call_from_record
+    from engine.transcripts.record import RecordError, call_from_record, printable
 
     try:
         return call_from_record(record, source)
     except RecordError as exc:
-        return Rejected(source, exc.reason, exc.hint, record.get("call_id"))
+        call_id = record.get("call_id")
+        return Rejected(source, exc.reason, exc.hint,
+                        None if call_id is None else printable(str(call_id)))
 
 
 def count_units(path: Path | RemoteFile, enough: int | None = None) -> int:

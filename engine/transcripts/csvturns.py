@@ -27,7 +27,7 @@ from engine.transcripts.dialogue import (
     speaker_labels_hint,
 )
 from engine.transcripts.encoding import UndecodableError, decode_bytes
-from engine.transcripts.record import speaker_name
+from engine.transcripts.record import printable, speaker_name
 
 # Turn-level columns and the names exports give them (after lower-casing, spaces to '_').
 TURN_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -217,7 +217,8 @@ def _calls(
             try:
                 _add_row(group, row, columns, source)
             except SourceError as exc:
-                group.rejected = Rejected(exc.source, exc.reason, exc.hint, call_id, excerpt)
+                group.rejected = Rejected(exc.source, exc.reason, exc.hint, printable(call_id),
+                                          excerpt)
     if not entries:
         yield Rejected(
             SourceRef(path), "no turn rows below the header", "export the calls' rows as well"
@@ -235,7 +236,7 @@ def _cut_short(groups: Iterable[_CallRows], broken: Rejected) -> None:
                 f"the CSV breaks at line {broken.source.line} before this call's rows could all "
                 "be read; the call may be incomplete",
                 "fix the quoting at that line and audit the file again",
-                group.call_id,
+                printable(group.call_id),
                 group.excerpt,
             )
 

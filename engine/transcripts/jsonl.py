@@ -8,12 +8,12 @@ import orjson
 
 from engine.model import Call, Rejected, SourceRef
 from engine.transcripts.encoding import UndecodableError, decode_line
-from engine.transcripts.record import RecordError, call_from_record
+from engine.transcripts.record import RecordError, call_from_record, printable
 
 
 def _call_id_of(obj: object) -> str | None:
     if isinstance(obj, dict) and isinstance(obj.get("call_id"), (str, int)):
-        return str(obj["call_id"])
+        return printable(str(obj["call_id"]))
     return None
 
 
