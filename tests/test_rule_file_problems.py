@@ -384,3 +384,56 @@ def test_a_few_legitimate_anchors_and_aliases_still_load(tmp_path):
     )})
     pack = load_pack(folder)
     assert [r.info.id for r in pack.rules] == ["ok-rule"]
+
+
+def _words(count: int, seed: int) -> list[str]:
+    import random
+    import string
+
+    chance = random.Random(seed)
+    return ["".join(chance.choice(string.ascii_lowercase) for _ in range(12))
+            for _ in range(count)]
+
+
+def _regex_rule(patterns: list[str]) -> str:
+    """A rule file with one matcher of these regexes (one per line) and a rule using it."""
+    regexes = "".join(f"      - '{p}'\n" for p in patterns)
+    return ("matchers:\n  brands:\n    speaker: agent\n    regex:\n" + regexes
+            + "rules:" + GOOD_RULE.replace("matcher: promise", "matcher: brands")
+            .replace("{agent: 我保证}", "{agent: " + patterns[-1].split("|")[-1] + "}"))
+
+
+def test_a_regex_too_large_for_the_regex_engine_is_a_rule_file_error(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    monkeypatch.chdir(tmp_path)
+    huge = "|".join(_words(20_000, seed=1))  # compiles alone, but fits no RE2 set
+    write_pack(tmp_path / "pack", {"a.yaml": _regex_rule(["fine|good", huge])})
+    result = CliRunner().invoke(main, ["rules", "check", "pack"])
+    assert result.exit_code == 2, result.output
+    first, *_ = result.output.splitlines()
+    assert first == ("pack/a.yaml:6:9: error: pattern too large for the regex engine: "
+                     "20,000 alternatives")
+    assert "help: split the rule or use phrases (a 'phrases:' list has no size limit)" \
+        in result.output
+    huger = "|".join(_words(60_000, seed=2))  # too large even to compile alone
+    write_pack(tmp_path / "pack", {"a.yaml": _regex_rule([huger])})
+    result = CliRunner().invoke(main, ["rules", "check", "pack"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("pack/a.yaml:5:9: error: pattern too large for the regex "
+                                    "engine: 60,000 alternatives")
+
+
+def test_regexes_too_many_for_one_regex_set_are_searched_in_several(tmp_path):
+    from engine.audit import audit_call
+    from tests.conftest import make_call
+
+    patterns = ["|".join(_words(5_000, seed=n)) for n in range(4)]  # each fits, not all
+    pack = load_pack(write_pack(tmp_path / "p", {"a.yaml": _regex_rule(patterns)}))
+    for pattern in patterns:
+        said = pattern.split("|")[-1]
+        result = audit_call(pack, make_call([("agent", f"嗯 {said}")]))
+        assert [f.rule_id for f in result.findings] == ["ok-rule"], said
+    assert not audit_call(pack, make_call([("agent", "你好")])).findings
