@@ -4,6 +4,9 @@ made of aliases. Each is a reject naming file and line, and the rest of the batc
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -138,3 +141,165 @@ def test_a_billion_laughs_sidecar_is_rejected_at_once(tmp_path):
     assert rejected.source == SourceRef(str(sidecar), 6)
     assert rejected.reason == ("broken metadata sidecar c.meta.yaml: not valid YAML (aliases "
                                "(*name) in this file expand to more than 100,000 values)")
+
+
+# --- what an input folder may hold ---------------------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+GOOD_LINE = json.dumps(GOOD, ensure_ascii=False) + "\n"
+
+
+def _limited() -> None:
+    """In the child: at most 2 GiB of memory, so a regression that reads an endless
+    device fails instead of filling the machine."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
+def audit_in_subprocess(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`callaudit audit ARGS --no-ledger` in a child that cannot hang the test: a regression
+    that blocks on a FIFO fails with TimeoutExpired after 30 s."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "CALLAUDIT_DB": str(cwd / "ledger.db")}
+    return subprocess.run(
+        [sys.executable, str(REPO / "cli.py"), "audit", *args, "--no-ledger", "--workers", "1"],
+        cwd=cwd, env=env, stdin=subprocess.PIPE, capture_output=True, text=True, timeout=30,
+        preexec_fn=_limited,
+    )
+
+
+def rejects_of(out: Path) -> dict[str, dict]:
+    lines = (out / "rejects.jsonl").read_text(encoding="utf-8").splitlines()
+    return {Path(r["file"]).name: r for r in map(json.loads, lines)}
+
+
+def audited_of(out: Path) -> list[str]:
+    lines = (out / "verdicts.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["call_id"] for line in lines]
+
+
+def test_a_fifo_in_an_input_folder_is_a_reject_not_a_hang(tmp_path):
+    folder = tmp_path / "night"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(GOOD_LINE, encoding="utf-8")
+    os.mkfifo(folder / "pipe.jsonl")
+    os.mkfifo(tmp_path / "named.jsonl")
+    result = audit_in_subprocess(str(folder), str(tmp_path / "named.jsonl"), "--out",
+                                 str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert audited_of(tmp_path / "out") == ["C-1"]
+    rejects = rejects_of(tmp_path / "out")
+    for name in ("pipe.jsonl", "named.jsonl"):
+        assert rejects[name]["reason"] == "not a regular file but a FIFO (named pipe): not read"
+        assert rejects[name]["hint"] == "give transcript files; copy the data into a file first"
+
+
+def test_a_link_to_a_device_is_a_reject_not_an_endless_read(tmp_path):
+    folder = tmp_path / "night"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(GOOD_LINE, encoding="utf-8")
+    os.symlink("/dev/zero", folder / "zero.jsonl")
+    os.symlink("/dev/stdin", tmp_path / "stdin.jsonl")
+    os.symlink("/dev/zero", tmp_path / "named-zero.jsonl")
+    result = audit_in_subprocess(str(folder), str(tmp_path / "stdin.jsonl"),
+                                 str(tmp_path / "named-zero.jsonl"), "--out",
+                                 str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert audited_of(tmp_path / "out") == ["C-1"]
+    rejects = rejects_of(tmp_path / "out")
+    assert rejects["zero.jsonl"]["reason"] == \
+        "a link to /dev/zero, outside the input folder: not followed"
+    assert rejects["named-zero.jsonl"]["reason"] == \
+        "not a regular file but a device: not read"
+    assert rejects["stdin.jsonl"]["reason"].startswith("not a regular file but a ")
+
+
+def test_links_that_leave_the_input_folder_are_listed_never_read(tmp_path):
+    secret = tmp_path / "elsewhere"
+    secret.mkdir()
+    (secret / "other-team.jsonl").write_text(
+        json.dumps(with_(call_id="SECRET", customer_phone="13912345678"),
+                   ensure_ascii=False) + "\n", encoding="utf-8")
+    folder = tmp_path / "night"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.jsonl").write_text(GOOD_LINE, encoding="utf-8")
+    os.symlink(secret / "other-team.jsonl", folder / "borrowed.jsonl")
+    os.symlink(secret, folder / "sub" / "linked-folder")
+    os.symlink(folder / "a.jsonl", folder / "sub" / "same.jsonl")  # inside: read
+    calls, rejected = load(folder)
+    assert [c.call_id for c in calls] == ["C-1", "C-1"]
+    reasons = {Path(r.source.path).name: r for r in rejected}
+    assert set(reasons) == {"borrowed.jsonl", "linked-folder"}
+    assert reasons["borrowed.jsonl"].reason == \
+        f"a link to {secret / 'other-team.jsonl'}, outside the input folder: not followed"
+    assert reasons["borrowed.jsonl"].hint == \
+        "give the linked file or folder as an input of its own, or copy it into the folder"
+    assert reasons["linked-folder"].reason == \
+        f"a link to {secret}, outside the input folder: not followed"
+    assert all(r.excerpt == "" and r.call_id is None for r in rejected)
+
+
+def test_an_unreadable_sub_folder_is_a_reject(tmp_path, monkeypatch):
+    folder = tmp_path / "night"
+    (folder / "locked").mkdir(parents=True)
+    (folder / "locked" / "b.jsonl").write_text(GOOD_LINE, encoding="utf-8")
+    (folder / "a.jsonl").write_text(GOOD_LINE, encoding="utf-8")
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # as root, chmod 000 does not stop reads: refuse it here
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    calls, (rejected,) = load(folder)
+    assert [c.call_id for c in calls] == ["C-1"]
+    assert rejected.source == SourceRef(str(folder / "locked"))
+    assert rejected.reason == "cannot read the folder (Permission denied): its files were not read"
+    assert rejected.hint == "check that this user may read the folder"
+
+
+def test_out_inside_the_input_folder_is_refused(tmp_path):
+    folder = tmp_path / "night"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(GOOD_LINE, encoding="utf-8")
+    for out in (folder / "results", folder):
+        result = CliRunner().invoke(main, ["audit", str(folder), "--out", str(out),
+                                           "--no-ledger"])
+        assert result.exit_code == 2, result.output
+        assert result.output == (
+            f"Error: --out {out} is inside the input folder {folder}: the next run would read "
+            "the results as transcripts; choose a folder outside it\n")
+        assert not (out / "verdicts.jsonl").exists()
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "read-only"])
+def test_an_unwritable_out_is_a_plain_error(tmp_path, where):
+    (tmp_path / "a.jsonl").write_text(GOOD_LINE, encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("a file, not a folder", encoding="utf-8")
+    if where == "read-only" and not Path("/sys").is_dir():
+        pytest.skip("no /sys here: a folder even root may not write in")
+    out = tmp_path / "notes.txt" / "out" if where == "under-a-file" else Path("/sys/callaudit")
+    result = CliRunner().invoke(main, ["audit", str(tmp_path / "a.jsonl"), "--out", str(out),
+                                       "--no-ledger"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"Error: cannot write the results to {out} (")
+    assert result.output.endswith("): choose a folder this user may write to\n")
+    assert "Traceback" not in result.output
+
+
+def test_a_full_disk_while_writing_the_results_is_a_plain_error(tmp_path, monkeypatch):
+    import errno
+
+    (tmp_path / "a.jsonl").write_text(GOOD_LINE, encoding="utf-8")
+
+    def full(self, target):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "replace", full)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["audit", str(tmp_path / "a.jsonl"), "--out", str(out),
+                                       "--no-ledger"])
+    assert result.exit_code == 2, result.output
+    assert result.output == (f"Error: cannot write the results to {out} (No space left on "
+                             "device): free some space or choose another folder\n")
