@@ -303,3 +303,16 @@ def test_a_full_disk_while_writing_the_results_is_a_plain_error(tmp_path, monkey
     assert result.exit_code == 2, result.output
     assert result.output == (f"Error: cannot write the results to {out} (No space left on "
                              "device): free some space or choose another folder\n")
+
+
+def test_a_reject_printed_on_the_terminal_has_its_control_characters_escaped(tmp_path):
+    path = tmp_path / "night.csv"
+    path.write_text("call_id,speaker,text\nC1,\x1b]0;owned\x07,您好\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["audit", str(path), "--out", str(tmp_path / "out"),
+                                       "--no-ledger", "--strict"])
+    assert result.exit_code == 3, result.output
+    assert result.output == (f"rejected (--strict): {path}:2 (call C1): line 2: unknown speaker "
+                             "'\\x1b]0;owned\\x07' in column 'speaker' — use a known speaker "
+                             "label (agent: agent, 坐席, 客服, 座席, 话务员, 营销员, rep, "
+                             "representative, caller; customer: customer, 客户, 用户, 顾客, "
+                             "client; any letter case)\n")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from engine.model import Call, Rejected, SourceRef
+from engine.model import Call, Rejected, SourceRef, printable
 from engine.transcripts.jsonl import read_json_document, read_jsonl
 from engine.transcripts.remote import RemoteFile, expand_url, is_url
 
@@ -218,7 +218,7 @@ def _from_recording(path: Path) -> LoadResult:
         record = transcribe_recording(path, cached_engine(options), options)
     except AudioError as exc:
         return Rejected(source, exc.reason, exc.hint, path.stem)
-    from engine.transcripts.record import RecordError, call_from_record, printable
+    from engine.transcripts.record import RecordError, call_from_record
 
     try:
         return call_from_record(record, source)

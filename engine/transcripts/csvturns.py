@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.model import Call, Rejected, SourceRef
+from engine.model import Call, Rejected, SourceRef, printable
 from engine.transcripts.dialogue import (
     EXCERPT_CHARS,
     METADATA_KEYS,
@@ -27,7 +27,7 @@ from engine.transcripts.dialogue import (
     speaker_labels_hint,
 )
 from engine.transcripts.encoding import UndecodableError, decode_bytes
-from engine.transcripts.record import printable, speaker_name
+from engine.transcripts.record import speaker_name
 
 # Turn-level columns and the names exports give them (after lower-casing, spaces to '_').
 TURN_COLUMNS: dict[str, tuple[str, ...]] = {

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import yaml
 
-from engine.model import Call, Rejected, SourceRef
+from engine.model import Call, Rejected, SourceRef, printable
 from engine.rules.yamlsource import check_aliases
 from engine.transcripts import SIDECAR_SUFFIXES
 from engine.transcripts.encoding import UndecodableError, decode_bytes
@@ -30,7 +30,6 @@ from engine.transcripts.record import (
     SPEAKER_ALIASES,
     RecordError,
     call_from_record,
-    printable,
     speaker_name,
 )
 

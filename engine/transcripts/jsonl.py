@@ -6,9 +6,9 @@ from collections.abc import Iterable, Iterator
 
 import orjson
 
-from engine.model import Call, Rejected, SourceRef
+from engine.model import Call, Rejected, SourceRef, printable
 from engine.transcripts.encoding import UndecodableError, decode_line
-from engine.transcripts.record import RecordError, call_from_record, printable
+from engine.transcripts.record import RecordError, call_from_record
 
 
 def _call_id_of(obj: object) -> str | None:

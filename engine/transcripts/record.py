@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from engine.model import CALL_TYPES, LANGUAGES, Call, Product, SourceRef, Turn
+from engine.model import (
+    CALL_TYPES,
+    LANGUAGES,
+    NOT_IN_IDS,
+    Call,
+    Product,
+    SourceRef,
+    Turn,
+)
 
 # The call-level fields that are plain values (product and turns are structured).
 CALL_FIELDS: tuple[str, ...] = (
@@ -63,10 +71,6 @@ def speaker_name(label: object) -> str | None:
     return SPEAKER_ALIASES.get(label.strip().lower())
 
 
-# Characters no identifier may hold: C0 and C1 controls (a bell, a terminal escape, a
-# character a spreadsheet refuses), line and paragraph separators, and the bidirectional
-# embeddings, overrides and isolates that make an id read differently on screen.
-_NOT_IN_IDS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 # In spoken text and display names a stray control becomes one space: one character for
 # one, so evidence spans still index the text as the loaders read it. Tabs and line
 # breaks are kept; NUL means a corrupt export and rejects the call (_turn).
@@ -75,15 +79,9 @@ ID_HINT = ("identifiers must be printable text: correct the field in the export,
            "or re-export the call")
 
 
-def printable(text: str) -> str:
-    """`text` with the characters no identifier may hold written as escapes (\\x07), for
-    messages that quote an id."""
-    return _NOT_IN_IDS.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
-
-
 def _identifier(key: str, value: str) -> str:
     """An id as given; RecordError when it holds a control character."""
-    bad = _NOT_IN_IDS.search(value)
+    bad = NOT_IN_IDS.search(value)
     if bad is not None:
         raise RecordError(f"'{key}' holds a control character (U+{ord(bad[0]):04X})", ID_HINT)
     return value
