@@ -175,12 +175,11 @@ def _compose(text: str) -> yaml.Node | None:
     if _LIBYAML is not None:
         try:
             _check_events(text, _LIBYAML)
+            return yaml.compose(text, Loader=_LIBYAML)
         except (TooDeep, TooManyAliased):
             raise
         except yaml.YAMLError:
             pass  # PyYAML's parser below words the problem
-        else:
-            return yaml.compose(text, Loader=_LIBYAML)
     _check_events(text, yaml.SafeLoader)
     return yaml.compose(text, Loader=yaml.SafeLoader)
 
