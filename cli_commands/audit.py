@@ -208,7 +208,11 @@ def _check_out(out_dir: Path, inputs: tuple[Path | str, ...]) -> None:
     run would read the results there as transcripts); checked before any call is read."""
     out = out_dir.resolve()
     for given in inputs:
-        if isinstance(given, Path) and given.is_dir() and out.is_relative_to(given.resolve()):
+        try:
+            folder = given.resolve() if isinstance(given, Path) and given.is_dir() else None
+        except OSError:
+            continue  # an input that cannot be looked at is a reject of the run
+        if folder is not None and out.is_relative_to(folder):
             raise UserError(f"--out {out_dir} is inside the input folder {given}: the next run "
                             "would read the results as transcripts; choose a folder outside it")
     try:

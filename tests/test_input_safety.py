@@ -316,3 +316,20 @@ def test_a_reject_printed_on_the_terminal_has_its_control_characters_escaped(tmp
                              "label (agent: agent, 坐席, 客服, 座席, 话务员, 营销员, rep, "
                              "representative, caller; customer: customer, 客户, 用户, 顾客, "
                              "client; any letter case)\n")
+
+
+def test_inputs_the_system_cannot_even_look_at_are_rejects(tmp_path):
+    (tmp_path / "a.jsonl").write_text(GOOD_LINE, encoding="utf-8")
+    os.symlink(tmp_path / "loop2.jsonl", tmp_path / "loop1.jsonl")
+    os.symlink(tmp_path / "loop1.jsonl", tmp_path / "loop2.jsonl")
+    long_name = tmp_path / ("x" * 300 + ".jsonl")
+    out = tmp_path.parent / f"{tmp_path.name}-out"
+    result = CliRunner().invoke(main, ["audit", str(tmp_path / "a.jsonl"), str(long_name),
+                                       str(tmp_path / "loop1.jsonl"), "--out", str(out),
+                                       "--no-ledger"])
+    assert result.exit_code == 0, result.output
+    assert audited_of(out) == ["C-1"]
+    rejects = rejects_of(out)
+    assert rejects[long_name.name]["reason"] == "cannot read the file (File name too long)"
+    assert rejects["loop1.jsonl"]["reason"] == \
+        "cannot read the file (Too many levels of symbolic links)"

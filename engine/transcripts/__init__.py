@@ -164,18 +164,23 @@ def expand_inputs(
             yield from expand_url(str(raw), TRANSCRIPT_SUFFIXES, SIDECAR_SUFFIXES)
             continue
         path = Path(raw)
-        if path.is_dir():
-            found = sorted(_walk(path, path.resolve(), skipped), key=lambda pair: pair[0])
-            yield from (item for _, item in found)
-        elif path.exists():
+        try:
             mode = path.stat().st_mode
-            yield path if stat.S_ISREG(mode) else not_regular(path, mode)
-        else:
+        except (FileNotFoundError, NotADirectoryError):
             yield Rejected(
                 SourceRef(str(path)),
                 "no such file or folder",
                 "check the path; give transcript files or folders that hold them",
             )
+            continue
+        except OSError as exc:  # a name too long, a loop of links
+            yield unreadable_file(path, exc)
+            continue
+        if stat.S_ISDIR(mode):
+            found = sorted(_walk(path, path.resolve(), skipped), key=lambda pair: pair[0])
+            yield from (item for _, item in found)
+        else:
+            yield path if stat.S_ISREG(mode) else not_regular(path, mode)
 
 
 def load_calls(
