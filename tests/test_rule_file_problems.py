@@ -424,6 +424,11 @@ def test_a_regex_too_large_for_the_regex_engine_is_a_rule_file_error(tmp_path, m
     assert result.exit_code == 2, result.output
     assert result.output.startswith("pack/a.yaml:5:9: error: pattern too large for the regex "
                                     "engine: 60,000 alternatives")
+    write_pack(tmp_path / "pack", {"a.yaml": _regex_rule(["\\pL{300}", "fine"])})
+    result = CliRunner().invoke(main, ["rules", "check", "pack"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("pack/a.yaml:5:9: error: pattern too large for the regex "
+                                    "engine\n")
 
 
 def test_regexes_too_many_for_one_regex_set_are_searched_in_several(tmp_path):

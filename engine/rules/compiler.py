@@ -157,8 +157,10 @@ def _patterns(node: Node) -> tuple[str, ...]:
 
 
 def _too_large(item: Node, pattern: str) -> None:
+    alternatives = _alternatives(pattern)
     item.error(
-        f"pattern too large for the regex engine: {_alternatives(pattern):,} alternatives",
+        "pattern too large for the regex engine"
+        + (f": {alternatives:,} alternatives" if alternatives > 1 else ""),
         "split the rule or use phrases (a 'phrases:' list has no size limit)",
     )
 
