@@ -333,3 +333,19 @@ def test_inputs_the_system_cannot_even_look_at_are_rejects(tmp_path):
     assert rejects[long_name.name]["reason"] == "cannot read the file (File name too long)"
     assert rejects["loop1.jsonl"]["reason"] == \
         "cannot read the file (Too many levels of symbolic links)"
+
+
+def test_a_sidecar_linked_from_outside_the_folder_is_not_read(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "secret.yaml").write_text("product_name: 别人的产品\n", encoding="utf-8")
+    folder = tmp_path / "night"
+    folder.mkdir()
+    os.symlink(elsewhere / "secret.yaml", folder / "c.meta.yaml")
+    (folder / "c.txt").write_text("坐席：您好\n", encoding="utf-8")
+    _, (rejected,) = load(folder)
+    assert rejected.source == SourceRef(str(folder / "c.meta.yaml"))
+    assert rejected.reason == (f"broken metadata sidecar c.meta.yaml: a link to "
+                               f"{elsewhere / 'secret.yaml'}, outside the transcript's folder: "
+                               "not followed")
+    assert "别人的产品" not in str(rejected) + rejected.excerpt

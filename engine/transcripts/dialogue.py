@@ -23,7 +23,7 @@ import yaml
 
 from engine.model import Call, Rejected, SourceRef, printable
 from engine.rules.yamlsource import check_aliases
-from engine.transcripts import SIDECAR_SUFFIXES
+from engine.transcripts import SIDECAR_SUFFIXES, open_regular
 from engine.transcripts.encoding import UndecodableError, decode_bytes
 from engine.transcripts.record import (
     CALL_FIELDS,
@@ -272,8 +272,13 @@ def read_sidecar(sidecar: Path) -> Mapping[Any, Any]:
         reason = f"broken metadata sidecar {sidecar.name}: {what}"
         return SourceError(SourceRef(name, line), reason, hint)
 
+    target = sidecar.resolve()
+    if sidecar.is_symlink() and not target.is_relative_to(sidecar.parent.resolve()):
+        raise broken(f"a link to {target}, outside the transcript's folder: not followed",
+                     "copy the metadata file next to the transcript")
     try:
-        text, _ = decode_bytes(sidecar.read_bytes())
+        with open_regular(sidecar) as handle:
+            text, _ = decode_bytes(handle.read())
     except OSError as exc:
         raise broken(f"cannot read it ({exc.strerror or exc})", "check its permissions") from None
     except UndecodableError as exc:
