@@ -225,7 +225,7 @@ def _check_out(out_dir: Path, inputs: tuple[Path | str, ...]) -> None:
 
 
 def _strerror(exc: OSError | TimeoutError) -> str:
-    return exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
+    return (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
 
 
 def _follow_up(app: App, db_path: Path | None, policy_path: Path | None) -> FollowUp:
