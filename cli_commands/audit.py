@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -159,6 +160,7 @@ def audit_command(
     callbacks, do-not-call entries, blacklist proposals and trial obligations it decides.
     """
     chooser = _chooser(app, rules_pack)
+    _check_out(out_dir, inputs)
     follow_up = None if no_ledger else _follow_up(app, db_path, policy_path)
     show = sys.stderr.isatty() if progress is None else progress
     counter = _Progress(show, inputs)
@@ -183,8 +185,9 @@ def audit_command(
         raise SystemExit(EXIT_REJECTED) from None
     except (OSError, TimeoutError) as exc:
         counter.close()
-        if cluster is None:
-            raise
+        if cluster is None:  # inputs that cannot be read are rejects: this is the output
+            raise UserError(f"cannot write the results to {out_dir} ({_strerror(exc)}): "
+                            "free some space or choose another folder") from None
         raise UserError(f"cannot use the Dask cluster at {cluster}: {exc}") from None
     finally:
         if follow_up is not None:
@@ -200,6 +203,31 @@ def audit_command(
     if fail_on and summary.worst_severity_rank(SEVERITIES) >= severity_rank(fail_on):
         raise SystemExit(EXIT_FINDINGS)
     raise SystemExit(EXIT_OK)
+
+
+def _check_out(out_dir: Path, inputs: tuple[Path | str, ...]) -> None:
+    """--out must be a folder this user may write, outside every input folder (the next
+    run would read the results there as transcripts); checked before any call is read."""
+    out = out_dir.resolve()
+    for given in inputs:
+        try:
+            folder = given.resolve() if isinstance(given, Path) and given.is_dir() else None
+        except OSError:
+            continue  # an input that cannot be looked at is a reject of the run
+        if folder is not None and out.is_relative_to(folder):
+            raise UserError(f"--out {out_dir} is inside the input folder {given}: the next run "
+                            "would read the results as transcripts; choose a folder outside it")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write the results to {out_dir} ({_strerror(exc)}): choose a "
+                        "folder this user may write to") from None
+
+
+def _strerror(exc: OSError | TimeoutError) -> str:
+    return (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
 
 
 def _follow_up(app: App, db_path: Path | None, policy_path: Path | None) -> FollowUp:

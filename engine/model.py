@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -15,6 +16,17 @@ Language = Literal["zh", "en"]
 SPEAKERS: tuple[str, ...] = ("agent", "customer", "unknown")
 CALL_TYPES: tuple[str, ...] = ("sale", "second_confirmation", "callback")
 LANGUAGES: tuple[str, ...] = ("zh", "en")
+
+# Characters no identifier may hold (engine/transcripts/record.py): C0 and C1 controls (a
+# bell, a terminal escape, a character a spreadsheet refuses), line and paragraph
+# separators, and the bidirectional embeddings, overrides and isolates that make text
+# read differently on screen.
+NOT_IN_IDS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` with those characters written as escapes (\\x1b), safe to print."""
+    return NOT_IN_IDS.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
 
 
 @dataclass(frozen=True)
@@ -89,4 +101,5 @@ class Rejected:
 
     def __str__(self) -> str:
         who = f" (call {self.call_id})" if self.call_id else ""
-        return f"{self.source}{who}: {self.reason} — {self.hint}"
+        # Reasons quote the input (a speaker label, a column name): escaped for a terminal.
+        return printable(f"{self.source}{who}: {self.reason} — {self.hint}")

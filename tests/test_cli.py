@@ -226,11 +226,10 @@ def test_a_call_whose_language_has_no_pack_is_rejected_and_the_rest_audited(tmp_
     assert "no rule pack for language 'en'" in rejects
 
 
-def test_output_folder_inside_the_input_is_not_read_back(tmp_path):
+def test_output_folder_inside_the_input_is_refused(tmp_path):
     write_jsonl(tmp_path / "c.jsonl", CLEAN)
-    for _ in range(2):
-        result = run("audit", str(tmp_path), "--out", str(tmp_path / "out"))
-        assert "audited 1 call:" in result.output and "rejected" not in result.output
+    result = run("audit", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2 and "is inside the input folder" in result.output
 
 
 def test_commands_start_without_the_heavy_libraries():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import textwrap
+from contextlib import contextmanager
 
 import pytest
 import yaml
@@ -300,3 +302,143 @@ def test_libyaml_and_python_parsers_read_every_rule_file_alike():
         text = path.read_text(encoding="utf-8-sig")
         fast = yaml.compose(text, Loader=yaml.CSafeLoader)
         assert _tree(fast) == _tree(yaml.compose(text, Loader=yaml.SafeLoader)), path
+
+
+def _billion_laughs(key: str) -> str:
+    """Nine levels of nine aliases each: about 500 bytes that stand for 9**9 values."""
+    lines = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 9)]
+    return "\n".join(lines) + f"\n{key}: *l8\n"
+
+
+@contextmanager
+def _deadline(seconds: float):
+    """Fail (TimeoutError) instead of hanging when the work takes longer than `seconds`."""
+
+    def expired(*_):
+        raise TimeoutError(f"still busy after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_billion_laughs_rule_file_is_refused_at_once(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.chdir(tmp_path)
+    text = _billion_laughs("rules")
+    assert len(text) < 600
+    started = time.perf_counter()
+    with _deadline(10):
+        errors = errors_of(tmp_path, {"a.yaml": text})
+    assert time.perf_counter() - started < 2  # well under a second on a quiet machine
+    assert errors == textwrap.dedent("""\
+        pack/a.yaml:6:10: error: aliases (*name) in this file expand to more than 100,000 values
+          |
+        6 | l5: &l5 [*l4, *l4, *l4, *l4, *l4, *l4, *l4, *l4, *l4]
+          |          ^
+        help: repeat the values where needed, or name a matcher once and refer to it by name""")
+
+
+def test_a_billion_laughs_config_is_refused_at_once(tmp_path):
+    import time
+
+    from click.testing import CliRunner
+
+    from cli import main
+
+    config = tmp_path / "callaudit.yaml"
+    config.write_text(_billion_laughs("transcripts"), encoding="utf-8")
+    started = time.perf_counter()
+    with _deadline(10):
+        result = CliRunner().invoke(main, ["nightly", "--date", "2026-11-23", "--config",
+                                           str(config)])
+    assert time.perf_counter() - started < 2
+    assert result.exit_code == 2, result.output
+    assert "callaudit.yaml:6:10: error: aliases" in result.output
+    assert "expand to more than 100,000 values" in result.output
+
+
+def test_the_alias_budget_is_counted_the_same_by_both_parsers(monkeypatch):
+    from engine.rules import yamlsource
+    from engine.rules.yamlsource import SourceFile, parse
+
+    monkeypatch.setattr(yamlsource, "_LIBYAML", None)  # PyYAML's Python parser only
+    source = SourceFile("a.yaml", _billion_laughs("rules"))
+    with _deadline(10):
+        assert parse(source) is None
+    assert "expand to more than 100,000 values" in source.problems[0].message
+
+
+def test_a_few_legitimate_anchors_and_aliases_still_load(tmp_path):
+    folder = write_pack(tmp_path / "p", {"a.yaml": (
+        "matchers:\n"
+        "  promise:\n    speaker: &who agent\n    phrases: &words [保证, 一定]\n"
+        "  promise_again:\n    speaker: *who\n    phrases: *words\n"
+        "rules:\n" + GOOD_RULE.replace("matcher: promise", "matcher: promise_again")
+    )})
+    pack = load_pack(folder)
+    assert [r.info.id for r in pack.rules] == ["ok-rule"]
+
+
+def _words(count: int, seed: int) -> list[str]:
+    import random
+    import string
+
+    chance = random.Random(seed)
+    return ["".join(chance.choice(string.ascii_lowercase) for _ in range(12))
+            for _ in range(count)]
+
+
+def _regex_rule(patterns: list[str]) -> str:
+    """A rule file with one matcher of these regexes (one per line) and a rule using it."""
+    regexes = "".join(f"      - '{p}'\n" for p in patterns)
+    return ("matchers:\n  brands:\n    speaker: agent\n    regex:\n" + regexes
+            + "rules:" + GOOD_RULE.replace("matcher: promise", "matcher: brands")
+            .replace("{agent: 我保证}", "{agent: " + patterns[-1].split("|")[-1] + "}"))
+
+
+def test_a_regex_too_large_for_the_regex_engine_is_a_rule_file_error(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    monkeypatch.chdir(tmp_path)
+    huge = "|".join(_words(20_000, seed=1))  # compiles alone, but fits no RE2 set
+    write_pack(tmp_path / "pack", {"a.yaml": _regex_rule(["fine|good", huge])})
+    result = CliRunner().invoke(main, ["rules", "check", "pack"])
+    assert result.exit_code == 2, result.output
+    first, *_ = result.output.splitlines()
+    assert first == ("pack/a.yaml:6:9: error: pattern too large for the regex engine: "
+                     "20,000 alternatives")
+    assert "help: split the rule or use phrases (a 'phrases:' list has no size limit)" \
+        in result.output
+    huger = "|".join(_words(60_000, seed=2))  # too large even to compile alone
+    write_pack(tmp_path / "pack", {"a.yaml": _regex_rule([huger])})
+    result = CliRunner().invoke(main, ["rules", "check", "pack"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("pack/a.yaml:5:9: error: pattern too large for the regex "
+                                    "engine: 60,000 alternatives")
+    write_pack(tmp_path / "pack", {"a.yaml": _regex_rule(["\\pL{300}", "fine"])})
+    result = CliRunner().invoke(main, ["rules", "check", "pack"])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("pack/a.yaml:5:9: error: pattern too large for the regex "
+                                    "engine\n")
+
+
+def test_regexes_too_many_for_one_regex_set_are_searched_in_several(tmp_path):
+    from engine.audit import audit_call
+    from tests.conftest import make_call
+
+    patterns = ["|".join(_words(5_000, seed=n)) for n in range(4)]  # each fits, not all
+    pack = load_pack(write_pack(tmp_path / "p", {"a.yaml": _regex_rule(patterns)}))
+    for pattern in patterns:
+        said = pattern.split("|")[-1]
+        result = audit_call(pack, make_call([("agent", f"嗯 {said}")]))
+        assert [f.rule_id for f in result.findings] == ["ok-rule"], said
+    assert not audit_call(pack, make_call([("agent", "你好")])).findings

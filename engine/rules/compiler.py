@@ -126,6 +126,8 @@ def _patterns(node: Node) -> tuple[str, ...]:
     """Regexes, each checked now so a bad one is reported at its own line."""
     import re2
 
+    from engine.rules.matchers import fits_a_regex_set
+
     options = re2.Options()
     options.log_errors = False
     items = [node] if node.is_scalar() else list(node.items("regex"))
@@ -138,11 +140,46 @@ def _patterns(node: Node) -> tuple[str, ...]:
             re2.compile(pattern, options)
         except re2.error as exc:
             reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+            if "pattern too large" in str(reason):
+                _too_large(item, pattern)
+                continue
             item.error(
                 f"the regex cannot be used: {reason}",
                 "regexes use RE2 syntax (no look-around or back-references); "
                 "prefer a 'phrases:' list where you can",
             )
             continue
+        if not fits_a_regex_set(pattern):
+            _too_large(item, pattern)
+            continue
         good.append(pattern)
     return tuple(good)
+
+
+def _too_large(item: Node, pattern: str) -> None:
+    alternatives = _alternatives(pattern)
+    item.error(
+        "pattern too large for the regex engine"
+        + (f": {alternatives:,} alternatives" if alternatives > 1 else ""),
+        "split the rule or use phrases (a 'phrases:' list has no size limit)",
+    )
+
+
+def _alternatives(pattern: str) -> int:
+    """The `|`-separated alternatives of a regex, at any depth (escapes and character
+    classes skipped): the figure that makes a regex too large."""
+    count, index, in_class = 1, 0, False
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 1
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern.startswith("]", index + 1) or pattern.startswith("^]", index + 1):
+                index += 1 + pattern.startswith("^]", index + 1)  # a literal ] first
+        elif char == "|":
+            count += 1
+        index += 1
+    return count

@@ -198,7 +198,9 @@ class _SpeakerTables:
     sounds: ahocorasick_rs.AhoCorasick | None
     sound_entries: list[_Entries]
     regexes: list[tuple[int, re2._Regexp]]
-    regex_set: object | None  # re2.Set: one pass says which regexes can match at all
+    # RE2 sets, each with the position of its first regex in `regexes`: one pass of each
+    # says which regexes can match at all. One set, unless the regexes overflow its budget.
+    regex_sets: list[tuple[int, object]]
     product_matchers: list[int]
     # The same regexes for a speaker's turns searched together, one turn per line: `^` and
     # `$` then hold at each turn's edges. Patterns that name the text's own edges (\A, \z)
@@ -220,11 +222,7 @@ class PhraseIndex:
         exact: dict[str, list[_Entry]] = defaultdict(list)
         sounds: dict[str, list[_Entry]] = defaultdict(list)
         regexes: list[tuple[int, re2._Regexp]] = []
-        self._options = re2.Options()
-        self._options.log_errors = False
-        # A matcher uses a regex's whole match, never its groups: RE2 then need not work
-        # out where each group matched.
-        self._options.never_capture = True
+        self._options = regex_options()
         for index, matcher in enumerate(self.matchers):
             roles = (
                 (matcher.phrases, MATCH),
@@ -280,24 +278,22 @@ class PhraseIndex:
         exact_kept = keep(exact)
         sounds_kept = {k: v for k, v in keep(sounds).items() if k not in exact_kept}
         mine = [(i, r) for i, r in regexes if self._listens(i, speaker)]
-        regex_set = None
         joined: list[re2._Regexp | None] = []
-        if mine:
-            regex_set = re2.Set.SearchSet(self._options)
-            for _, regex in mine:
-                by_line = None if _names_text_edges(regex.pattern) else re2.compile(
-                    "(?m)" + regex.pattern, self._options
-                )
-                joined.append(by_line)
-                regex_set.Add(regex.pattern if by_line is None else by_line.pattern)
-            regex_set.Compile()
+        for _, regex in mine:
+            joined.append(None if _names_text_edges(regex.pattern) else re2.compile(
+                "(?m)" + regex.pattern, self._options
+            ))
+        searched = [
+            regex.pattern if by_line is None else by_line.pattern
+            for (_, regex), by_line in zip(mine, joined, strict=True)
+        ]
         return _SpeakerTables(
             exact=_automaton(list(exact_kept)),
             exact_entries=[_Entries(e) for e in exact_kept.values()],
             sounds=_automaton(list(sounds_kept)),
             sound_entries=[_Entries(e) for e in sounds_kept.values()],
             regexes=mine,
-            regex_set=regex_set,
+            regex_sets=_regex_sets(searched, 0, self._options),
             product_matchers=[
                 i
                 for i, m in enumerate(self.matchers)
@@ -441,9 +437,11 @@ class PhraseIndex:
         if tables.sounds is not None:
             _collect(tables.sounds, tables.sound_entries, homophone_key(joined), joined, lines,
                      raw)
-        if tables.regex_set is not None:
+        if tables.regex_sets:
             encoded = joined.encode()
-            for position in tables.regex_set.Match(encoded) or ():
+            positions = [first + found for first, regex_set in tables.regex_sets
+                         for found in regex_set.Match(encoded) or ()]  # type: ignore[attr-defined]
+            for position in positions:
                 index, regex = tables.regexes[position]
                 by_line = tables.joined_regexes[position]
                 if by_line is None:
@@ -640,6 +638,49 @@ def regex_spans(
             while position < size and 0x80 <= data[position] < 0xC0:
                 position += 1
     return spans
+
+
+def regex_options() -> re2.Options:
+    """How every matcher regex is compiled."""
+    options = re2.Options()
+    options.log_errors = False
+    # A matcher uses a regex's whole match, never its groups: RE2 then need not work out
+    # where each group matched.
+    options.never_capture = True
+    return options
+
+
+def fits_a_regex_set(pattern: str) -> bool:
+    """True when a rule file's regex, as the index searches it, fits an RE2 set on its
+    own. A set's memory budget is smaller than one regex's: a regex of some thousands of
+    alternatives compiles but fits no set."""
+    regex_set = re2.Set.SearchSet(regex_options())
+    try:
+        regex_set.Add("(?m)(?i)" + pattern)
+        regex_set.Compile()
+    except re2.error:
+        return False
+    return True
+
+
+def _regex_sets(patterns: list[str], first: int, options: re2.Options) -> list[tuple[int, object]]:
+    """RE2 sets searching `patterns` (the first at position `first`): one when they fit
+    together, else the list cut in halves until each part fits. Each regex fits a set on
+    its own (the compiler refuses one that does not: fits_a_regex_set)."""
+    if not patterns:
+        return []
+    regex_set = re2.Set.SearchSet(options)
+    for pattern in patterns:
+        regex_set.Add(pattern)
+    try:
+        regex_set.Compile()
+    except re2.error:
+        if len(patterns) == 1:
+            raise
+        half = len(patterns) // 2
+        return (_regex_sets(patterns[:half], first, options)
+                + _regex_sets(patterns[half:], first + half, options))
+    return [(first, regex_set)]
 
 
 def _names_text_edges(pattern: str) -> bool:

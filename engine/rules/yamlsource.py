@@ -101,32 +101,86 @@ def _foreign_tag(node: yaml.Node) -> yaml.Node | None:
 
 _LIBYAML = getattr(yaml, "CSafeLoader", None)  # PyYAML built with libyaml: ~15x faster
 
+# Values aliases (*name) may stand for in one file. Composing shares an anchored node, but
+# every reader after it walks the tree: nine levels of nine aliases ("billion laughs", 500
+# bytes) stand for 9**9 values and would keep a run busy for hours. Real files reuse a
+# phrase list or a speaker a few times: a few hundred values.
+MAX_ALIASED_VALUES = 100_000
 
-def _nesting_at_most(text: str, limit: int) -> bool:
-    """True when collections nest at most `limit` deep, read from libyaml's flat event
-    stream (its composer recurses in C with no limit: a deep file would crash it)."""
-    assert _LIBYAML is not None
-    depth = 0
-    for event in yaml.parse(text, Loader=_LIBYAML):
+
+class TooDeep(yaml.MarkedYAMLError):
+    """Collections nest deeper than MAX_DEPTH."""
+
+    def __init__(self, mark: yaml.Mark) -> None:
+        super().__init__(problem=f"nesting deeper than {MAX_DEPTH} levels", problem_mark=mark)
+
+
+class TooManyAliased(yaml.MarkedYAMLError):
+    """Aliases stand for more than MAX_ALIASED_VALUES values; `problem_mark` is the alias
+    that went over."""
+
+    def __init__(self, mark: yaml.Mark) -> None:
+        super().__init__(
+            problem=f"aliases (*name) in this file expand to more than "
+                    f"{MAX_ALIASED_VALUES:,} values",
+            problem_mark=mark,
+        )
+
+
+def check_aliases(text: str) -> None:
+    """TooManyAliased when the YAML text's aliases stand for too many values, TooDeep when
+    it nests too deep (both, like a syntax error, are yaml.MarkedYAMLError). For YAML read
+    outside rule files (metadata sidecars)."""
+    _check_events(text, _LIBYAML or yaml.SafeLoader)
+
+
+def _check_events(text: str, loader: type) -> None:
+    """Read the file's flat event stream (linear in its size, whatever its aliases) and
+    raise TooDeep or TooManyAliased before any reader walks the tree. The composers
+    recurse (libyaml in C with no limit: a deep file would crash it)."""
+    sizes: dict[str, int] = {}  # anchor -> values its node stands for
+    open_nodes: list[list[Any]] = []  # [anchor, values so far] of each open collection
+    aliased = 0
+
+    def add(count: int) -> None:
+        if open_nodes:
+            open_nodes[-1][1] += count
+
+    for event in yaml.parse(text, Loader=loader):
         if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > limit:
-                return False
+            if len(open_nodes) >= MAX_DEPTH:
+                raise TooDeep(event.start_mark)
+            open_nodes.append([event.anchor, 1])
         elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-    return True
+            anchor, count = open_nodes.pop()
+            if anchor is not None:
+                sizes[anchor] = count
+            add(count)
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+            add(1)
+        elif isinstance(event, yaml.AliasEvent):
+            count = sizes.get(event.anchor, 1)  # an unknown one: the composer says so
+            aliased += count
+            if aliased > MAX_ALIASED_VALUES:
+                raise TooManyAliased(event.start_mark)
+            add(count)
 
 
 def _compose(text: str) -> yaml.Node | None:
     """The file's node tree: by libyaml when it reads the file cleanly, else by PyYAML's
-    Python parser, which words syntax errors as the docs show and stops deep nesting with a
-    RecursionError. Both give the same nodes, tags and positions."""
+    Python parser, which words syntax errors as the docs show. Both give the same nodes,
+    tags and positions. Its depth and aliases are checked first (_check_events)."""
     if _LIBYAML is not None:
         try:
-            if _nesting_at_most(text, MAX_DEPTH):
-                return yaml.compose(text, Loader=_LIBYAML)
+            _check_events(text, _LIBYAML)
+            return yaml.compose(text, Loader=_LIBYAML)
+        except (TooDeep, TooManyAliased):
+            raise
         except yaml.YAMLError:
-            pass
+            pass  # PyYAML's parser below words the problem
+    _check_events(text, yaml.SafeLoader)
     return yaml.compose(text, Loader=yaml.SafeLoader)
 
 
@@ -142,6 +196,20 @@ def parse(source: SourceFile) -> Node | None:
         return None
     try:
         root = _compose(source.text)
+    except TooManyAliased as exc:
+        source.unparsable = True
+        mark = exc.problem_mark
+        source.problem(mark.line + 1, mark.column + 1, str(exc.problem),
+                       "repeat the values where needed, or name a matcher once and refer "
+                       "to it by name")
+        return None
+    except (RecursionError, TooDeep) as exc:
+        source.unparsable = True
+        where = exc.problem_mark if isinstance(exc, TooDeep) else None
+        line, column = (where.line + 1, where.column + 1) if where else (1, 1)
+        source.problem(line, column, f"nesting deeper than {MAX_DEPTH} levels",
+                       "flatten the conditions; name matchers and refer to them")
+        return None
     except yaml.MarkedYAMLError as exc:
         source.unparsable = True
         mark = exc.problem_mark or exc.context_mark
@@ -155,11 +223,6 @@ def parse(source: SourceFile) -> Node | None:
                 'or quote the whole text with "..."'
             )
         source.problem(line, column, f"YAML syntax: {problem}", hint)
-        return None
-    except RecursionError:
-        source.unparsable = True
-        source.problem(1, 1, f"nesting deeper than {MAX_DEPTH} levels",
-                       "flatten the conditions; name matchers and refer to them")
         return None
     except yaml.YAMLError as exc:
         source.unparsable = True

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
-from engine.model import Call, Rejected, SourceRef
+from engine.model import Call, Rejected, SourceRef, printable
 from engine.transcripts.jsonl import read_json_document, read_jsonl
 from engine.transcripts.remote import RemoteFile, expand_url, is_url
 
@@ -38,16 +40,110 @@ def _is_recording_sidecar(path: Path) -> bool:
         path.with_suffix(suffix).exists() for suffix in AUDIO_SUFFIXES)
 
 
-def _is_transcript(path: Path, folder: Path, skip: tuple[Path, ...]) -> bool:
-    relative = path.relative_to(folder)
+def _is_transcript(path: Path) -> bool:
     return (
-        not _is_recording_sidecar(path)
-        and path.suffix.lower() in TRANSCRIPT_SUFFIXES
+        path.suffix.lower() in TRANSCRIPT_SUFFIXES
         and not path.name.lower().endswith(SIDECAR_SUFFIXES)
-        and not any(part.startswith(".") for part in relative.parts)
-        and not any(path.resolve().is_relative_to(s) for s in skip)
-        and path.is_file()
+        and not _is_recording_sidecar(path)
     )
+
+
+class NotRegularFile(OSError):
+    """A FIFO, device or socket where a transcript file was expected: reading it could
+    wait for ever (a FIFO, /dev/stdin) or never end (/dev/zero)."""
+
+    def __init__(self, path: Path, mode: int) -> None:
+        super().__init__(f"{path} is not a regular file")
+        self.mode = mode
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a file"
+
+
+def not_regular(path: Path | str, mode: int) -> Rejected:
+    return Rejected(SourceRef(str(path)), f"not a regular file but {_kind_of(mode)}: not read",
+                    "give transcript files; copy the data into a file first")
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """A local file opened for reading; NotRegularFile when it is a FIFO or a device (it
+    may have become one since the folder was listed). Opened without blocking, so a FIFO
+    with no writer does not wait."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(path, mode)
+        os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def _walk(folder: Path, root: Path, skip: tuple[Path, ...]
+          ) -> Iterator[tuple[Path, Path | Rejected]]:
+    """(path, item) for every transcript file under `folder`, unsorted. Hidden entries and
+    the `skip` folders are passed over. Links are followed only to places inside `root`
+    (the input folder, resolved), and only to files: a linked folder inside is read where
+    it really is. What cannot be read is a Rejected."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+    except OSError as exc:
+        yield folder, Rejected(
+            SourceRef(str(folder)),
+            f"cannot read the folder ({exc.strerror or exc}): its files were not read",
+            "check that this user may read the folder",
+        )
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        try:
+            if entry.is_symlink():
+                found = _link(path, root, skip)
+                if found is not None:
+                    yield path, found
+            elif entry.is_dir(follow_symlinks=False):
+                if not any(path.resolve().is_relative_to(s) for s in skip):
+                    yield from _walk(path, root, skip)
+            elif _is_transcript(path):
+                mode = entry.stat(follow_symlinks=False).st_mode
+                yield path, path if stat.S_ISREG(mode) else not_regular(path, mode)
+        except OSError as exc:
+            yield path, unreadable_file(path, exc)
+
+
+def _link(path: Path, root: Path, skip: tuple[Path, ...]) -> Path | Rejected | None:
+    """A link found in an input folder: the link itself when it is a transcript file
+    inside the folder, else a Rejected saying why it is not read, or None to pass it
+    over silently (a link to a folder inside, or to a file that is no transcript)."""
+    if not path.exists():
+        return Rejected(SourceRef(str(path)), "a broken link: the file it points to is gone",
+                        "restore the file or remove the link")
+    target = path.resolve()
+    if not target.is_relative_to(root):
+        if not target.is_dir() and not _is_transcript(path):
+            return None
+        return Rejected(
+            SourceRef(str(path)),
+            f"a link to {target}, outside the input folder: not followed",
+            "give the linked file or folder as an input of its own, or copy it into the folder",
+        )
+    if target.is_dir() or not _is_transcript(path) or any(
+            target.is_relative_to(s) for s in skip):
+        return None
+    mode = target.stat().st_mode
+    return path if stat.S_ISREG(mode) else not_regular(path, mode)
 
 
 def expand_inputs(
@@ -57,7 +153,10 @@ def expand_inputs(
     under a named prefix of remote storage (engine/transcripts/remote.py).
 
     Hidden files and folders are passed over, and so are the `skip` folders (the audit's
-    own output folder, so a re-run never reads its results back as transcripts).
+    own output folder, so a re-run never reads its results back as transcripts). Links
+    that leave a named folder, FIFOs, devices and unreadable folders are listed as
+    Rejected, never read. A file named itself is read wherever it is, if it is a regular
+    file.
     """
     skipped = tuple(p.resolve() for p in skip)
     for raw in inputs:
@@ -65,21 +164,23 @@ def expand_inputs(
             yield from expand_url(str(raw), TRANSCRIPT_SUFFIXES, SIDECAR_SUFFIXES)
             continue
         path = Path(raw)
-        if path.is_dir():
-            for found in sorted(path.rglob("*")):
-                if found.is_symlink() and not found.exists():
-                    yield Rejected(SourceRef(str(found)), "a broken link: the file it points "
-                                   "to is gone", "restore the file or remove the link")
-                elif _is_transcript(found, path, skipped):
-                    yield found
-        elif path.exists():
-            yield path
-        else:
+        try:
+            mode = path.stat().st_mode
+        except (FileNotFoundError, NotADirectoryError):
             yield Rejected(
                 SourceRef(str(path)),
                 "no such file or folder",
                 "check the path; give transcript files or folders that hold them",
             )
+            continue
+        except OSError as exc:  # a name too long, a loop of links
+            yield unreadable_file(path, exc)
+            continue
+        if stat.S_ISDIR(mode):
+            found = sorted(_walk(path, path.resolve(), skipped), key=lambda pair: pair[0])
+            yield from (item for _, item in found)
+        else:
+            yield path if stat.S_ISREG(mode) else not_regular(path, mode)
 
 
 def load_calls(
@@ -127,7 +228,9 @@ def _from_recording(path: Path) -> LoadResult:
     try:
         return call_from_record(record, source)
     except RecordError as exc:
-        return Rejected(source, exc.reason, exc.hint, record.get("call_id"))
+        call_id = record.get("call_id")
+        return Rejected(source, exc.reason, exc.hint,
+                        None if call_id is None else printable(str(call_id)))
 
 
 def count_units(path: Path | RemoteFile, enough: int | None = None) -> int:
@@ -139,7 +242,7 @@ def count_units(path: Path | RemoteFile, enough: int | None = None) -> int:
     lines = 0
     last = b"\n"
     try:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             while chunk := handle.read(1 << 20):
                 lines += chunk.count(b"\n")
                 last = chunk[-1:]
@@ -171,15 +274,18 @@ def load_file(path: Path | RemoteFile) -> Iterator[LoadResult]:
         yield _from_recording(path)
         return
     try:
-        if suffix == ".json":
-            yield from read_json_document(name, path.read_bytes())
-            return
-        if suffix in JSONL_SUFFIXES:
-            with path.open("rb") as handle:
+        with path.open("rb") if isinstance(path, RemoteFile) else open_regular(path) as handle:
+            if suffix in JSONL_SUFFIXES and suffix != ".json":
                 yield from read_jsonl(name, handle)
-            return
-        data = path.read_bytes()
+                return
+            data = handle.read()
+    except NotRegularFile as exc:
+        yield not_regular(path, exc.mode)
+        return
     except OSError as exc:
         yield unreadable_file(path, exc)
+        return
+    if suffix == ".json":
+        yield from read_json_document(name, data)
         return
     yield from _whole_file_reader(path)(name, data)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.model import Call, Rejected, SourceRef
+from engine.model import Call, Rejected, SourceRef, printable
 from engine.transcripts.dialogue import (
     EXCERPT_CHARS,
     METADATA_KEYS,
@@ -217,7 +217,8 @@ def _calls(
             try:
                 _add_row(group, row, columns, source)
             except SourceError as exc:
-                group.rejected = Rejected(exc.source, exc.reason, exc.hint, call_id, excerpt)
+                group.rejected = Rejected(exc.source, exc.reason, exc.hint, printable(call_id),
+                                          excerpt)
     if not entries:
         yield Rejected(
             SourceRef(path), "no turn rows below the header", "export the calls' rows as well"
@@ -235,7 +236,7 @@ def _cut_short(groups: Iterable[_CallRows], broken: Rejected) -> None:
                 f"the CSV breaks at line {broken.source.line} before this call's rows could all "
                 "be read; the call may be incomplete",
                 "fix the quoting at that line and audit the file again",
-                group.call_id,
+                printable(group.call_id),
                 group.excerpt,
             )
 

@@ -21,8 +21,9 @@ from typing import Any
 import orjson
 import yaml
 
-from engine.model import Call, Rejected, SourceRef
-from engine.transcripts import SIDECAR_SUFFIXES
+from engine.model import Call, Rejected, SourceRef, printable
+from engine.rules.yamlsource import check_aliases
+from engine.transcripts import SIDECAR_SUFFIXES, open_regular
 from engine.transcripts.encoding import UndecodableError, decode_bytes
 from engine.transcripts.record import (
     CALL_FIELDS,
@@ -243,7 +244,7 @@ def build_call(
         return call_from_record(record, source)
     except RecordError as exc:
         where = locate_error(exc.reason, turn_sources, meta, source)
-        return Rejected(where, exc.reason, exc.hint, str(record["call_id"]), excerpt)
+        return Rejected(where, exc.reason, exc.hint, printable(str(record["call_id"])), excerpt)
 
 
 # --- the dialogue file itself -------------------------------------------------------------
@@ -271,8 +272,13 @@ def read_sidecar(sidecar: Path) -> Mapping[Any, Any]:
         reason = f"broken metadata sidecar {sidecar.name}: {what}"
         return SourceError(SourceRef(name, line), reason, hint)
 
+    target = sidecar.resolve()
+    if sidecar.is_symlink() and not target.is_relative_to(sidecar.parent.resolve()):
+        raise broken(f"a link to {target}, outside the transcript's folder: not followed",
+                     "copy the metadata file next to the transcript")
     try:
-        text, _ = decode_bytes(sidecar.read_bytes())
+        with open_regular(sidecar) as handle:
+            text, _ = decode_bytes(handle.read())
     except OSError as exc:
         raise broken(f"cannot read it ({exc.strerror or exc})", "check its permissions") from None
     except UndecodableError as exc:
@@ -284,6 +290,7 @@ def read_sidecar(sidecar: Path) -> Mapping[Any, Any]:
             raise broken(f"not valid JSON ({exc})", "fix the JSON syntax") from None
     else:
         try:
+            check_aliases(text)  # a few aliases must not stand for a billion values
             # BaseLoader keeps every scalar a string: no octal call ids, no datetime objects.
             data = yaml.load(text, Loader=yaml.BaseLoader)
         except yaml.YAMLError as exc:
@@ -456,14 +463,14 @@ def _read_call(path: str, data: bytes) -> Call | Rejected:
     except SourceError as exc:
         call_id = meta.get("call_id")
         return Rejected(
-            exc.source, exc.reason, exc.hint, str(call_id) if call_id else stem, exc.excerpt
+            exc.source, exc.reason, exc.hint, printable(str(call_id or stem)), exc.excerpt
         )
     if not parser.turns:
         return Rejected(
             file_source,
             "no dialogue lines found",
             f"write one turn per line, e.g. {LINE_SHAPE}",
-            str(meta.get("call_id") or stem),
+            printable(str(meta.get("call_id") or stem)),
             text[:EXCERPT_CHARS],
         )
     return build_call(

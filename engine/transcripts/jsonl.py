@@ -6,14 +6,14 @@ from collections.abc import Iterable, Iterator
 
 import orjson
 
-from engine.model import Call, Rejected, SourceRef
+from engine.model import Call, Rejected, SourceRef, printable
 from engine.transcripts.encoding import UndecodableError, decode_line
 from engine.transcripts.record import RecordError, call_from_record
 
 
 def _call_id_of(obj: object) -> str | None:
     if isinstance(obj, dict) and isinstance(obj.get("call_id"), (str, int)):
-        return str(obj["call_id"])
+        return printable(str(obj["call_id"]))
     return None
 
 

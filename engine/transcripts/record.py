@@ -12,7 +12,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from engine.model import CALL_TYPES, LANGUAGES, Call, Product, SourceRef, Turn
+from engine.model import (
+    CALL_TYPES,
+    LANGUAGES,
+    NOT_IN_IDS,
+    Call,
+    Product,
+    SourceRef,
+    Turn,
+)
 
 # The call-level fields that are plain values (product and turns are structured).
 CALL_FIELDS: tuple[str, ...] = (
@@ -64,6 +72,22 @@ def speaker_name(label: object) -> str | None:
     return SPEAKER_ALIASES.get(label.strip().lower())
 
 
+# In spoken text and display names a stray control becomes one space: one character for
+# one, so evidence spans still index the text as the loaders read it. Tabs and line
+# breaks are kept; NUL means a corrupt export and rejects the call (_turn).
+_CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+ID_HINT = ("identifiers must be printable text: correct the field in the export, "
+           "or re-export the call")
+
+
+def _identifier(key: str, value: str) -> str:
+    """An id as given; RecordError when it holds a control character."""
+    bad = NOT_IN_IDS.search(value)
+    if bad is not None:
+        raise RecordError(f"'{key}' holds a control character (U+{ord(bad[0]):04X})", ID_HINT)
+    return value
+
+
 def _text(obj: Mapping[str, Any], key: str, *, required: bool) -> str | None:
     value = obj.get(key)
     if value is None or value == "":
@@ -74,7 +98,7 @@ def _text(obj: Mapping[str, Any], key: str, *, required: bool) -> str | None:
         raise RecordError(
             f"'{key}' must be a string, not {_kind(value)}", f"write '{key}' as a quoted string"
         )
-    return str(value)
+    return _identifier(key, str(value))
 
 
 def _kind(value: object) -> str:
@@ -166,9 +190,6 @@ def _turn(raw: object, index: int) -> Turn:
     )
 
 
-_CONTROL = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 def _check_order(turns: tuple[Turn, ...]) -> None:
     """Turns must be in the order they were spoken (overlaps are fine: people interrupt)."""
     previous: tuple[int, float] | None = None
@@ -221,12 +242,27 @@ def _product(raw: object) -> Product | None:
             "write trial_days as the trial's length in days, e.g. 30",
         )
     return Product(
-        code=None if raw.get("code") is None else str(raw.get("code")),
-        name=None if raw.get("name") is None else str(raw.get("name")),
+        code=_product_text(raw, "code", identifier=True),
+        name=_product_text(raw, "name", identifier=False),
         monthly_fee=fee,
-        currency=None if raw.get("currency") is None else str(raw.get("currency")),
+        currency=_product_text(raw, "currency", identifier=True),
         trial_days=int(trial),
     )
+
+
+def _product_text(raw: Mapping[str, Any], key: str, *, identifier: bool) -> str | None:
+    """A product field as text: an id (code, currency) with a control character rejects
+    the call; the display name has its control characters made spaces."""
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, (dict, list)):
+        raise RecordError(f"'product.{key}' must be text, not {_kind(value)}",
+                          f"write '{key}' as a quoted string")
+    text = str(value)
+    if identifier:
+        return _identifier(f"product.{key}", text)
+    return _CONTROL.sub(" ", text.replace("\x00", " "))
 
 
 def parse_started_at(value: object) -> datetime:

@@ -18,9 +18,12 @@ from pathlib import Path
 
 from engine.model import Call, Rejected
 from engine.transcripts import (
+    NotRegularFile,
     empty_file,
     expand_inputs,
     load_file,
+    not_regular,
+    open_regular,
     unreadable_file,
 )
 from engine.transcripts.jsonl import read_jsonl
@@ -71,7 +74,7 @@ def _line_shards(path: Path | RemoteFile, size: int) -> Iterator[LinesShard | Re
     pending: list[bytes] = []  # the start of a line longer than one block
     blank = True
     try:
-        with path.open("rb") as handle:
+        with path.open("rb") if isinstance(path, RemoteFile) else open_regular(path) as handle:
             while block := handle.read(size):
                 cut = block.rfind(b"\n") + 1
                 if cut == 0:
@@ -82,6 +85,9 @@ def _line_shards(path: Path | RemoteFile, size: int) -> Iterator[LinesShard | Re
                 blank = blank and data.isspace()
                 yield LinesShard(name, line, data)
                 line += data.count(b"\n")
+    except NotRegularFile as exc:
+        yield not_regular(path, exc.mode)
+        return
     except OSError as exc:
         yield unreadable_file(path, exc)
         return
