@@ -14,11 +14,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,15 @@ import click
 from cli_commands import EXIT_OK, UserError, open_ledger
 from engine.actions.ledger import LedgerError, default_db_path
 from engine.actions.phones import normalize_phone
+from engine.outputs import (
+    OutputGuard,
+    OutputRefused,
+    atomic_writer,
+    csv_row,
+    escape_controls,
+    first_line_is,
+    write_csv_rows,
+)
 from engine.privacy import mask_numbers_in_text, mask_phone
 from engine.report.text import clock
 
@@ -82,9 +90,10 @@ def _width(text: str) -> int:
 
 
 def echo_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Columns aligned for a terminal (Chinese characters count two cells)."""
-    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in r]
-                                           for r in rows]
+    """Columns aligned for a terminal (Chinese characters count two cells); control
+    characters in the ledger's text shown escaped, so a cell cannot steer the terminal."""
+    cells = [[escape_controls(str(h)) for h in headers]] + [
+        ["" if v is None else escape_controls(str(v)) for v in r] for r in rows]
     widths = [max(_width(r[i]) for r in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
         line = "  ".join(v + " " * (w - _width(v)) for v, w in zip(row, widths, strict=True))
@@ -125,32 +134,41 @@ def csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]], *,
-              encoding: str = "utf-8-sig", newline: str = "\r\n") -> int:
-    """Write under a temporary name, then rename: a reader never sees half a file."""
+              encoding: str = "utf-8-sig", newline: str = "\r\n",
+              written_with: Path | None = None) -> int:
+    """Write under a temporary name, then rename: a reader never sees half a file.
+
+    Cells that a spreadsheet would run as a formula are neutralised. An existing PATH is
+    replaced only when it is this command's own earlier output: its first line is this
+    header (and, with `written_with`, the file written beside it exists too: a scrubbed
+    list has the campaign's own header, so its removed rows vouch for it). Anything else,
+    the ledger, a configuration or another list, is refused.
+    """
+    header_line = csv_row(header, newline)
+    beside = written_with
+
+    def is_ours(head: str) -> bool:
+        return first_line_is(header_line)(head) and (beside is None or beside.is_file())
+
+    guard = OutputGuard(is_ours, encoding=encoding)
+    with output_errors(path), atomic_writer(path, guard) as out:
+        return write_csv_rows(out, header, rows, encoding=encoding, newline=newline)
+
+
+@contextmanager
+def output_errors(path: Path) -> Iterator[None]:
+    """A refused or unwritable output as a user error naming the file."""
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise UserError(f"cannot write {path}: folder {folder} does not exist")
-    if path.is_dir():
-        raise UserError(f"cannot write {path}: it is a folder")
-    count = 0
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-        try:
-            with os.fdopen(handle, "w", encoding=encoding, newline="") as out:
-                writer = csv.writer(out, lineterminator=newline)
-                writer.writerow(header)
-                for row in rows:
-                    writer.writerow(["" if v is None else v for v in row])
-                    count += 1
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        yield
+    except OutputRefused as exc:
+        raise UserError(str(exc)) from None
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
     except UnicodeEncodeError as exc:
-        raise UserError(f"cannot write {path} as {encoding}: {exc.reason}") from None
-    return count
+        raise UserError(f"cannot write {path} as {exc.encoding}: {exc.reason}") from None
 
 
 def as_day(value: datetime | None) -> date | None:
@@ -573,7 +591,8 @@ def scrub(campaign: Path, out_path: Path, removed_path: Path | None, phone_colum
             if column < len(cells) and not unmasked:
                 shown[column] = mask_phone(given) or ""
             removed.append([*shown, "; ".join(why)])
-    write_csv(out_path, header, kept, encoding=encoding, newline=newline)
+    write_csv(out_path, header, kept, encoding=encoding, newline=newline,
+              written_with=removed_path)
     write_csv(removed_path, [*header, reason_name], removed, encoding=encoding, newline=newline)
     total = len(kept) + len(removed)
     detail = ", ".join(f"{name}: {n}" for name, n in sorted(reasons.items()))
