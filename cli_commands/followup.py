@@ -155,6 +155,14 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]], 
         return write_csv_rows(out, header, rows, encoding=encoding, newline=newline)
 
 
+def write_text_file(path: Path, text: str, *, encoding: str = "utf-8") -> None:
+    """Write TEXT atomically; an existing PATH is replaced only when its first line is the
+    same as TEXT's (the marker comment such an output starts with)."""
+    guard = OutputGuard(first_line_is(text.split("\n", 1)[0]), encoding=encoding)
+    with output_errors(path), atomic_writer(path, guard) as out:
+        out.write(text.encode(encoding))
+
+
 @contextmanager
 def output_errors(path: Path) -> Iterator[None]:
     """A refused or unwritable output as a user error naming the file."""

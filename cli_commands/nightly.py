@@ -22,10 +22,12 @@ from cli_commands import (
     default_workers,
     open_ledger,
 )
+from cli_commands.followup import write_csv, write_text_file
 from engine.actions.ledger import LedgerError, now
 from engine.nightly.analysis import agent_metrics, draw_sample, totals, week_days
 from engine.nightly.config import DEFAULT_CONFIG, LEVELS, NightlyConfig, load_config
 from engine.nightly.run import NightlyBusy, night_inputs, run_night
+from engine.outputs import OutputRefused
 from engine.rules.problems import RulePackError
 
 EXIT_ALERT = 5  # --fail-on-alert: an early warning at or above the level was raised
@@ -113,7 +115,7 @@ def nightly_command(
         if workers is None and cluster is None:
             workers = default_workers(paths or night_inputs(config, day)[0])
         result = run_night(config, day, paths, workers=workers or 1, cluster=cluster)
-    except (NightlyBusy, LedgerError) as exc:
+    except (NightlyBusy, LedgerError, OutputRefused) as exc:
         raise UserError(str(exc)) from None
     except (OSError, TimeoutError) as exc:
         if cluster is None:
@@ -163,16 +165,11 @@ def sample_export(
     kind, period = ("daily", day_text) if day_text else ("weekly", week or "")
     with open_ledger(config.database) as ledger:
         sample = draw_sample(ledger, config, kind, period, by="sample export")
-        with out_file.open("w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["call_id", "agent_id", "started_at", "kind", "period", "seed"])
-            for call_id in sample.calls:
-                row = ledger.db.execute(
-                    "SELECT agent_id, started_at FROM calls WHERE call_id = ?", (call_id,)
-                ).fetchone()
-                writer.writerow(
-                    [call_id, row["agent_id"], row["started_at"], kind, period, sample.seed]
-                )
+        rows = [ledger.db.execute("SELECT agent_id, started_at FROM calls WHERE call_id = ?",
+                                  (call_id,)).fetchone() for call_id in sample.calls]
+        write_csv(out_file, ["call_id", "agent_id", "started_at", "kind", "period", "seed"],
+                  ([call_id, row["agent_id"], row["started_at"], kind, period, sample.seed]
+                   for call_id, row in zip(sample.calls, rows, strict=True)))
     click.echo(f"{len(sample.calls)} call(s) of the {kind} sample {period} → {out_file}")
 
 
@@ -233,8 +230,8 @@ def export_examples(out_file: Path, config_path: Path) -> None:
         for row in rows
     ]
     header = "# Overturned findings: paste each 'compliant' call into its rule's examples.\n"
-    out_file.write_text(header + yaml.safe_dump(examples, allow_unicode=True, sort_keys=False),
-                        encoding="utf-8")
+    write_text_file(out_file, header + yaml.safe_dump(examples, allow_unicode=True,
+                                                      sort_keys=False))
     click.echo(f"{len(rows)} overturned finding(s) → {out_file}")
 
 
