@@ -116,7 +116,7 @@ def _same_file(a: Path, b: Path) -> bool:
 # -- atomic writing --------------------------------------------------------------------------
 
 
-def _mode_for(path: Path) -> int:
+def output_mode(path: Path) -> int:
     """An existing output keeps its permissions; a new one gets the usual ones (umask)."""
     try:
         return path.stat().st_mode & 0o777
@@ -145,7 +145,7 @@ def atomic_writer(path: Path, guard: OutputGuard | None = None) -> Iterator[IO[b
             yield out
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(temporary, _mode_for(path))
+        os.chmod(temporary, output_mode(path))
         if guard is not None:
             guard.check(path)  # the file may have appeared while this one was written
         elif path.is_symlink():

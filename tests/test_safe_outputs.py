@@ -238,3 +238,37 @@ def test_check_shows_control_characters_in_speech_escaped(tmp_path):
     assert result.exit_code == 0, result.output
     assert "\x9b" not in result.output and "\u202e" not in result.output
     assert "绝对免费体验\\x9b2J\\u202e" in result.output
+
+
+# -- audit and transcribe outputs ---------------------------------------------------------------
+
+
+def test_audit_never_replaces_a_stranger_s_file_in_its_output_folder(tmp_path):
+    calls = write_jsonl(tmp_path / "in" / "c.jsonl", CALL)
+    out = tmp_path / "project"
+    out.mkdir()
+    summary = out / "summary.json"
+    summary.write_text('{"project": "budget 2027"}\n', encoding="utf-8")
+    ledger = tmp_path / "ledger.db"
+    result = CliRunner().invoke(main, ["--rules-root", RULES, "audit", str(calls), "--out",
+                                       str(out), "--db", str(ledger),
+                                       "--policy", str(REPO / "rules" / "actions.yaml")])
+    assert result.exit_code == 2, result.output
+    assert f"{summary} exists and is not an earlier output" in result.output
+    assert summary.read_text(encoding="utf-8") == '{"project": "budget 2027"}\n'
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
+    with Ledger(ledger) as opened:  # refused before a call was recorded
+        assert opened.db.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == 0
+    summary.unlink()
+    for _ in range(2):  # its own folder, re-run: replaced
+        result = CliRunner().invoke(main, ["--rules-root", RULES, "audit", str(calls), "--out",
+                                           str(out), "--no-ledger"])
+        assert result.exit_code == 0, result.output
+    target = tmp_path / "elsewhere.jsonl"
+    target.write_text("keep\n", encoding="utf-8")
+    (out / "verdicts.jsonl").unlink()
+    (out / "verdicts.jsonl").symlink_to(target)
+    result = CliRunner().invoke(main, ["--rules-root", RULES, "audit", str(calls), "--out",
+                                       str(out), "--no-ledger"])
+    assert result.exit_code == 2 and "is a symbolic link" in result.output
+    assert target.read_text(encoding="utf-8") == "keep\n"
