@@ -272,3 +272,22 @@ def test_audit_never_replaces_a_stranger_s_file_in_its_output_folder(tmp_path):
                                        str(out), "--no-ledger"])
     assert result.exit_code == 2 and "is a symbolic link" in result.output
     assert target.read_text(encoding="utf-8") == "keep\n"
+
+
+def test_transcribe_never_replaces_a_recording_or_a_transcript_it_did_not_write(tmp_path):
+    recording = tmp_path / "stereo.wav"
+    recording.write_bytes((REPO / "tests" / "fixtures" / "audio" / "stereo_optout.wav")
+                          .read_bytes())
+    platform = write_jsonl(tmp_path / "platform.jsonl", CALL)
+    for out, why in ((recording, "is one of the recordings"),
+                     (platform, "is not an earlier output")):
+        before = digest(out)
+        result = CliRunner().invoke(main, ["transcribe", str(recording), "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert why in result.output
+        assert digest(out) == before
+    out = tmp_path / "calls.jsonl"
+    for _ in range(2):
+        result = CliRunner().invoke(main, ["transcribe", str(recording), "--out", str(out)])
+        assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text(encoding="utf-8"))["recording"]["channels"] == 2
