@@ -381,22 +381,27 @@ def reject_blacklist(entry_id: int, by: str, reason: str, db_path: Path) -> None
     _decide(db_path, entry_id, False, by, reason)
 
 
+def _spoken(text: str) -> str:
+    return escape_controls(mask_numbers_in_text(text))
+
+
 def evidence_lines(evidence_json: str | None) -> list[str]:
-    """Each piece of evidence as `[mm:ss] "quoted words"`, numbers masked."""
+    """Each piece of evidence as `[mm:ss] "quoted words"`, numbers masked and control
+    characters escaped (the words go straight to the reviewer's terminal)."""
     lines = []
     for item in json_list(evidence_json):
         if isinstance(item, dict):
             quote = str(item.get("quote") or item.get("text") or "")
             start = item.get("start")
             when = clock(start) if isinstance(start, (int, float)) else clock(None)
-            line = f'[{when}] "{mask_numbers_in_text(quote)}"'
+            line = f'[{when}] "{_spoken(quote)}"'
             text = str(item.get("text") or "")
             if text and text != quote:
                 turn = item.get("turn")
                 where = f"turn #{turn + 1}: " if isinstance(turn, int) else ""
-                line += f"\n      {where}{mask_numbers_in_text(text)}"
+                line += f"\n      {where}{_spoken(text)}"
         else:
-            line = f'[{clock(None)}] "{mask_numbers_in_text(str(item))}"'
+            line = f'[{clock(None)}] "{_spoken(str(item))}"'
         lines.append(line)
     return lines or ["(no evidence recorded)"]
 

@@ -227,6 +227,20 @@ def test_a_table_on_the_terminal_shows_control_characters_escaped(db):  # noqa: 
     assert "A01\\x1b[2J\\x07" in result.output
 
 
+def test_blacklist_review_shows_quoted_speech_with_control_characters_escaped(db):  # noqa: F811
+    evidence = [{"quote": "投诉\x1b[2J", "text": "我要投诉\x1b[2J你们\x07", "start": 3.0,
+                 "turn": 1}]
+    ledger = Ledger(db)
+    with ledger.transaction():
+        ledger.db.execute("UPDATE blacklist SET evidence = ? WHERE id = 1",
+                          (json.dumps(evidence),))
+    ledger.close()
+    result = run(db, "blacklist", "review", "--by", "Wang", input="q\n")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert '"投诉\\x1b[2J"' in result.output and "我要投诉\\x1b[2J你们\\x07" in result.output
+
+
 def test_check_shows_control_characters_in_speech_escaped(tmp_path):
     # The loader turns C0 controls in speech into spaces; a C1 CSI (clear the screen on
     # terminals that honour 8-bit controls) and a right-to-left override get through.
