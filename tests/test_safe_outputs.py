@@ -8,6 +8,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,10 +16,13 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cli import main
 from engine.actions.ledger import Ledger
 from engine.nightly.config import load_config
+from engine.outputs import atomic_writer, write_csv_rows
 from tests.conftest import REPO
 from tests.test_cli import CALL, RULES, write_jsonl
 from tests.test_followup_cli import CAMPAIGN, db, run  # noqa: F401  (db is a fixture)
@@ -34,7 +38,7 @@ def digest(path: Path) -> str:
 
 
 def cells_of(path: Path) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))
+    return list(csv.reader(io.StringIO(path.read_bytes().decode("utf-8-sig"), newline="")))
 
 
 # -- --out never replaces what the command did not make --------------------------------------
@@ -103,6 +107,12 @@ def test_scrub_never_replaces_another_campaign_list_with_the_same_columns(db, tm
     for _ in range(2):  # re-running into its own clean list and removed rows is fine
         result = run(db, "suppress", "scrub", str(campaign), "--out", str(clean))
         assert result.exit_code == 0, result.output
+    budget = tmp_path / "budget.csv"
+    budget.write_text("month,amount\n", encoding="utf-8")
+    result = run(db, "suppress", "scrub", str(campaign), "--out", str(clean),
+                 "--removed", str(budget))
+    assert result.exit_code == 2, result.output
+    assert budget.read_text(encoding="utf-8") == "month,amount\n"
 
 
 # -- spreadsheet cells ------------------------------------------------------------------------
@@ -124,6 +134,21 @@ def test_exported_csv_cells_never_start_a_formula_but_numbers_stay_dialable(db, 
     assert rows["2"][3] == "'＝1+1"
     assert rows["1"][2] == "+8613800138000"  # E.164: the dialer dials it as it is
     assert rows["2"][2] == "+8613912345678"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=12), min_size=1, max_size=5))
+def test_no_csv_cell_reads_back_as_a_formula(tmp_path_factory, cells):
+    out = tmp_path_factory.mktemp("csv") / "out.csv"
+    with atomic_writer(out) as handle:
+        write_csv_rows(handle, ["h"] * len(cells), [cells])
+    (read,) = cells_of(out)[1:]
+    for given_cell, cell in zip(cells, read, strict=True):
+        if cell.startswith(("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")):
+            assert re.fullmatch(r"[+-][0-9][0-9 ().*-]*", cell), cell  # a plain number
+            assert cell == given_cell
+        else:
+            assert cell in (given_cell, "'" + given_cell)
 
 
 # -- the nightly report: cells, control characters, masking -----------------------------------
