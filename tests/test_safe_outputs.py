@@ -164,7 +164,8 @@ def centre(tmp_path_factory) -> Path:
     monday = night(MONDAY, 0)[:12]
     for record in monday:
         if record["agent_id"] == "A03":
-            record["turns"][-1]["text"] = "好的，已经为您开通了，有问题打我手机13912345678"
+            record["turns"][-1]["text"] = ("好的，已经为您开通了，有问题打我手机13912345678"
+                                         "或者座机幺三九一二三四五六七八")
     tuesday = night(TUESDAY, 0)[:12]
     tuesday.append({**call(TUESDAY, 50, "A03", [t for t in monday[2]["turns"]]),
                     "call_id": FORMULA_ID})
@@ -197,7 +198,8 @@ def test_the_nightly_report_quotes_a_number_said_in_a_turn_masked(centre):
         evidence = " ".join(r[0] for r in ledger.db.execute("SELECT evidence FROM findings"))
     assert "13912345678" in evidence  # the turn with the number is quoted as evidence
     page = (report(centre, MONDAY) / "report.html").read_text(encoding="utf-8")
-    assert "有问题打我手机139****5678" in page
+    assert "有问题打我手机139****5678或者座机幺三九****五六七八" in page
+    assert "一二三四" not in page
     assert "13912345678" not in page and "1234" not in page.replace("12345678", "")
 
 
