@@ -117,11 +117,14 @@ def transcribe_command(app: App, recordings: tuple[Path, ...], out_file: Path, e
     pool = (multiprocessing.get_context("spawn").Pool(workers, _start, (options,))
             if workers > 1 else None)
     results = pool.imap(_one, files) if pool else map(_one, files)
-    with output_errors(out_file), atomic_writer(out_file, guard) as handle, \
-            click.progressbar(
-                results, length=len(files), label="transcribing", file=sys.stderr,
-                item_show_func=lambda r: f"{seconds / 60:.1f} audio min" if r else None,
-            ) as bar:
+    with (
+        output_errors(out_file),
+        atomic_writer(out_file, guard) as handle,
+        click.progressbar(
+            results, length=len(files), label="transcribing", file=sys.stderr,
+            item_show_func=lambda r: f"{seconds / 60:.1f} audio min" if r else None,
+        ) as bar,
+    ):
         for path, record, problem in bar:
             if record is None:
                 failed += 1
