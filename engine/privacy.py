@@ -12,20 +12,21 @@ _SPOKEN = "零〇洞幺一二两三四五六七八九"
 # What people and exports put between a number's digit groups: spaces, hyphens, dots and
 # commas, ASCII or full-width. The list separator 、 is not one: 一、二、三 is a list.
 _SEPARATOR = "[ \u3000\\-.,，．－]"
-# Seven or more digits with separators between them: written (an optional leading plus,
-# an optional final X, the check character of an 18-character resident ID card), or read
-# aloud. The two are not mixed: 一1000元 is "one" and an amount.
+# Seven or more digits with separators between them: written (with an optional final X,
+# the check character of an 18-character resident ID card), or read aloud. The two are not
+# mixed: 一1000元 is "one" and an amount. A leading + is not part of the run: it hides
+# nothing.
 _NUMBER_IN_TEXT = re.compile(
-    rf"[+＋]?[{_ARABIC}](?:{_SEPARATOR}?[{_ARABIC}]){{5,}}(?:{_SEPARATOR}?[Xx](?![A-Za-z]))?"
-    rf"|[{_SPOKEN}](?:{_SEPARATOR}?[{_SPOKEN}]){{5,}}"
+    rf"[{_ARABIC}](?:{_SEPARATOR}?[{_ARABIC}]){{6,}}(?:{_SEPARATOR}?[Xx](?![A-Za-z]))?"
+    rf"|[{_SPOKEN}](?:{_SEPARATOR}?[{_SPOKEN}]){{6,}}"
 )
 # Digit runs that are not phone numbers: a date at the start of a run, an amount with
 # thousands separators, a decimal number.
 _DATE_FIRST = re.compile(r"[0-9０-９]{4}[-./．][0-9０-９]{1,2}[-./．][0-9０-９]{1,2}(?![0-9０-９])")
-_GROUPED_AMOUNT = re.compile(r"[+＋]?[0-9]{1,3}(?:[,，][0-9]{3})+(?:[.．][0-9]+)?")
+_GROUPED_AMOUNT = re.compile(r"[0-9]{1,3}(?:[,，][0-9]{3})+(?:[.．][0-9]+)?")
 _DECIMAL = re.compile(r"[0-9０-９]+[.．][0-9０-９]+")
 _COMMA = re.compile("[,，]")
-_MAINLAND_MOBILE = re.compile(r"(?:\+?86)?1[3-9][0-9]{9}")
+_MAINLAND_MOBILE = re.compile(r"(?:86)?1[3-9][0-9]{9}")
 # Letters glued before a number that still make it a number (tel13912345678); any other
 # glued letters make it an identifier (call id C20261123-0009), left alone.
 _NUMBER_WORDS = frozenset({"tel", "phone", "mobile", "mob", "cell", "fax", "no", "num",
@@ -66,7 +67,7 @@ def _masked_run(match: re.Match[str]) -> str:
     run = match.group(0)
     glued = _LETTERS_BEFORE.search(match.string, 0, match.start())
     if glued and glued.group(0).lower() not in _NUMBER_WORDS and not _MAINLAND_MOBILE.match(
-            run.lstrip("+＋")):
+            run):
         return run
     date = _DATE_FIRST.match(run)
     if date:  # a date, maybe followed by more: mask what follows on its own
@@ -75,7 +76,4 @@ def _masked_run(match: re.Match[str]) -> str:
         return run
     if any(sum(_is_digit(c) for c in part) < 3 for part in _COMMA.split(run)):
         return run  # a comma after a short number is speech: 1月1日，10000元 said as 1，10000
-    digits = [i for i, c in enumerate(run) if _is_digit(c) or c in "Xx"]
-    if len(digits) < 7:
-        return run
-    return _hidden(run, digits)
+    return _hidden(run, [i for i, c in enumerate(run) if _is_digit(c) or c in "Xx"])

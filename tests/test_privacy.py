@@ -14,7 +14,9 @@ from engine.privacy import mask_numbers_in_text, mask_phone
 @pytest.mark.parametrize(
     ("number", "masked"),
     [("13800138000", "138****8000"), ("+86 138-0013-8000", "+86 1**-****-8000"),
-     ("555-0142", "55*-**42"), ("+1 555-0142-9876", "+1 55*-****-9876"), ("12", "**")],
+     ("555-0142", "55*-**42"), ("+1 555-0142-9876", "+1 55*-****-9876"), ("12", "**"),
+     ("123", "***"), ("5551234567", "555***4567"),
+     ("幺三九一二三四五六七八", "幺三九****五六七八")],
 )
 def test_mask_phone(number, masked):
     assert mask_phone(number) == masked
@@ -47,6 +49,8 @@ def test_mask_numbers_in_text_keeps_length_and_non_phones(text, masked):
         ("身份证11010519491231002X，核对", "身份证110***********002X，核对"),
         ("身份证号码110105194912310021", "身份证号码110***********0021"),
         ("2026-11-23 13912345678 来电", "2026-11-23 139****5678 来电"),
+        ("电话1391-23-45678", "电话139*-**-*5678"),  # not a date: the day has three digits
+        ("号码1234567", "号码12***67"),
     ],
 )
 def test_numbers_written_or_read_any_way_are_masked(text, masked):
@@ -56,7 +60,8 @@ def test_numbers_written_or_read_any_way_are_masked(text, masked):
 @pytest.mark.parametrize(
     "text",
     ["日期2026-11-23", "2026.11.23到期", "2026-11-23 10:00 来电", "每月19.9元", "试用30天",
-     "总价1,299,000元", "金额1234567.50元", "一、二、三、四、五、六、七", "第十一月二十三日",
+     "总价1,299,000元", "总价123,456,789元", "编号123456", "金额1234567.50元",
+     "一、二、三、四、五、六、七", "第十一月二十三日", "口令一二三四五六",
      "订单ORDER20261123001", "通话C20261123-0009", "版本3.14159265"],
 )
 def test_dates_amounts_lists_and_identifiers_stay_readable(text):
