@@ -26,6 +26,7 @@ _DATE_FIRST = re.compile(r"[0-9０-９]{4}[-./．][0-9０-９]{1,2}[-./．][0-9�
 _GROUPED_AMOUNT = re.compile(r"[0-9]{1,3}(?:[,，][0-9]{3})+(?:[.．][0-9]+)?")
 _DECIMAL = re.compile(r"[0-9０-９]+[.．][0-9０-９]+")
 _COMMA = re.compile("[,，]")
+_COMMA_KEPT = re.compile("([,，])")
 _MAINLAND_MOBILE = re.compile(r"(?:86)?1[3-9][0-9]{9}")
 # Letters glued before a number that still make it a number (tel13912345678); any other
 # glued letters make it an identifier (call id C20261123-0009), left alone.
@@ -75,5 +76,8 @@ def _masked_run(match: re.Match[str]) -> str:
     if _GROUPED_AMOUNT.fullmatch(run) or _DECIMAL.fullmatch(run):
         return run
     if any(sum(_is_digit(c) for c in part) < 3 for part in _COMMA.split(run)):
-        return run  # a comma after a short number is speech: 1月1日，10000元 said as 1，10000
+        # A comma next to a short number is speech (1月1日，10000元 said as 1，10000), not a
+        # separator inside one number: each part is a run of its own.
+        return "".join(piece if _COMMA.fullmatch(piece) else mask_numbers_in_text(piece)
+                       for piece in _COMMA_KEPT.split(run))
     return _hidden(run, [i for i, c in enumerate(run) if _is_digit(c) or c in "Xx"])
