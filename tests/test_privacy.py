@@ -51,6 +51,8 @@ def test_mask_numbers_in_text_keeps_length_and_non_phones(text, masked):
         ("2026-11-23 13912345678 来电", "2026-11-23 139****5678 来电"),
         ("电话1391-23-45678", "电话139*-**-*5678"),  # not a date: the day has three digits
         ("号码1234567", "号码12***67"),
+        ("ABC8613912345678", "ABC861******5678"),  # a mainland mobile, even glued
+        ("发TD退订，座机0571-8888-1234", "发TD退订，座机057*-****-1234"),
     ],
 )
 def test_numbers_written_or_read_any_way_are_masked(text, masked):
@@ -62,6 +64,7 @@ def test_numbers_written_or_read_any_way_are_masked(text, masked):
     ["日期2026-11-23", "2026.11.23到期", "2026-11-23 10:00 来电", "每月19.9元", "试用30天",
      "总价1,299,000元", "总价123,456,789元", "编号123456", "金额1234567.50元",
      "一、二、三、四、五、六、七", "第十一月二十三日", "口令一二三四五六",
+     "截止2000/01/01，10000元",
      "订单ORDER20261123001", "通话C20261123-0009", "版本3.14159265"],
 )
 def test_dates_amounts_lists_and_identifiers_stay_readable(text):
