@@ -332,3 +332,22 @@ def test_transcribe_never_replaces_a_recording_or_a_transcript_it_did_not_write(
         result = CliRunner().invoke(main, ["transcribe", str(recording), "--out", str(out)])
         assert result.exit_code == 0, result.output
     assert json.loads(out.read_text(encoding="utf-8"))["recording"]["channels"] == 2
+
+
+def test_eval_json_never_replaces_the_calls_or_the_labels(tmp_path):
+    calls = write_jsonl(tmp_path / "calls.jsonl", CALL)
+    labels = write_jsonl(tmp_path / "calls.labels.jsonl",
+                         {"call_id": "C-1", "violations": ["consent"]})
+    for target in (calls, labels):
+        before = digest(target)
+        result = CliRunner().invoke(main, ["--rules-root", RULES, "eval", str(calls),
+                                           str(labels), "--json", str(target)])
+        assert result.exit_code == 2, result.output
+        assert f"{target} is the " in result.output
+        assert digest(target) == before
+    out = tmp_path / "scores.json"
+    for _ in range(2):
+        result = CliRunner().invoke(main, ["--rules-root", RULES, "eval", str(calls),
+                                           str(labels), "--json", str(out)])
+        assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text(encoding="utf-8"))["schema"] == "callaudit.eval/1"
