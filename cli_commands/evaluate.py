@@ -12,7 +12,7 @@ from cli_commands.followup import output_errors
 from engine.audit import CallAudit, NoPackForLanguage, PackChooser, audit_call
 from engine.evaluation import evaluate, label_files, read_labels
 from engine.model import Call, Rejected
-from engine.outputs import OutputGuard, atomic_writer, starts_with
+from engine.outputs import OutputGuard, atomic_writer, head_has
 from engine.report.evaluation import format_report, report_json
 from engine.rules.problems import RulePackError
 from engine.transcripts import load_calls
@@ -34,7 +34,7 @@ def eval_command(app: App, calls: Path, labels: Path, rules_pack: Path | None,
     Every miss and false alarm is listed with the call and the rule.
     """
     # The JSON may replace only an earlier report, never the calls or the labels it scores.
-    guard = OutputGuard(starts_with('"callaudit.eval/'), {calls: "the calls being scored",
+    guard = OutputGuard(head_has('"callaudit.eval/'), {calls: "the calls being scored",
                                                           labels: "the labels file"})
     if json_out is not None:
         with output_errors(json_out):

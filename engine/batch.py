@@ -26,7 +26,7 @@ from engine.actions.runner import FollowUp
 from engine.audit import CallAudit, NoPackForLanguage, PackChooser, audit_call
 from engine.findings import FINDING_SCHEMA, REJECT_SCHEMA, VERDICT_SCHEMA
 from engine.model import Call, Rejected, SourceRef
-from engine.outputs import OutputGuard, first_line_has, output_mode, starts_with
+from engine.outputs import OutputGuard, first_line_has, head_has, output_mode
 from engine.report.records import finding_record, reject_record, verdict_record
 from engine.rules.pack import RulePack
 from engine.transcripts import load_calls
@@ -43,7 +43,7 @@ OUTPUT_GUARDS = {
     "verdicts.jsonl": OutputGuard(first_line_has(VERDICT_SCHEMA.split("/")[0] + "/")),
     "findings.jsonl": OutputGuard(first_line_has(FINDING_SCHEMA.split("/")[0] + "/")),
     "rejects.jsonl": OutputGuard(first_line_has(REJECT_SCHEMA.split("/")[0] + "/")),
-    "summary.json": OutputGuard(starts_with(SUMMARY_SCHEMA.split("/")[0] + "/")),
+    "summary.json": OutputGuard(head_has(SUMMARY_SCHEMA.split("/")[0] + "/")),
 }
 IN_FLIGHT_PER_WORKER = 3  # shards queued or being audited per worker process
 # Allocations between two runs of the cycle collector's youngest generation during an audit

@@ -51,7 +51,7 @@ def first_line_has(marker: str) -> Callable[[str], bool]:
     return lambda head: marker in head.split("\n", 1)[0]
 
 
-def starts_with(marker: str) -> Callable[[str], bool]:
+def head_has(marker: str) -> Callable[[str], bool]:
     """Recognise an earlier output by a marker in its first few lines (summary.json)."""
     return lambda head: marker in head[:1024]
 
