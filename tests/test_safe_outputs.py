@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from cli import main
 from engine.actions.ledger import Ledger
 from engine.nightly.config import load_config
-from engine.outputs import atomic_writer, write_csv_rows
+from engine.outputs import OutputRefused, atomic_writer, write_csv_rows, write_text
 from tests.conftest import REPO
 from tests.test_cli import CALL, RULES, write_jsonl
 from tests.test_followup_cli import CAMPAIGN, db, run  # noqa: F401  (db is a fixture)
@@ -351,3 +351,26 @@ def test_eval_json_never_replaces_the_calls_or_the_labels(tmp_path):
                                            str(labels), "--json", str(out)])
         assert result.exit_code == 0, result.output
     assert json.loads(out.read_text(encoding="utf-8"))["schema"] == "callaudit.eval/1"
+
+
+# -- the writing itself ---------------------------------------------------------------------------
+
+
+def test_a_write_that_fails_half_way_leaves_the_earlier_file_whole(tmp_path):
+    report = tmp_path / "report.html"
+    report.write_text("<p>yesterday</p>\n", encoding="utf-8")
+    with pytest.raises(RuntimeError), atomic_writer(report) as out:
+        out.write(b"<p>half of to")
+        raise RuntimeError("disk gone")
+    assert report.read_text(encoding="utf-8") == "<p>yesterday</p>\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+def test_a_report_file_is_never_written_through_a_link(tmp_path):
+    target = tmp_path / "hosts"
+    target.write_text("127.0.0.1 localhost\n", encoding="utf-8")
+    link = tmp_path / "report.html"
+    link.symlink_to(target)
+    with pytest.raises(OutputRefused, match="is a symbolic link"):
+        write_text(link, "<p>report</p>\n")
+    assert target.read_text(encoding="utf-8") == "127.0.0.1 localhost\n"
