@@ -22,7 +22,14 @@ from hypothesis import strategies as st
 from cli import main
 from engine.actions.ledger import Ledger
 from engine.nightly.config import load_config
-from engine.outputs import OutputRefused, atomic_writer, write_csv_rows, write_text
+from engine.outputs import (
+    OutputGuard,
+    OutputRefused,
+    atomic_writer,
+    first_line_is,
+    write_csv_rows,
+    write_text,
+)
 from tests.conftest import REPO
 from tests.test_cli import CALL, RULES, write_jsonl
 from tests.test_followup_cli import CAMPAIGN, db, run  # noqa: F401  (db is a fixture)
@@ -124,6 +131,7 @@ def test_exported_csv_cells_never_start_a_formula_but_numbers_stay_dialable(db, 
         ledger.db.execute("UPDATE callbacks SET call_id = ?, agent_id = ? WHERE id = 1",
                           (FORMULA_ID, "@SUM(1+1)*cmd|' /C calc'!A0"))
         ledger.db.execute("UPDATE callbacks SET agent_id = ? WHERE id = 2", ("＝1+1",))
+        ledger.db.execute("UPDATE callbacks SET agent_id = ? WHERE id = 4", ("-2-sum(a1)",))
     ledger.close()
     out = tmp_path / "dialer.csv"
     result = run(db, *EXPORTS[0], "--out", str(out))
@@ -132,6 +140,7 @@ def test_exported_csv_cells_never_start_a_formula_but_numbers_stay_dialable(db, 
     assert rows["1"][1] == "'" + FORMULA_ID
     assert rows["1"][3] == "'@SUM(1+1)*cmd|' /C calc'!A0"
     assert rows["2"][3] == "'＝1+1"
+    assert rows["4"][3] == "'-2-sum(a1)"
     assert rows["1"][2] == "+8613800138000"  # E.164: the dialer dials it as it is
     assert rows["2"][2] == "+8613912345678"
 
@@ -374,3 +383,13 @@ def test_a_report_file_is_never_written_through_a_link(tmp_path):
     with pytest.raises(OutputRefused, match="is a symbolic link"):
         write_text(link, "<p>report</p>\n")
     assert target.read_text(encoding="utf-8") == "127.0.0.1 localhost\n"
+
+
+def test_a_file_that_appears_while_an_output_is_written_is_not_replaced(tmp_path):
+    out = tmp_path / "export.csv"
+    guard = OutputGuard(first_line_is("call_id,phone"))
+    with pytest.raises(OutputRefused, match="not an earlier output"), \
+            atomic_writer(out, guard) as handle:
+        handle.write(b"call_id,phone\r\n")
+        out.write_text("someone else's\n", encoding="utf-8")  # saved meanwhile
+    assert out.read_text(encoding="utf-8") == "someone else's\n"
