@@ -253,7 +253,9 @@ def write_xlsx(out: IO[bytes], sheets: Mapping[str, tuple[Sequence[str], Iterabl
     they start with '='; marked quote-prefixed so editing them in Excel keeps them text);
     numbers stay numbers; None and NaN are empty cells."""
     from openpyxl import Workbook
+    from openpyxl.styles import Font
 
+    bold = Font(bold=True)
     workbook = Workbook()
     workbook.remove(workbook.active)
     for name, (header, rows) in sheets.items():
@@ -271,6 +273,8 @@ def write_xlsx(out: IO[bytes], sheets: Mapping[str, tuple[Sequence[str], Iterabl
                         cell.quotePrefix = True
                 else:
                     cell.value = value
+                if r == 1:
+                    cell.font = bold  # the header, as pandas wrote it
     workbook.save(out)
 
 
