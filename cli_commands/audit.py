@@ -27,6 +27,7 @@ from engine.actions.runner import FollowUp
 from engine.audit import NoPackForLanguage, PackChooser, audit_call, context_for
 from engine.batch import Progress, StrictInputError, run_batch
 from engine.model import Call, Rejected
+from engine.outputs import OutputRefused
 from engine.report.text import format_call_audit, format_matches
 from engine.rules.base import SEVERITIES, severity_rank
 from engine.rules.problems import RulePackError
@@ -179,6 +180,9 @@ def audit_command(
     except RulePackError as exc:
         counter.close()
         raise RulePackFailed(exc.render()) from None
+    except OutputRefused as exc:
+        counter.close()
+        raise UserError(str(exc)) from None
     except StrictInputError as exc:
         counter.close()
         click.echo(f"rejected (--strict): {exc.rejected}", err=True)

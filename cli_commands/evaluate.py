@@ -8,9 +8,11 @@ from pathlib import Path
 import click
 
 from cli_commands import EXIT_OK, EXIT_USAGE, App, RulePackFailed, UserError, workspace_option
+from cli_commands.followup import output_errors
 from engine.audit import CallAudit, NoPackForLanguage, PackChooser, audit_call
 from engine.evaluation import evaluate, label_files, read_labels
 from engine.model import Call, Rejected
+from engine.outputs import OutputGuard, atomic_writer, head_has
 from engine.report.evaluation import format_report, report_json
 from engine.rules.problems import RulePackError
 from engine.transcripts import load_calls
@@ -32,6 +34,12 @@ def eval_command(app: App, calls: Path, labels: Path, rules_pack: Path | None,
     LABELS is a file of {"call_id", "violations"} lines, or a folder of *.labels.jsonl.
     Every miss and false alarm is listed with the call and the rule.
     """
+    # The JSON may replace only an earlier report, never the calls or the labels it scores.
+    guard = OutputGuard(head_has('"callaudit.eval/'), {calls: "the calls being scored",
+                                                          labels: "the labels file"})
+    if json_out is not None:
+        with output_errors(json_out):
+            guard.check(json_out)
     try:
         chooser = PackChooser(app.rules_root, rules_pack)
     except RulePackError as exc:
@@ -53,8 +61,9 @@ def eval_command(app: App, calls: Path, labels: Path, rules_pack: Path | None,
     for item in rejected:
         click.echo(f"REJECTED    {item}", err=True)
     if json_out is not None:
-        json_out.write_text(json.dumps(report_json(report), ensure_ascii=False, indent=2) + "\n",
-                            encoding="utf-8")
+        text = json.dumps(report_json(report), ensure_ascii=False, indent=2) + "\n"
+        with output_errors(json_out), atomic_writer(json_out, guard) as out:
+            out.write(text.encode("utf-8"))
     raise SystemExit(EXIT_USAGE if problems else EXIT_OK)
 
 

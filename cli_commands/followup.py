@@ -14,12 +14,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sqlite3
-import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,15 @@ import click
 from cli_commands import EXIT_OK, DayType, UserError, ledger_option, open_ledger
 from engine.actions.ledger import Ledger, LedgerError
 from engine.actions.phones import normalize_phone
+from engine.outputs import (
+    OutputGuard,
+    OutputRefused,
+    atomic_writer,
+    csv_row,
+    escape_controls,
+    first_line_is,
+    write_csv_rows,
+)
 from engine.privacy import mask_numbers_in_text, mask_phone
 from engine.report.text import clock
 
@@ -113,9 +121,10 @@ def _width(text: str) -> int:
 
 
 def echo_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Columns aligned for a terminal (Chinese characters count two cells)."""
-    cells = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in r]
-                                           for r in rows]
+    """Columns aligned for a terminal (Chinese characters count two cells); control
+    characters in the ledger's text shown escaped, so a cell cannot steer the terminal."""
+    cells = [[escape_controls(str(h)) for h in headers]] + [
+        ["" if v is None else escape_controls(str(v)) for v in r] for r in rows]
     widths = [max(_width(r[i]) for r in cells) for i in range(len(headers))]
     for n, row in enumerate(cells):
         line = "  ".join(v + " " * (w - _width(v)) for v, w in zip(row, widths, strict=True))
@@ -156,32 +165,49 @@ def csv_records(text: str) -> Iterator[tuple[int, list[str]]]:
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]], *,
-              encoding: str = "utf-8-sig", newline: str = "\r\n") -> int:
-    """Write under a temporary name, then rename: a reader never sees half a file."""
+              encoding: str = "utf-8-sig", newline: str = "\r\n",
+              written_with: Path | None = None) -> int:
+    """Write under a temporary name, then rename: a reader never sees half a file.
+
+    Cells that a spreadsheet would run as a formula are neutralised. An existing PATH is
+    replaced only when it is this command's own earlier output: its first line is this
+    header (and, with `written_with`, the file written beside it exists too: a scrubbed
+    list has the campaign's own header, so its removed rows vouch for it). Anything else,
+    the ledger, a configuration or another list, is refused.
+    """
+    header_line = csv_row(header, newline)
+    beside = written_with
+
+    def is_ours(head: str) -> bool:
+        return first_line_is(header_line)(head) and (beside is None or beside.is_file())
+
+    guard = OutputGuard(is_ours, encoding=encoding)
+    with output_errors(path), atomic_writer(path, guard) as out:
+        return write_csv_rows(out, header, rows, encoding=encoding, newline=newline)
+
+
+def write_text_file(path: Path, text: str, *, encoding: str = "utf-8") -> None:
+    """Write TEXT atomically; an existing PATH is replaced only when its first line is the
+    same as TEXT's (the marker comment such an output starts with)."""
+    guard = OutputGuard(first_line_is(text.split("\n", 1)[0]), encoding=encoding)
+    with output_errors(path), atomic_writer(path, guard) as out:
+        out.write(text.encode(encoding))
+
+
+@contextmanager
+def output_errors(path: Path) -> Iterator[None]:
+    """A refused or unwritable output as a user error naming the file."""
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise UserError(f"cannot write {path}: folder {folder} does not exist")
-    if path.is_dir():
-        raise UserError(f"cannot write {path}: it is a folder")
-    count = 0
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-        try:
-            with os.fdopen(handle, "w", encoding=encoding, newline="") as out:
-                writer = csv.writer(out, lineterminator=newline)
-                writer.writerow(header)
-                for row in rows:
-                    writer.writerow(["" if v is None else v for v in row])
-                    count += 1
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        yield
+    except OutputRefused as exc:
+        raise UserError(str(exc)) from None
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
     except UnicodeEncodeError as exc:
-        raise UserError(f"cannot write {path} as {encoding}: {exc.reason}") from None
-    return count
+        raise UserError(f"cannot write {path} as {exc.encoding}: {exc.reason}") from None
 
 
 def as_day(value: datetime | None) -> date | None:
@@ -482,22 +508,27 @@ def reverse_blacklist(ref: str, by: str, reason: str, to_status: str | None,
                f"{before} → {after} by {by}")
 
 
+def _spoken(text: str) -> str:
+    return escape_controls(mask_numbers_in_text(text))
+
+
 def evidence_lines(evidence_json: str | None) -> list[str]:
-    """Each piece of evidence as `[mm:ss] "quoted words"`, numbers masked."""
+    """Each piece of evidence as `[mm:ss] "quoted words"`, numbers masked and control
+    characters escaped (the words go straight to the reviewer's terminal)."""
     lines = []
     for item in json_list(evidence_json):
         if isinstance(item, dict):
             quote = str(item.get("quote") or item.get("text") or "")
             start = item.get("start")
             when = clock(start) if isinstance(start, (int, float)) else clock(None)
-            line = f'[{when}] "{mask_numbers_in_text(quote)}"'
+            line = f'[{when}] "{_spoken(quote)}"'
             text = str(item.get("text") or "")
             if text and text != quote:
                 turn = item.get("turn")
                 where = f"turn #{turn + 1}: " if isinstance(turn, int) else ""
-                line += f"\n      {where}{mask_numbers_in_text(text)}"
+                line += f"\n      {where}{_spoken(text)}"
         else:
-            line = f'[{clock(None)}] "{mask_numbers_in_text(str(item))}"'
+            line = f'[{clock(None)}] "{_spoken(str(item))}"'
         lines.append(line)
     return lines or ["(no evidence recorded)"]
 
@@ -723,7 +754,8 @@ def scrub(campaign: Path, out_path: Path, removed_path: Path | None, phone_colum
             if column < len(cells) and not unmasked:
                 shown[column] = mask_phone(given) or ""
             removed.append([*shown, "; ".join(why)])
-    write_csv(out_path, header, kept, encoding=encoding, newline=newline)
+    write_csv(out_path, header, kept, encoding=encoding, newline=newline,
+              written_with=removed_path)
     write_csv(removed_path, [*header, reason_name], removed, encoding=encoding, newline=newline)
     total = len(kept) + len(removed)
     detail = ", ".join(f"{name}: {n}" for name, n in sorted(reasons.items()))

@@ -30,6 +30,7 @@ from cli_commands import (
     read_config,
 )
 from cli_commands import config_option as workspace_config_option
+from cli_commands.followup import write_csv, write_text_file
 from engine.actions.ledger import Ledger, LedgerError, now
 from engine.actions.policy import load_policy
 from engine.model import Call
@@ -42,6 +43,7 @@ from engine.nightly.run import (
     run_night,
     write_atomically,
 )
+from engine.outputs import OutputRefused
 from engine.privacy import mask_numbers_in_text
 from engine.rules.base import SEVERITIES, VALIDITY_STANDARDS, RuleInfo
 from engine.rules.pack import PACK_FILE, display_path, load_pack
@@ -262,7 +264,7 @@ def _night(config: NightlyConfig, day_text: str, inputs: tuple[Path | str, ...],
             workers = default_workers(paths or night_inputs(config, day)[0])
         result = run_night(config, day, paths, on_record=progress, workers=workers or 1,
                            cluster=cluster)
-    except (NightlyBusy, LedgerError) as exc:
+    except (NightlyBusy, LedgerError, OutputRefused) as exc:
         raise UserError(str(exc)) from None
     except EmptyNight as exc:
         log.echo(f"warning: {exc}", err=True)
@@ -336,16 +338,11 @@ def sample_export(
     kind, period = ("daily", day_text) if day_text else ("weekly", week or "")
     with open_ledger(config.database) as ledger:
         sample = draw_sample(ledger, config, kind, period, by="sample export")
-        with out_file.open("w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["call_id", "agent_id", "started_at", "kind", "period", "seed"])
-            for call_id in sample.calls:
-                row = ledger.db.execute(
-                    "SELECT agent_id, started_at FROM calls WHERE call_id = ?", (call_id,)
-                ).fetchone()
-                writer.writerow(
-                    [call_id, row["agent_id"], row["started_at"], kind, period, sample.seed]
-                )
+        rows = [ledger.db.execute("SELECT agent_id, started_at FROM calls WHERE call_id = ?",
+                                  (call_id,)).fetchone() for call_id in sample.calls]
+        write_csv(out_file, ["call_id", "agent_id", "started_at", "kind", "period", "seed"],
+                  ([call_id, row["agent_id"], row["started_at"], kind, period, sample.seed]
+                   for call_id, row in zip(sample.calls, rows, strict=True)))
     click.echo(f"{len(sample.calls)} call(s) of the {kind} sample {period} → {out_file}")
 
 
@@ -498,7 +495,7 @@ def export_examples(out_file: Path, sources: tuple[Path | str, ...], unmasked: b
               "test`.\n")
     body = yaml.safe_dump(list(entries.values()), allow_unicode=True, sort_keys=False,
                           width=1000) if entries else "[]\n"
-    out_file.write_text(header + body, encoding="utf-8")
+    write_text_file(out_file, header + body)
     groups = Counter(c.group for c in cases)
     click.echo(f"{groups['compliant']} overturned finding(s), {groups['violating']} missed "
                f"violation(s): {exported} example(s) → {out_file}"

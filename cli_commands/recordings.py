@@ -10,6 +10,7 @@ import click
 import orjson
 
 from cli_commands import EXIT_OK, App, UserError, workspace_option
+from cli_commands.followup import output_errors
 from engine.audio.engines import ENGINES
 from engine.audio.transcribe import (
     TranscribeOptions,
@@ -19,9 +20,12 @@ from engine.audio.transcribe import (
     transcribe_recording,
 )
 from engine.audio.wav import AudioError
+from engine.outputs import OutputGuard, atomic_writer, first_line_has
 from engine.transcripts import AUDIO_SUFFIXES, expand_inputs
 
 _options: TranscribeOptions | None = None
+# How the first line of a file transcribe wrote looks: each call records its recording.
+TRANSCRIBED_MARKER = '"recording":{"file":'
 
 
 def _start(options: TranscribeOptions) -> None:
@@ -88,6 +92,14 @@ def transcribe_command(app: App, recordings: tuple[Path, ...], out_file: Path, e
     transcribed with speaker 'unknown', and the audit says which rules it could not apply.
     A recording's metadata comes from <name>.json beside it, --metadata, or --name-pattern.
     """
+    # Refused before a model is loaded: the output must not replace a recording, the
+    # metadata, or a transcript file transcribe did not write.
+    inputs = {path: "one of the recordings" for path in recordings}
+    guard = OutputGuard(first_line_has(TRANSCRIBED_MARKER),
+                        {**inputs, **({metadata_csv: "the metadata file"} if metadata_csv
+                                      else {})})
+    with output_errors(out_file):
+        guard.check(out_file)
     metadata = read_metadata_csv(metadata_csv) if metadata_csv else {}
     hints = pack_hints(app.rules_root, language) if hints_from_rules else ()
     options = TranscribeOptions(engine_name, model, language, agent_channel, name_pattern,
@@ -106,10 +118,14 @@ def transcribe_command(app: App, recordings: tuple[Path, ...], out_file: Path, e
     pool = (multiprocessing.get_context("spawn").Pool(workers, _start, (options,))
             if workers > 1 else None)
     results = pool.imap(_one, files) if pool else map(_one, files)
-    with out_file.open("wb") as handle, click.progressbar(
-        results, length=len(files), label="transcribing", file=sys.stderr,
-        item_show_func=lambda r: f"{seconds / 60:.1f} audio min" if r else None,
-    ) as bar:
+    with (
+        output_errors(out_file),
+        atomic_writer(out_file, guard) as handle,
+        click.progressbar(
+            results, length=len(files), label="transcribing", file=sys.stderr,
+            item_show_func=lambda r: f"{seconds / 60:.1f} audio min" if r else None,
+        ) as bar,
+    ):
         for path, record, problem in bar:
             if record is None:
                 failed += 1

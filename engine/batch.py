@@ -7,6 +7,7 @@ import hashlib
 import json
 import multiprocessing
 import multiprocessing.pool
+import os
 import pickle
 import threading
 from collections import Counter, deque
@@ -23,7 +24,9 @@ from engine import __version__
 from engine.actions.ledger import LedgerReader, Prepared, content_hash
 from engine.actions.runner import FollowUp
 from engine.audit import CallAudit, NoPackForLanguage, PackChooser, audit_call
+from engine.findings import FINDING_SCHEMA, REJECT_SCHEMA, VERDICT_SCHEMA
 from engine.model import Call, Rejected, SourceRef
+from engine.outputs import OutputGuard, first_line_has, head_has, output_mode
 from engine.report.records import finding_record, reject_record, verdict_record
 from engine.rules.pack import RulePack
 from engine.transcripts import load_calls
@@ -34,6 +37,14 @@ if TYPE_CHECKING:
 
 SUMMARY_SCHEMA = "callaudit.summary/1"
 OUTPUT_FILES = ("verdicts.jsonl", "findings.jsonl", "rejects.jsonl", "summary.json")
+# What each output looks like when an earlier audit wrote it (or empty): a file of that
+# name that starts otherwise is someone else's, and the audit refuses to replace it.
+OUTPUT_GUARDS = {
+    "verdicts.jsonl": OutputGuard(first_line_has(VERDICT_SCHEMA.split("/")[0] + "/")),
+    "findings.jsonl": OutputGuard(first_line_has(FINDING_SCHEMA.split("/")[0] + "/")),
+    "rejects.jsonl": OutputGuard(first_line_has(REJECT_SCHEMA.split("/")[0] + "/")),
+    "summary.json": OutputGuard(head_has(SUMMARY_SCHEMA.split("/")[0] + "/")),
+}
 IN_FLIGHT_PER_WORKER = 3  # shards queued or being audited per worker process
 # Allocations between two runs of the cycle collector's youngest generation during an audit
 # (Python's default: 700). See `_fewer_collections`.
@@ -122,15 +133,19 @@ def run_batch(
     """
     inputs = list(inputs)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for name in OUTPUT_FILES:  # before anything is audited or recorded in the ledger
+        OUTPUT_GUARDS[name].check(out_dir / name)
     summary = BatchSummary()
     started = datetime.now(timezone.utc)
     temp = {name: out_dir / f".{name}.partial" for name in OUTPUT_FILES}
+    made = {name: _fresh(path) for name, path in temp.items()}
+    os.close(made["summary.json"])
     try:
         with (
             _fewer_collections(),
-            temp["verdicts.jsonl"].open("wb") as verdicts,
-            temp["findings.jsonl"].open("wb") as findings,
-            temp["rejects.jsonl"].open("wb") as rejects,
+            os.fdopen(made["verdicts.jsonl"], "wb") as verdicts,
+            os.fdopen(made["findings.jsonl"], "wb") as findings,
+            os.fdopen(made["rejects.jsonl"], "wb") as rejects,
             follow_up.ledger.grouped() if follow_up is not None else nullcontext(),
         ):
             if workers > 1 or cluster is not None:
@@ -174,13 +189,24 @@ def run_batch(
                 findings.writelines(lines.findings)
                 _count_lines(summary, lines)
         _write_summary(temp["summary.json"], summary, started, inputs)
+        for name in OUTPUT_FILES:  # nothing put there while the batch ran
+            OUTPUT_GUARDS[name].check(out_dir / name)
     except BaseException:
         for path in temp.values():
             path.unlink(missing_ok=True)
         raise
     for name in OUTPUT_FILES:
-        temp[name].replace(out_dir / name)
+        final = out_dir / name
+        os.chmod(temp[name], output_mode(final))
+        temp[name].replace(final)
     return summary
+
+
+def _fresh(path: Path) -> int:
+    """A new, empty temporary output file. One left by a killed run is removed first (and a
+    link planted under its name removed, never followed: O_EXCL)."""
+    path.unlink(missing_ok=True)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 
 
 # Batches running at once in one process (threads) share the collector: the first to start

@@ -7,6 +7,7 @@ import html
 import json
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.actions.ledger import Ledger
 from engine.nightly.analysis import (
@@ -22,8 +23,12 @@ from engine.nightly.analysis import (
     weekly_trend,
 )
 from engine.nightly.config import NightlyConfig
+from engine.outputs import atomic_writer, neutralise_cell, write_text, write_xlsx
 from engine.privacy import mask_numbers_in_text, mask_phone
 from engine.report.text import clock
+
+if TYPE_CHECKING:
+    import pandas
 
 STYLE = """
 body{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;margin:2em;color:#222}
@@ -243,13 +248,7 @@ def write_day_report(
             columns=["rule", "upheld", "overturned", "precision"],
         ),
     }
-    csv_folder = folder / "tables"
-    csv_folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in tables.items():
-        frame.to_csv(csv_folder / f"{name}.csv", index=False, encoding="utf-8-sig")
-    with pandas.ExcelWriter(folder / "report.xlsx") as workbook:
-        for name, frame in tables.items():
-            frame.to_excel(workbook, sheet_name=name[:31], index=False)
+    _write_tables(tables, folder)
 
     body = [
         f"<h1>callaudit — {day.isoformat()}</h1>",
@@ -371,6 +370,26 @@ def write_day_report(
         + "</body></html>\n"
     )
     path = folder / "report.html"
-    path.write_text(page, encoding="utf-8")
+    write_text(path, page)
     note_reported(ledger, day, as_of)
     return path
+
+
+def _write_tables(tables: dict[str, pandas.DataFrame], folder: Path) -> None:
+    """tables/<name>.csv and report.xlsx, each written atomically. Text cells are
+    neutralised (a call id '=HYPERLINK(...)' is never a live formula) and an XLSX cell
+    shows control characters escaped (openpyxl refuses them, which stopped the night)."""
+    import pandas
+
+    csv_folder = folder / "tables"
+    csv_folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        safe = frame.apply(
+            lambda column: column
+            if pandas.api.types.is_numeric_dtype(column)
+            else column.map(neutralise_cell)
+        ) if len(frame) else frame
+        write_text(csv_folder / f"{name}.csv", safe.to_csv(index=False), encoding="utf-8-sig")
+    with atomic_writer(folder / "report.xlsx") as out:
+        write_xlsx(out, {name: (list(frame.columns), frame.itertuples(index=False, name=None))
+                         for name, frame in tables.items()})

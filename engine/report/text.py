@@ -1,4 +1,8 @@
-"""Findings printed for a person: rule, standard, severity, message, the quoted turn, time."""
+"""Findings printed for a person: rule, standard, severity, message, the quoted turn, time.
+
+Everything that comes from a transcript or a rule file is printed with its control
+characters escaped (engine/outputs.py: escape_controls), so a transcript cannot move the
+cursor, clear the screen or reorder a line on the reader's terminal."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from collections.abc import Callable
 from engine.audit import CallAudit
 from engine.findings import Evidence, Finding
 from engine.model import Call
+from engine.outputs import escape_controls as shown
 from engine.privacy import mask_numbers_in_text, mask_phone
 from engine.rules.matchers import Hit
 
@@ -32,9 +37,10 @@ def clock(seconds: float | None) -> str:
 def quoted_turn(evidence: Evidence, style: Style, mask: bool) -> str:
     """The turn with the evidence highlighted (bold red, or ⟦…⟧ without colour)."""
     text = mask_numbers_in_text(evidence.text) if mask else evidence.text
-    before = text[: evidence.char_start]
-    quote = text[evidence.char_start : evidence.char_end]
-    after = text[evidence.char_end :]
+    # Cut at the evidence's span first (masking keeps lengths), then escape each part.
+    before = shown(text[: evidence.char_start])
+    quote = shown(text[evidence.char_start : evidence.char_end])
+    after = shown(text[evidence.char_end :])
     if style is _plain:
         marked = f"⟦{quote}⟧" if quote else ""
     else:
@@ -45,18 +51,19 @@ def quoted_turn(evidence: Evidence, style: Style, mask: bool) -> str:
 def format_finding(finding: Finding, style: Style = _plain, mask: bool = True) -> list[str]:
     colour = SEVERITY_COLOURS.get(finding.severity, "white")
     lines = [
-        f"{style(finding.severity.upper(), fg=colour, bold=True)}  "
-        f"{finding.standard}  {style(finding.rule_id, bold=True)}",
-        f"  {finding.message}",
+        f"{style(shown(finding.severity.upper()), fg=colour, bold=True)}  "
+        f"{shown(finding.standard)}  {style(shown(finding.rule_id), bold=True)}",
+        f"  {shown(finding.message)}",
     ]
     if finding.detail:
-        lines.append(f"  {finding.detail}")
+        detail = mask_numbers_in_text(finding.detail) if mask else finding.detail
+        lines.append(f"  {shown(detail)}")
     if finding.waiver:
-        lines.append(style(f"  WAIVED: {finding.waiver}", fg="cyan"))
+        lines.append(style(f"  WAIVED: {shown(finding.waiver)}", fg="cyan"))
     for item in finding.evidence:
-        lines.append(f"  [{clock(item.start)}] {item.speaker} #{item.turn + 1}: "
+        lines.append(f"  [{clock(item.start)}] {shown(item.speaker)} #{item.turn + 1}: "
                      f"{quoted_turn(item, style, mask)}")
-    lines.append(style(f"  rule: {finding.rule_source}", dim=True))
+    lines.append(style(f"  rule: {shown(finding.rule_source)}", dim=True))
     return lines
 
 
@@ -78,11 +85,11 @@ def format_call_audit(result: CallAudit, style: Style = _plain, mask: bool = Tru
         state = style("VALID", fg="green", bold=True)
     else:
         state = style("INVALID", fg="red", bold=True) + f" ({', '.join(verdict.violations)})"
-    lines = [" · ".join(facts), f"verdict: {state}"]
+    lines = [shown(" · ".join(facts)), f"verdict: {state}"]
     if verdict.signals:
-        lines.append(f"signals: {', '.join(verdict.signals)}")
+        lines.append(f"signals: {shown(', '.join(verdict.signals))}")
     for note in verdict.notes:
-        lines.append(f"note: {note}")
+        lines.append(f"note: {shown(mask_numbers_in_text(note) if mask else note)}")
     if not result.findings:
         lines.append("no findings")
     for finding in result.findings:
@@ -102,7 +109,8 @@ def format_matches(call: Call, hits: dict[str, list[Hit]], mask: bool = True) ->
     lines = []
     for number, turn in enumerate(call.turns):
         text = mask_numbers_in_text(turn.text) if mask else turn.text
-        lines.append(f"#{number + 1:<3} [{clock(turn.start)}] {turn.speaker}: {text}")
+        lines.append(f"#{number + 1:<3} [{clock(turn.start)}] {shown(turn.speaker)}: "
+                     f"{shown(text)}")
         if number in by_turn:
             lines.append(f"       matches: {', '.join(by_turn[number])}")
     return lines
