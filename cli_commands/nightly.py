@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import io
 import sqlite3
 import sys
 import time
@@ -43,7 +44,7 @@ from engine.nightly.run import (
     run_night,
     write_atomically,
 )
-from engine.outputs import OutputRefused
+from engine.outputs import OutputRefused, escape_controls
 from engine.privacy import mask_numbers_in_text
 from engine.rules.base import SEVERITIES, VALIDITY_STANDARDS, RuleInfo
 from engine.rules.pack import PACK_FILE, display_path, load_pack
@@ -631,7 +632,7 @@ def weekly_report(week: str, call_records: Path | None, config_path: Path) -> No
             (days[0].isoformat(), days[-1].isoformat()),
         ).fetchall()
         agents = agent_metrics(ledger, days[0], days[-1])
-    out = sys.stdout
+    out = io.StringIO()  # printed at the end, line by line with control characters escaped
     out.write(f"Weekly report {week} ({days[0]} – {days[-1]})\n\n")
     if call_records:
         rate = f"{connected / dialled:.1%}" if dialled else "—"
@@ -648,7 +649,8 @@ def weekly_report(week: str, call_records: Path | None, config_path: Path) -> No
     )
     out.write("Complaints and how each was handled:\n")
     for row in complaints:
-        who = f" by {row['decided_by']}: {row['reason']}" if row["decided_by"] else ""
+        reason = mask_numbers_in_text(row["reason"] or "")
+        who = f" by {row['decided_by']}: {reason}" if row["decided_by"] else ""
         out.write(f"  {row['call_id']}: blacklist {row['status']}{who}\n")
     out.write(
         "Problems found (calls per standard): "
@@ -664,6 +666,8 @@ def weekly_report(week: str, call_records: Path | None, config_path: Path) -> No
         + (", ".join(f"{a.agent_id} {a.invalid}/{a.sales}" for a in worst) or "none")
         + "\n"
     )
+    for line in out.getvalue().splitlines():
+        click.echo(escape_controls(line))
 
 
 # Report files that quote what was said; the others hold counts and verdicts only.

@@ -402,3 +402,19 @@ def test_an_agent_flagged_by_the_nights_failed_call_is_sampled_more(tmp_path):
                   for line in sample.splitlines()[1:]]
     # A01's 9 valid sales at the flagged agents' 30%: 3; the others' 10 at 10%: 1 each.
     assert sorted(agents) == ["A01", "A01", "A01", "A02", "A04", "A05", "A06"]
+
+
+def test_the_weekly_report_shows_a_managers_reason_masked_and_escaped(week, tmp_path):
+    # A reason is typed by a person: it may hold a customer's number, or a pasted escape
+    # sequence that would clear the operator's terminal (or the mailed report).
+    root = tmp_path / "centre"
+    shutil.copytree(week, root)
+    with ledger_of(root) as ledger, ledger.transaction():
+        ledger.db.execute("UPDATE blacklist SET status = 'rejected', decided_by = 'Wang', "
+                          "reason = ? WHERE id = (SELECT MIN(id) FROM blacklist)",
+                          ("客户13912345678说误会\x1b[2J",))
+    result = CliRunner().invoke(main, ["report", "weekly", "--week", "2026-W48",
+                                       "--config", str(root / "callaudit.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "13912345678" not in result.output and "\x1b" not in result.output
+    assert "blacklist rejected by Wang: 客户139****5678说误会\\x1b[2J" in result.output
