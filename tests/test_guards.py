@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cli import main
@@ -194,3 +195,17 @@ def test_correcting_one_turns_words_audits_the_call_again(tmp_path):
         assert after["content_hash"] != before["content_hash"]
         assert [r["status"] for r in ledger.callbacks(status=None)] == ["superseded"]
 
+
+
+# -- how much of a number is shown, at the boundaries ---------------------------------------
+
+@pytest.mark.parametrize(("number", "masked"), [
+    ("4155550142", "415***0142"),  # ten digits: the first three and the last four shown
+    ("415555014", "41*****14"),  # nine: two and two
+    ("请拨4155550142或者415555014", "请拨415***0142或者41*****14"),
+])
+def test_ten_digits_show_three_and_four_nine_show_two_and_two(number, masked):
+    """Mutation testing found the 10-digit boundary untried (`>= 10` -> `> 10` survived)."""
+    from engine.privacy import mask_numbers_in_text
+
+    assert mask_numbers_in_text(number) == masked
