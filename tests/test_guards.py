@@ -209,3 +209,39 @@ def test_ten_digits_show_three_and_four_nine_show_two_and_two(number, masked):
     from engine.privacy import mask_numbers_in_text
 
     assert mask_numbers_in_text(number) == masked
+
+
+# -- found by mutation testing of engine/nightly --------------------------------------------
+
+def test_a_night_picks_its_days_calls_from_a_folder_of_many_days(tmp_path):
+    """With no folder per day, the night audits the calls started on its date only (in
+    the call's own time zone), on one process as on many."""
+    monday, tuesday = date(2026, 11, 23), date(2026, 11, 24)
+    calls = [record(f"D-{n}", day, "A1", [HOLDER, YES, PITCH, ACCEPT, DONE], f"1380000000{n}")
+             for n, day in enumerate([monday, monday, tuesday])]
+    calls.append({**record("D-late", monday, "A1", [HOLDER, YES], "13800000009"),
+                  "started_at": "2026-11-23T23:30:00-05:00"})  # Tuesday in UTC+8
+    config = centre(tmp_path, monday, calls)
+    folder = tmp_path / "transcripts"
+    (folder / monday.isoformat() / "calls.jsonl").rename(folder / "calls.jsonl")
+    (folder / monday.isoformat()).rmdir()
+    output = nightly(config, monday)
+    assert "audited 3 calls" in output, output
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        audited_ids = [r[0] for r in ledger.db.execute("SELECT call_id FROM calls ORDER BY 1")]
+    assert audited_ids == ["D-0", "D-1", "D-late"]
+
+
+def test_mask_phone_numbers_false_shows_whole_numbers_in_the_nights_files(tmp_path):
+    """`mask_phone_numbers: false` reaches the night's findings and verdicts."""
+    day = date(2026, 11, 23)
+    turns = [HOLDER, YES, PITCH, MUMBLE, DONE,
+             {"speaker": "customer", "text": f"你打我{SAID}这个号我就去工信部投诉"}]
+    config = centre(tmp_path, day, [record("U-1", day, "A1", turns, "13800000001")])
+    config.write_text(config.read_text(encoding="utf-8") + "mask_phone_numbers: false\n",
+                      encoding="utf-8")
+    nightly(config, day)
+    folder = tmp_path / "reports" / day.isoformat()
+    assert SAID in (folder / "findings.jsonl").read_text(encoding="utf-8")
+    assert "13800000001" in (folder / "verdicts.jsonl").read_text(encoding="utf-8")
+    assert SAID in (folder / "report.html").read_text(encoding="utf-8")
