@@ -14,7 +14,7 @@ import csv
 import json
 import zipfile
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -245,3 +245,30 @@ def test_mask_phone_numbers_false_shows_whole_numbers_in_the_nights_files(tmp_pa
     assert SAID in (folder / "findings.jsonl").read_text(encoding="utf-8")
     assert "13800000001" in (folder / "verdicts.jsonl").read_text(encoding="utf-8")
     assert SAID in (folder / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_seven_day_warning_counts_the_day_and_the_six_before_it(tmp_path):
+    """A 7d window on day D counts D-6 to D, by standard, signal or rule id. Threats on
+    D-7 (2 calls) fall outside, threats on D-6 (3 calls) inside."""
+    day = date(2026, 11, 30)
+    threat = {"speaker": "customer", "text": "你们再打我就去工信部投诉"}
+    config = centre(tmp_path, day, [record("Q-0", day, "A1", [HOLDER, YES], "13800000000")])
+    for back, threats in ((7, 2), (6, 3)):
+        earlier = day - timedelta(days=back)
+        folder = tmp_path / "transcripts" / earlier.isoformat()
+        folder.mkdir()
+        (folder / "calls.jsonl").write_text("".join(
+            json.dumps(record(f"Q-{back}-{n}", earlier, "A1", [HOLDER, threat],
+                              f"1390000{back}{n:03d}"), ensure_ascii=False) + "\n"
+            for n in range(threats)), encoding="utf-8")
+    levels = "    window: 7d\n    levels: {notice: 1, warning: 3, critical: 5}\n"
+    config.write_text(config.read_text(encoding="utf-8") + "warnings:\n"
+                      "  - id: by-signal\n    category: {signal: complaint_risk}\n" + levels
+                      + "  - id: by-rule\n    category: {rule: complaint-threat}\n" + levels,
+                      encoding="utf-8")
+    for night in (day - timedelta(days=7), day - timedelta(days=6), day):
+        nightly(config, night)
+    alerts = json.loads((tmp_path / "reports" / day.isoformat() / "alerts.json")
+                        .read_text(encoding="utf-8"))["alerts"]
+    assert sorted((a["warning_id"], a["count"], a["level"]) for a in alerts) == [
+        ("by-rule", 3, "warning"), ("by-signal", 3, "warning")]
