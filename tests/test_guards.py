@@ -272,3 +272,23 @@ def test_a_seven_day_warning_counts_the_day_and_the_six_before_it(tmp_path):
                         .read_text(encoding="utf-8"))["alerts"]
     assert sorted((a["warning_id"], a["count"], a["level"]) for a in alerts) == [
         ("by-rule", 3, "warning"), ("by-signal", 3, "warning")]
+
+
+def test_the_same_night_draws_the_same_sample_in_two_ledgers_at_the_daily_rate(tmp_path):
+    """The sample follows from the seed, the date and the calls alone: two centres with the
+    same night and seed draw the same calls, at the daily rate (not the weekly one)."""
+    day = date(2026, 11, 23)
+    calls = [record(f"S-{n:03d}", day, "A1", [HOLDER, YES, PITCH, ACCEPT, DONE],
+                    f"1390000{n:04d}") for n in range(40)]
+    drawn = []
+    for centre_name in ("one", "two"):
+        config = centre(tmp_path / centre_name, day, calls)
+        config.write_text(config.read_text(encoding="utf-8") + "sampling:\n"
+                          "  daily_rate: 0.5\n  weekly_rate: 0.05\n  seed: 11\n",
+                          encoding="utf-8")
+        nightly(config, day)
+        table = tmp_path / centre_name / "reports" / day.isoformat() / "tables" / "sample.csv"
+        with table.open(encoding="utf-8-sig", newline="") as handle:
+            drawn.append([r["call_id"] for r in csv.DictReader(handle) if r["kind"] == "daily"])
+    assert drawn[0] == drawn[1]
+    assert 12 <= len(drawn[0]) <= 28  # half of 40 (+- 2.5 sd of a draw call by call)
