@@ -12,7 +12,8 @@ The price: on CPython 3.11 an instance whose `__dict__` was touched keeps its at
 in a real dict, and reading them is ~3x slower than from the inline values a plain
 `__init__` leaves. Use it on classes made far more often than their fields are read:
 for `Turn` the batch counted 1.2% fewer instructions a call while the audit alone counted
-0.95% more (bench/README.md, session 7); measure before adding a class.
+0.95% more (672a928, 2026-11-24; bench/README.md, "What was tried"); measure before
+adding a class.
 
     @fills_dict
     @dataclass(frozen=True, init=False)

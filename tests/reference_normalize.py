@@ -1,13 +1,59 @@
 """The first normaliser, one turn at a time in a plain loop: the reference the whole-call
-normaliser (`Normalizer.normalize_call`) must agree with, character for character."""
+normaliser (`Normalizer.normalize_call`) must agree with, character for character.
+
+It shares no code with the engine: its fold and its filler words are written out here, so
+a change to either in engine/text/normalize.py shows as a disagreement, not as a reference
+that moved with it.
+"""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import cache
 
-from engine.text.normalize import DEFAULT_FILLERS, fold
+# The filler words the bundled normaliser drops (not 额: it is the 额 of 余额, 金额).
+FILLERS: dict[str, tuple[str, ...]] = {
+    "zh": ("嗯", "呃", "唔", "呣"),
+    "en": ("um", "umm", "er", "erm", "hmm"),
+}
+# The Chinese characters folded to simplified: the BMP's unified ideographs, extension A
+# and the compatibility ideographs.
+_HAN = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+_APOSTROPHES = {"\u2019": "'", "\u2018": "'"}
+
+
+@cache
+def _opencc_t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+@cache
+def _simplified(char: str) -> str:
+    """One character in simplified Chinese, asked of OpenCC alone (the engine builds a table)."""
+    if char in _APOSTROPHES:
+        return _APOSTROPHES[char]
+    if not any(first <= ord(char) <= last for first, last in _HAN):
+        return char
+    converted = _opencc_t2s().convert(char)
+    return converted if len(converted) == 1 else char
+
+
+def reference_fold(text: str) -> str:
+    """NFKC, simplified characters, lower case: of the whole turn when that keeps its length
+    (so positions stay one to one), else character by character."""
+    whole = unicodedata.normalize("NFKC", text)
+    if len(whole) == len(text):
+        folded = "".join(_simplified(c) for c in whole).lower()
+        if len(folded) == len(text):
+            return folded
+    return "".join("".join(_simplified(c) for c in unicodedata.normalize("NFKC", char)).lower()
+                   for char in text)
+
 
 _CLAUSE_END_RE = re.compile("[，。！？；,.!?;…\n、]")
 _QUESTION_RE = re.compile("[?？]")
@@ -22,7 +68,7 @@ class ReferenceTurn:
 
 
 def reference_normalize(language: str, text: str) -> ReferenceTurn:
-    words = DEFAULT_FILLERS.get(language, ())
+    words = FILLERS.get(language, ())
     cjk = sorted({w for w in words if not w.isascii()}, key=len, reverse=True)
     latin = sorted({w.lower() for w in words if w.isascii()}, key=len, reverse=True)
     parts = [r"[^\w%‰‱']"]
@@ -31,7 +77,7 @@ def reference_normalize(language: str, text: str) -> ReferenceTurn:
     if latin:
         parts.append(r"\b(?:" + "|".join(re.escape(w) for w in latin) + r")\b")
     separator = re.compile("(?:" + "|".join(parts) + ")+")
-    source = fold(text).text
+    source = reference_fold(text)
     pieces: list[str] = []
     segments = [(0, 0)]
     clause_starts = [0]

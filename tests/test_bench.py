@@ -164,13 +164,46 @@ def test_instruction_counts_are_read_from_callgrind_and_a_missing_count_says_so(
         collected("==1== valgrind: failed to start tool 'callgrind'\n")
 
 
-def test_each_counted_stage_runs_on_real_calls_and_on_none(tmp_path):
-    """What callgrind counts, run here without it (each stage, with N calls and with 0)."""
+def test_each_counted_stage_runs_on_real_calls_and_on_none(tmp_path, monkeypatch):
+    """What callgrind counts, run here without it: each stage does its work on exactly N
+    calls, and on none when N is 0 (the start-up run the count subtracts)."""
+    import engine.audit
+    import engine.batch
+    import engine.transcripts
+    from bench.instructions import run_stage
+
     path = write_calls(tmp_path / "calls.jsonl", 6)
+    done: dict[str, int] = {}
+    audit_call, run_batch = engine.audit.audit_call, engine.batch.run_batch
+    load_calls = engine.transcripts.load_calls
+
+    def audited(*args, **kwargs):
+        done["audit"] += 1
+        return audit_call(*args, **kwargs)
+
+    def batched(*args, **kwargs):
+        summary = run_batch(*args, **kwargs)
+        done["batch"] += summary.calls
+        return summary
+
+    def parsed(*args, **kwargs):
+        for item in load_calls(*args, **kwargs):
+            done["parse"] += isinstance(item, Call)  # an empty file is one reject
+            yield item
+
+    monkeypatch.setattr(engine.audit, "audit_call", audited)
+    monkeypatch.setattr(engine.batch, "run_batch", batched)
+    monkeypatch.setattr(engine.transcripts, "load_calls", parsed)
     for stage in ("audit", "batch", "parse"):
-        for number in ("6", "0"):
-            subprocess.run([sys.executable, "-m", "bench.instructions", "--child", stage,
-                            str(path), number], cwd=REPO, check=True, timeout=120)
+        for number in (6, 0):
+            done.update(audit=0, batch=0, parse=0)
+            run_stage(stage, str(path), number)
+            assert done[stage] == number, (stage, number, done)
+    # The command valgrind runs: the same stage as a child process, quietly.
+    child = subprocess.run([sys.executable, "-m", "bench.instructions", "--child", "audit",
+                            str(path), "6"], cwd=REPO, capture_output=True, text=True,
+                           timeout=120)
+    assert (child.returncode, child.stdout, child.stderr) == (0, "", "")
 
 
 def test_counting_instructions_without_valgrind_says_what_to_install(tmp_path):

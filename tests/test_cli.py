@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import orjson
+import pytest
 from click.testing import CliRunner
 
 from cli import main
@@ -203,10 +204,9 @@ def test_internal_error_is_reported_as_a_bug_not_a_traceback(tmp_path, monkeypat
                                      str(write_jsonl(tmp_path / "c.jsonl", CLEAN)),
                                      "--out", str(tmp_path / "o")])
     monkeypatch.delenv("CALLAUDIT_DEBUG", raising=False)
-    try:
+    with pytest.raises(SystemExit) as exit_:  # run() must exit, and with the bug's code
         cli.run()
-    except SystemExit as exit_:
-        assert exit_.code == 4
+    assert exit_.value.code == 4
     err = capsys.readouterr().err
     assert "internal error: RuntimeError: boom" in err
     assert "Traceback" not in err

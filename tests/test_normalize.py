@@ -150,3 +150,25 @@ def test_a_turn_answers_each_span_the_same_whatever_it_was_asked_before(text: st
         for start, end in spans + spans[::-1]:
             fresh = normalizer.normalize(text)
             assert asked.to_original(start, end) == fresh.to_original(start, end)
+
+
+@pytest.mark.parametrize(("language", "said", "text", "clause_starts", "questions"), [
+    # traditional characters, full-width punctuation, a filler between commas, "吗"
+    ("zh", "您好，這個業務，呃，絕對免費嗎？嗯，好的。", "您好这个业务绝对免费吗好的",
+     (0, 2, 6, 11), {2}),
+    # the point of an amount is kept; full-width letters folded and lower-cased
+    ("zh", "资费每月9.9元，ＯＫ吗", "资费每月9.9元ok吗", (0, 8), {1}),
+    # Latin words keep one space between them; fillers and punctuation go
+    ("en", "Um, I said NO. Stop calling, er, OK?", "i said no stop calling ok",
+     (0, 10, 23), {2}),
+    ("zh", "那就开通吧嗯嗯", "那就开通吧", (0,), set()),
+])
+def test_turns_normalise_to_text_written_out_by_hand(language, said, text, clause_starts,
+                                                      questions):
+    """Expected values written here, not computed: the fold, the filler words and the
+    clauses as a reader of the rules expects them."""
+    (turn,) = Normalizer(language).normalize_call([said])
+    assert turn.text == text
+    assert turn.clause_starts == clause_starts
+    assert turn.question_clauses == questions
+    assert Normalizer(language).normalize(said).text == text

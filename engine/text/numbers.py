@@ -28,7 +28,8 @@ __all__ = [
 
 
 # ~4 made a call and read a few times each: filling the dict saved 0.5% of the audit's
-# instructions all the same (bench/README.md, session 9); see engine/frozen.py.
+# instructions all the same (11c9cd8; at 67b9040 on 2026-11-24, 4,152,281 instructions a
+# call without it, 4,131,563 with it); see engine/frozen.py.
 @fills_dict
 @dataclass(frozen=True, init=False)
 class StatedAmount:
