@@ -48,7 +48,7 @@ def mask_phone(number: str | None) -> str | None:
 
 def _hidden(text: str, digits: list[int]) -> str:
     """TEXT with the digits at these positions hidden but the first and last few."""
-    if len(digits) < 4:
+    if len(digits) <= 4:  # keeping two and two of four would hide nothing
         return "*" * len(text)
     keep_head, keep_tail = (3, 4) if len(digits) >= 10 else (2, 2)
     hidden = set(digits[keep_head:-keep_tail])
