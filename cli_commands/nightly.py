@@ -42,9 +42,8 @@ from engine.nightly.run import (
     NightlyBusy,
     night_inputs,
     run_night,
-    write_atomically,
 )
-from engine.outputs import OutputRefused, escape_controls
+from engine.outputs import OutputRefused, escape_controls, write_text
 from engine.privacy import mask_numbers_in_text
 from engine.rules.base import SEVERITIES, VALIDITY_STANDARDS, RuleInfo
 from engine.rules.pack import PACK_FILE, display_path, load_pack
@@ -221,8 +220,8 @@ class NightLog:
     def write(self, reports: Path) -> None:
         """reports/latest.log, whole or not at all; a reports folder that cannot be written
         has already been told."""
-        with contextlib.suppress(OSError):
-            write_atomically(reports / "latest.log", "\n".join(self.lines) + "\n")
+        with contextlib.suppress(OSError, OutputRefused):
+            write_text(reports / "latest.log", "\n".join(self.lines) + "\n")
 
 
 class NightProgress:

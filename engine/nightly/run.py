@@ -29,6 +29,7 @@ from engine.nightly.analysis import (
     mark_alerts,
 )
 from engine.nightly.config import LEVELS, NightlyConfig
+from engine.outputs import write_text
 from engine.report.nightly import write_day_report
 from engine.transcripts.remote import is_prefix
 
@@ -55,18 +56,6 @@ class NightResult:
     def worst_alert(self) -> str | None:
         """The highest level among the alerts raised for the first time by this run."""
         return max((a.level for a in self.alerts if a.new), key=LEVELS.index, default=None)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write a file under a temporary name in its folder, then rename it: a reader (or a
-    run killed part-way) never leaves a half-written file."""
-    temp = path.with_name(f".{path.name}.partial")
-    try:
-        temp.write_text(text, encoding="utf-8")
-        temp.replace(path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 @contextmanager
@@ -174,7 +163,7 @@ def run_night(
                 else None
             )
             alerts = mark_alerts(ledger, day, evaluate_warnings(ledger, config, day))
-            write_atomically(
+            write_text(
                 folder / "alerts.json",
                 json.dumps(
                     {
