@@ -26,15 +26,7 @@ from engine.actions.policy import load_policy
 from engine.actions.runner import FollowUp
 from engine.audit import PackChooser, audit_call
 from tests.conftest import REPO, make_call
-
-HOLDER = {"speaker": "agent", "text": "您好，请问您是机主本人吗？现在方便耽误您一分钟吗？"}
-YES = {"speaker": "customer", "text": "是我，你说"}
-PITCH = {"speaker": "agent", "text": (
-    "给您推荐视频会员，可以看热门剧，下载APP用手机号登录就能看。资费每月10元，"
-    "不需要发TD到10001退订。您看需要开通吗？")}
-ACCEPT = {"speaker": "customer", "text": "好的，那就开通吧"}
-MUMBLE = {"speaker": "customer", "text": "嗯"}
-DONE = {"speaker": "agent", "text": "好的，已经为您开通了"}
+from tests.test_nightly import ACCEPT, DONE, HOLDER, MUMBLE, PITCH, YES  # the same sale
 
 SAID = "13912345678"  # a number said in a turn, not the customer's number of record
 SAID_MASKED = "139****5678"
