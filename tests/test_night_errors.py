@@ -4,11 +4,13 @@ of range, full disks, reports folders that cannot be written."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import errno
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -123,15 +125,24 @@ def test_reports_naming_a_file_is_a_plain_error(tmp_path):
     assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "not a folder"
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 64 KiB file system, filled up (mounting needs root: this suite runs as root)."""
-    disk = tmp_path / "disk"
+@contextlib.contextmanager
+def tmpfs(disk: Path, options: str) -> Iterator[Path]:
+    """A tmpfs mounted at DISK with OPTIONS for the block (mounting needs root; this suite
+    runs as root), or the test skipped where it cannot be mounted."""
     disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(disk)],
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 64 KiB file system, filled up (mounting needs root: this suite runs as root)."""
+    with tmpfs(tmp_path / "disk", "size=64k") as disk:
         (disk / "reports").mkdir()
         handle = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
         try:
@@ -142,22 +153,13 @@ def tiny_disk(tmp_path):
         finally:
             os.close(handle)
         yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 @pytest.fixture
 def read_only_disk(tmp_path):
     """A folder no one can write, not even root: a read-only mount."""
-    disk = tmp_path / "ro"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(disk)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
+    with tmpfs(tmp_path / "ro", "ro,size=64k") as disk:
         yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def test_a_full_disk_is_a_plain_error(tmp_path, tiny_disk):

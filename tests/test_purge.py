@@ -14,22 +14,27 @@ from tests.conftest import REPO
 from tests.test_followup_loop import HOLDER, call, turn
 
 
-def test_purge_removes_old_words_and_keeps_the_facts(tmp_path):
+def old_and_new_call(tmp_path: Path, old_said: str, new_said: str) -> tuple[Path, list[str]]:
+    """A workspace keeping 30 days, and two calls: OLD on 2025-01-10, NEW today, in each of
+    which the customer says the given words. Returns the calls' file and --config."""
     (tmp_path / "callaudit.yaml").write_text(
         f"rules: {REPO / 'rules'}\ndatabase: ledger.db\nreports: reports\nretention_days: 30\n",
         encoding="utf-8")
-    today = date.today().isoformat()
     calls = [
-        call("OLD", "13800000009", [HOLDER, turn("customer", "以后别给我打电话了")],
+        call("OLD", "13800000009", [HOLDER, turn("customer", old_said)],
              started_at="2025-01-10T10:00:00+08:00"),
-        call("NEW", "13800000008", [HOLDER, turn("customer", "以后别给我打电话了")],
-             started_at=f"{today}T10:00:00+08:00"),
+        call("NEW", "13800000008", [HOLDER, turn("customer", new_said)],
+             started_at=f"{date.today().isoformat()}T10:00:00+08:00"),
     ]
     path = tmp_path / "calls.jsonl"
     path.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in calls) + "\n",
                     encoding="utf-8")
+    return path, ["--config", str(tmp_path / "callaudit.yaml")]
+
+
+def test_purge_removes_old_words_and_keeps_the_facts(tmp_path):
+    path, config = old_and_new_call(tmp_path, "以后别给我打电话了", "以后别给我打电话了")
     runner = CliRunner()
-    config = ["--config", str(tmp_path / "callaudit.yaml")]
     night = runner.invoke(main, ["nightly", "--date", "2025-01-10", str(path), *config])
     assert night.exit_code == 0, night.output
     old_report = tmp_path / "reports" / "2025-01-10"
@@ -60,22 +65,10 @@ def _ledger_bytes(db: Path) -> bytes:
 
 
 def test_purge_of_a_blacklisted_old_call_leaves_no_words_on_disk(tmp_path):
-    (tmp_path / "callaudit.yaml").write_text(
-        f"rules: {REPO / 'rules'}\ndatabase: ledger.db\nreports: reports\nretention_days: 30\n",
-        encoding="utf-8")
-    today = date.today().isoformat()
     threat = "你们再打我就去工信部投诉，我住在{}"
-    calls = [
-        call("OLD", "13800000009", [HOLDER, turn("customer", threat.format(OLD_WORDS))],
-             started_at="2025-01-10T10:00:00+08:00"),
-        call("NEW", "13800000008", [HOLDER, turn("customer", threat.format(NEW_WORDS))],
-             started_at=f"{today}T10:00:00+08:00"),
-    ]
-    path = tmp_path / "calls.jsonl"
-    path.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in calls) + "\n",
-                    encoding="utf-8")
+    path, config = old_and_new_call(tmp_path, threat.format(OLD_WORDS), threat.format(NEW_WORDS))
+    today = date.today().isoformat()
     runner = CliRunner()
-    config = ["--config", str(tmp_path / "callaudit.yaml")]
     assert runner.invoke(main, ["nightly", "--date", "2025-01-10", str(path), *config]
                          ).exit_code == 0
     assert runner.invoke(main, ["nightly", "--date", today, str(path), *config]).exit_code == 0
