@@ -17,6 +17,7 @@ from click.core import ParameterSource
 
 from engine.actions.ledger import Ledger, LedgerError, default_db_path
 from engine.nightly.config import NightlyConfig, load_config
+from engine.outputs import OutputRefused
 from engine.rules.problems import RulePackError
 from engine.transcripts.remote import is_url
 from engine.workspace import CONFIG_FILE, bundled_rules, find_config
@@ -209,6 +210,22 @@ class DayType(click.DateTime):
         if problem:
             self.fail(problem, param, ctx)
         return result
+
+
+@contextmanager
+def output_errors(path: Path) -> Iterator[None]:
+    """A refused or unwritable output as a user error naming the file."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UserError(f"cannot write {path}: folder {folder} does not exist")
+    try:
+        yield
+    except OutputRefused as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except UnicodeEncodeError as exc:
+        raise UserError(f"cannot write {path} as {exc.encoding}: {exc.reason}") from None
 
 
 class TranscriptInput(click.ParamType):

@@ -21,7 +21,6 @@ from cli_commands import (
     ledger_option,
     workspace_option,
 )
-from engine.actions.ledger import default_db_path
 from engine.actions.policy import load_policy
 from engine.actions.runner import FollowUp
 from engine.audit import NoPackForLanguage, PackChooser, audit_call, context_for
@@ -234,7 +233,7 @@ def _strerror(exc: OSError | TimeoutError) -> str:
     return (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
 
 
-def _follow_up(app: App, db_path: Path | None, policy_path: Path | None) -> FollowUp:
+def _follow_up(app: App, db_path: Path, policy_path: Path | None) -> FollowUp:
     """The action policy and the ledger; a broken policy stops the run before it starts."""
     path = policy_path or app.rules_root / "actions.yaml"
     if not path.is_file():
@@ -244,7 +243,7 @@ def _follow_up(app: App, db_path: Path | None, policy_path: Path | None) -> Foll
         policy = load_policy(path)
     except RulePackError as exc:
         raise RulePackFailed(exc.render()) from None
-    return FollowUp(policy, connect_ledger(db_path or default_db_path(), must_exist=False))
+    return FollowUp(policy, connect_ledger(db_path, must_exist=False))
 
 
 class _Progress:

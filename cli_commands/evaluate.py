@@ -7,12 +7,19 @@ from pathlib import Path
 
 import click
 
-from cli_commands import EXIT_OK, EXIT_USAGE, App, RulePackFailed, UserError, workspace_option
-from cli_commands.followup import output_errors
+from cli_commands import (
+    EXIT_OK,
+    EXIT_USAGE,
+    App,
+    RulePackFailed,
+    UserError,
+    output_errors,
+    workspace_option,
+)
 from engine.audit import CallAudit, NoPackForLanguage, PackChooser, audit_call
 from engine.evaluation import evaluate, label_files, read_labels
 from engine.model import Call, Rejected
-from engine.outputs import OutputGuard, atomic_writer, head_has
+from engine.outputs import OutputGuard, head_has, write_text
 from engine.report.evaluation import format_report, report_json
 from engine.rules.problems import RulePackError
 from engine.transcripts import load_calls
@@ -62,8 +69,8 @@ def eval_command(app: App, calls: Path, labels: Path, rules_pack: Path | None,
         click.echo(f"REJECTED    {item}", err=True)
     if json_out is not None:
         text = json.dumps(report_json(report), ensure_ascii=False, indent=2) + "\n"
-        with output_errors(json_out), atomic_writer(json_out, guard) as out:
-            out.write(text.encode("utf-8"))
+        with output_errors(json_out):
+            write_text(json_out, text, guard)
     raise SystemExit(EXIT_USAGE if problems else EXIT_OK)
 
 

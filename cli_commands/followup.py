@@ -18,24 +18,31 @@ import sqlite3
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import suppress
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cli_commands import EXIT_OK, DayType, UserError, ledger_option, open_ledger
+from cli_commands import (
+    EXIT_OK,
+    DayType,
+    UserError,
+    ledger_option,
+    open_ledger,
+    output_errors,
+)
 from engine.actions.ledger import Ledger, LedgerError
 from engine.actions.phones import normalize_phone
 from engine.outputs import (
     OutputGuard,
-    OutputRefused,
     atomic_writer,
     csv_row,
     escape_controls,
     first_line_is,
     write_csv_rows,
+    write_text,
 )
 from engine.privacy import mask_numbers_in_text, mask_phone
 from engine.report.text import clock
@@ -59,7 +66,6 @@ db_option = ledger_option  # --db and --config: db_path is the ledger to use
 unmasked_option = click.option(
     "--unmasked", is_flag=True, help="Show and write full phone numbers (masked by default)."
 )
-day_type = click.DateTime(formats=["%Y-%m-%d"])
 format_option = click.option(
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text",
     show_default=True, help="text: a table; json: one array of objects, for scripts.")
@@ -175,11 +181,10 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]], 
     list has the campaign's own header, so its removed rows vouch for it). Anything else,
     the ledger, a configuration or another list, is refused.
     """
-    header_line = csv_row(header, newline)
-    beside = written_with
+    same_header = first_line_is(csv_row(header, newline))
 
     def is_ours(head: str) -> bool:
-        return first_line_is(header_line)(head) and (beside is None or beside.is_file())
+        return same_header(head) and (written_with is None or written_with.is_file())
 
     guard = OutputGuard(is_ours, encoding=encoding)
     with output_errors(path), atomic_writer(path, guard) as out:
@@ -190,24 +195,8 @@ def write_text_file(path: Path, text: str, *, encoding: str = "utf-8") -> None:
     """Write TEXT atomically; an existing PATH is replaced only when its first line is the
     same as TEXT's (the marker comment such an output starts with)."""
     guard = OutputGuard(first_line_is(text.split("\n", 1)[0]), encoding=encoding)
-    with output_errors(path), atomic_writer(path, guard) as out:
-        out.write(text.encode(encoding))
-
-
-@contextmanager
-def output_errors(path: Path) -> Iterator[None]:
-    """A refused or unwritable output as a user error naming the file."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise UserError(f"cannot write {path}: folder {folder} does not exist")
-    try:
-        yield
-    except OutputRefused as exc:
-        raise UserError(str(exc)) from None
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except UnicodeEncodeError as exc:
-        raise UserError(f"cannot write {path} as {exc.encoding}: {exc.reason}") from None
+    with output_errors(path):
+        write_text(path, text, guard, encoding=encoding)
 
 
 def as_day(value: datetime | None) -> date | None:
@@ -256,14 +245,15 @@ def list_callbacks(due: datetime | None, status: str, unmasked: bool, output_for
     headers = ["id", "call", "agent", "phone", "severity", "reasons", "due", "attempts"]
     if status == "all":
         headers.append("status")
-    if any(held.values()):
+    show_held = any(held.values())
+    if show_held:
         headers.append("withheld")
     echo_table(headers, [
         [r["id"], r["call_id"], r["agent_id"] or "-", show_phone(r["phone"], unmasked),
          r["severity"], ", ".join(map(str, json_list(r["reasons"]))), r["due_date"],
          r["attempts"], *([r["status"]] if status == "all" else []),
          *([", ".join(s.reason for s in held.get(r["id"], [])) or "-"]
-           if any(held.values()) else [])]
+           if show_held else [])]
         for r in rows])
 
 
@@ -668,10 +658,8 @@ def _phones_of(ledger: Ledger, ref: str) -> list[str]:
     """The numbers REF names: a blacklist entry's, a call's, else REF read as a number."""
     ref = ref.strip()
     if ref.isdigit() and len(ref) < 7:  # too short for a number: an entry id
-        row = ledger.db.execute("SELECT phone FROM blacklist WHERE id = ?",
-                                (int(ref),)).fetchone()
-        if row is not None:
-            return [row["phone"]]
+        with suppress(LedgerError):
+            return [ledger.blacklist_entry(ref)["phone"]]
     phone = ledger.phone_of_call(ref)
     if phone is not None:
         return [phone]
@@ -807,9 +795,6 @@ def export_dnc(out_path: Path, unmasked: bool, db_path: Path) -> None:
     with open_ledger(db_path) as ledger:
         rows = ledger.dnc_entries()
     records = _dnc_records(rows, unmasked)
-    for record, row in zip(records, rows, strict=True):
-        if unmasked:
-            record["phone"] = row["phone"]
     count = write_csv(out_path, ["phone", "added_at", "added_by", "call_id", "reason",
                                  "evidence"],
                       ([r["phone"], r["added_at"], r["added_by"], r["call_id"], r["reason"],

@@ -9,8 +9,7 @@ from pathlib import Path
 import click
 import orjson
 
-from cli_commands import EXIT_OK, App, UserError, workspace_option
-from cli_commands.followup import output_errors
+from cli_commands import EXIT_OK, App, UserError, output_errors, workspace_option
 from engine.audio.engines import ENGINES
 from engine.audio.transcribe import (
     TranscribeOptions,

@@ -80,8 +80,7 @@ def audited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         workspace.mkdir()
         config = workspace / "callaudit.yaml"
         assert CliRunner().invoke(main, ["init", "--path", str(config)]).exit_code == 0
-        if not (workspace / "rules").exists():
-            shutil.copytree(REPO / "rules", workspace / "rules")
+        assert (workspace / "rules" / "zh-CN" / "pack.yaml").is_file()  # init laid them out
         write_night(workspace / "transcripts" / DAY.isoformat())
         night = CliRunner().invoke(main, ["nightly", "--date", DAY.isoformat(), "--config",
                                           str(config)])
