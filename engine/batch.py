@@ -122,6 +122,7 @@ def run_batch(
     cluster: str | None = None,
     select: Callable[[Call], bool] | None = None,
     skip_audited: bool = False,
+    publish_empty: bool = True,
 ) -> BatchSummary:
     """Audit every call in the inputs and write DIR/verdicts.jsonl, findings.jsonl,
     rejects.jsonl and summary.json; with `follow_up`, run the action policy on each call
@@ -129,9 +130,12 @@ def run_batch(
 
     Every file is written under a temporary name and renamed only when the whole batch is
     done, so a reader never sees a half-written night; a run that stops early leaves the
-    previous results as they were and no partial files behind.
+    previous results as they were and no partial files behind. With `publish_empty` false,
+    a batch that found no call at all (a night whose export is not there yet) leaves them
+    as they were too.
     """
     inputs = list(inputs)
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in OUTPUT_FILES:  # before anything is audited or recorded in the ledger
         OUTPUT_GUARDS[name].check(out_dir / name)
@@ -195,6 +199,12 @@ def run_batch(
         for path in temp.values():
             path.unlink(missing_ok=True)
         raise
+    if not publish_empty and summary.calls == 0 and summary.rejected == 0:
+        for path in temp.values():
+            path.unlink()
+        if created:
+            out_dir.rmdir()
+        return summary
     for name in OUTPUT_FILES:
         final = out_dir / name
         os.chmod(temp[name], output_mode(final))

@@ -9,6 +9,7 @@ import copy
 import errno
 import json
 import os
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -240,3 +241,23 @@ def test_a_ledger_on_a_full_disk_is_not_called_damaged(tmp_path):
         assert "not a callaudit ledger" not in result.output
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_night_never_replaces_a_file_it_did_not_write_in_its_folder(tmp_path):
+    # The night's files go through the same guard as `audit --out`: someone's notes saved
+    # as reports/<date>/verdicts.jsonl are refused, not overwritten, and nothing is recorded.
+    config = workspace(tmp_path, [SALE])
+    day = SALE["started_at"][:10]
+    folder = tmp_path / "reports" / day
+    folder.mkdir(parents=True)
+    (folder / "verdicts.jsonl").write_text("my own notes\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["nightly", "--date", day, *config])
+    assert result.exit_code == 2, result.output
+    assert "verdicts.jsonl" in result.output and "not an earlier output" in result.output
+    assert (folder / "verdicts.jsonl").read_text(encoding="utf-8") == "my own notes\n"
+    assert not (tmp_path / "ledger.db").exists() or _calls_in(tmp_path / "ledger.db") == 0
+
+
+def _calls_in(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]

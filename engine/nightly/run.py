@@ -6,7 +6,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -17,7 +16,7 @@ from engine.actions.ledger import Ledger
 from engine.actions.policy import load_policy
 from engine.actions.runner import FollowUp
 from engine.audit import PackChooser
-from engine.batch import OUTPUT_FILES, BatchSummary, Progress, run_batch
+from engine.batch import BatchSummary, Progress, run_batch
 from engine.model import Call
 from engine.nightly.analysis import (
     Alert,
@@ -118,9 +117,6 @@ def run_night(
     """The whole nightly job for one date (audited on `workers` local processes, or on the
     Dask cluster at `cluster`; the ledger and the report are written here either way)."""
     folder = config.reports / day.isoformat()
-    # The batch writes into a staging folder first: a night that finds nothing (the
-    # transcripts not there yet) must not replace the night's earlier files with empty ones.
-    staging = config.reports / f".{day.isoformat()}.run"
     with night_lock(config.reports):
         if inputs:
             paths, select = inputs, None
@@ -129,33 +125,28 @@ def run_night(
         chooser = PackChooser(config.rules)
         with Ledger(config.database) as ledger:
             follow_up = FollowUp(load_policy(config.rules / "actions.yaml"), ledger)
-            try:
-                summary = run_batch(
-                    paths,
-                    staging,
-                    chooser,
-                    mask=config.mask,
-                    on_record=on_record,
-                    follow_up=follow_up,
-                    select=select,
-                    # Every call audited again, so the night's verdicts and findings files
-                    # hold them all after a re-run or a resumed run (written whole, then
-                    # renamed); the ledger still records only what is new or changed.
-                    skip_audited=False,
-                    workers=workers,
-                    cluster=cluster,
+            # Every call is audited again (run_batch's default), so the night's verdicts and
+            # findings files hold them all after a re-run or a resumed run; the ledger still
+            # records only what is new or changed. A night that finds no transcripts (the
+            # export not there yet) keeps its earlier files.
+            summary = run_batch(
+                paths,
+                folder,
+                chooser,
+                mask=config.mask,
+                on_record=on_record,
+                follow_up=follow_up,
+                select=select,
+                publish_empty=False,
+                workers=workers,
+                cluster=cluster,
+            )
+            if summary.calls == 0 and summary.rejected == 0:
+                where = paths if inputs else [str(config.transcripts)]
+                raise EmptyNight(
+                    f"no transcripts for {day.isoformat()} in {', '.join(where)}: "
+                    "nothing audited, no report written (is the day's export there yet?)"
                 )
-                if summary.calls == 0 and summary.rejected == 0:
-                    where = paths if inputs else [str(config.transcripts)]
-                    raise EmptyNight(
-                        f"no transcripts for {day.isoformat()} in {', '.join(where)}: "
-                        "nothing audited, no report written (is the day's export there yet?)"
-                    )
-                folder.mkdir(parents=True, exist_ok=True)
-                for name in OUTPUT_FILES:
-                    (staging / name).replace(folder / name)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
             sample = draw_sample(ledger, config, "daily", day.isoformat())
             weekly = (
                 draw_sample(ledger, config, "weekly", iso_week(day))
