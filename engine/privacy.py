@@ -33,6 +33,10 @@ _MAINLAND_MOBILE = re.compile(r"(?:86)?1[3-9][0-9]{9}")
 _NUMBER_WORDS = frozenset({"tel", "phone", "mobile", "mob", "cell", "fax", "no", "num",
                            "number", "call", "hp", "qq", "wx", "wechat", "whatsapp"})
 _LETTERS_BEFORE = re.compile(r"[A-Za-z_]+$")
+# How far back to look for those letters: one more than the longest word, so a longer glued
+# word is still seen as no word of the list (and a turn is not scanned from its start for
+# every number in it).
+_GLUE_WINDOW = max(map(len, _NUMBER_WORDS)) + 1
 
 
 def _is_digit(char: str) -> bool:
@@ -61,23 +65,30 @@ def mask_numbers_in_text(text: str) -> str:
     13912345678, 139.1234.5678, 139，1234，5678, full-width digits, digits read aloud
     (幺三九…), tel13912345678 and resident ID numbers ending in X. Dates (2026-11-23),
     amounts (19.9元, 1,299元) and identifiers glued to letters are left readable."""
+    return _mask(text)
+
+
+def _mask(text: str) -> str:
+    """mask_numbers_in_text without the cache: for the pieces of a run (a date's tail, the
+    parts between commas), which would only push whole turns out of it."""
     return _NUMBER_IN_TEXT.sub(_masked_run, text)
 
 
 def _masked_run(match: re.Match[str]) -> str:
     run = match.group(0)
-    glued = _LETTERS_BEFORE.search(match.string, 0, match.start())
+    glued = _LETTERS_BEFORE.search(match.string, max(0, match.start() - _GLUE_WINDOW),
+                                   match.start())
     if glued and glued.group(0).lower() not in _NUMBER_WORDS and not _MAINLAND_MOBILE.match(
             run):
         return run
     date = _DATE_FIRST.match(run)
     if date:  # a date, maybe followed by more: mask what follows on its own
-        return run[: date.end()] + mask_numbers_in_text(run[date.end() :])
+        return run[: date.end()] + _mask(run[date.end() :])
     if _GROUPED_AMOUNT.fullmatch(run) or _DECIMAL.fullmatch(run):
         return run
     if any(sum(_is_digit(c) for c in part) < 3 for part in _COMMA.split(run)):
         # A comma next to a short number is speech (1月1日，10000元 said as 1，10000), not a
         # separator inside one number: each part is a run of its own.
-        return "".join(piece if _COMMA.fullmatch(piece) else mask_numbers_in_text(piece)
+        return "".join(piece if _COMMA.fullmatch(piece) else _mask(piece)
                        for piece in _COMMA_KEPT.split(run))
     return _hidden(run, [i for i, c in enumerate(run) if _is_digit(c) or c in "Xx"])
