@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import re
 import tempfile
@@ -66,9 +67,7 @@ class OutputGuard:
 
     def check(self, path: Path) -> None:
         """Raise OutputRefused when writing PATH would destroy something."""
-        if path.is_symlink():
-            raise OutputRefused(f"{path} is a symbolic link: callaudit does not write through "
-                                "links; give the real file's path or another name")
+        _refuse_link(path)
         if path.is_dir():
             raise OutputRefused(f"{path} is a folder: give a file name")
         for other, role in self.protected.items():
@@ -97,6 +96,12 @@ class OutputGuard:
             raise OutputRefused(f"{path} exists and is not an earlier output of this command: "
                                 "callaudit replaces only files it wrote; remove it or choose "
                                 "another output name")
+
+
+def _refuse_link(path: Path) -> None:
+    if path.is_symlink():
+        raise OutputRefused(f"{path} is a symbolic link: callaudit does not write through "
+                            "links; give the real file's path or another name")
 
 
 def _with_sidecars(path: Path) -> list[Path]:
@@ -133,9 +138,8 @@ def atomic_writer(path: Path, guard: OutputGuard | None = None) -> Iterator[IO[b
     written, and once more just before the rename."""
     if guard is not None:
         guard.check(path)
-    elif path.is_symlink():
-        raise OutputRefused(f"{path} is a symbolic link: callaudit does not write through "
-                            "links; give the real file's path or another name")
+    else:
+        _refuse_link(path)
     folder = path.parent
     # mkstemp opens with O_EXCL: a link planted under the temporary name is never followed.
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial",
@@ -148,9 +152,8 @@ def atomic_writer(path: Path, guard: OutputGuard | None = None) -> Iterator[IO[b
         os.chmod(temporary, output_mode(path))
         if guard is not None:
             guard.check(path)  # the file may have appeared while this one was written
-        elif path.is_symlink():
-            raise OutputRefused(f"{path} is a symbolic link: callaudit does not write "
-                                "through links")
+        else:
+            _refuse_link(path)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -260,7 +263,7 @@ def write_xlsx(out: IO[bytes], sheets: Mapping[str, tuple[Sequence[str], Iterabl
     workbook.remove(workbook.active)
     for name, (header, rows) in sheets.items():
         sheet = workbook.create_sheet(xlsx_text(name)[:31])
-        for r, row in enumerate([header, *rows], start=1):
+        for r, row in enumerate(itertools.chain((header,), rows), start=1):
             for c, value in enumerate(row, start=1):
                 value = _plain_value(value)
                 if value is None:

@@ -117,8 +117,10 @@ def _walk(folder: Path, root: Path, skip: tuple[Path, ...]
                 if not any(path.resolve().is_relative_to(s) for s in skip):
                     yield from _walk(path, root, skip)
             elif _is_transcript(path):
-                mode = entry.stat(follow_symlinks=False).st_mode
-                yield path, path if stat.S_ISREG(mode) else not_regular(path, mode)
+                if entry.is_file(follow_symlinks=False):  # from the listing: no system call
+                    yield path, path
+                else:
+                    yield path, not_regular(path, entry.stat(follow_symlinks=False).st_mode)
         except OSError as exc:
             yield path, unreadable_file(path, exc)
 

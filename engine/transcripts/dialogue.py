@@ -272,10 +272,11 @@ def read_sidecar(sidecar: Path) -> Mapping[Any, Any]:
         reason = f"broken metadata sidecar {sidecar.name}: {what}"
         return SourceError(SourceRef(name, line), reason, hint)
 
-    target = sidecar.resolve()
-    if sidecar.is_symlink() and not target.is_relative_to(sidecar.parent.resolve()):
-        raise broken(f"a link to {target}, outside the transcript's folder: not followed",
-                     "copy the metadata file next to the transcript")
+    if sidecar.is_symlink():
+        target = sidecar.resolve()
+        if not target.is_relative_to(sidecar.parent.resolve()):
+            raise broken(f"a link to {target}, outside the transcript's folder: not followed",
+                         "copy the metadata file next to the transcript")
     try:
         with open_regular(sidecar) as handle:
             text, _ = decode_bytes(handle.read())
