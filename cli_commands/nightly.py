@@ -56,16 +56,6 @@ EXIT_EMPTY_NIGHT = 6  # no transcripts for the date (on_empty_night: fail, the d
 config_option = workspace_config_option(expose=True)
 
 
-def _config(path: Path) -> NightlyConfig:
-    """The configuration a command runs on: its ledger, rules, transcripts and reports."""
-    return read_config(path)
-
-
-def _day(text: str) -> date:
-    """A date option: YYYY-MM-DD, from 2000-01-01 to a year from today."""
-    return parse_day(text)
-
-
 def _week(text: str) -> list[date]:
     """An ISO week option (2026-W48): its days, each in the accepted range."""
     try:
@@ -187,7 +177,7 @@ def nightly_command(
     # The log starts with the run it is of, so a log mailed from an older run shows as such.
     log = NightLog([f"callaudit nightly --date {day_text} ({now()})"])
     try:
-        config = _config(config_path)
+        config = read_config(config_path)
     except click.ClickException as exc:
         # No configuration to say where the reports go: the default place, if it is there.
         log.lines.append(f"Error: {exc.format_message()}")
@@ -251,7 +241,7 @@ def _night(config: NightlyConfig, day_text: str, inputs: tuple[Path | str, ...],
            fail_on_alert: str | None, workers: int | None, cluster: str | None,
            log: NightLog) -> int:
     """The night as `nightly_command` runs it; its exit code."""
-    day = _day(day_text)
+    day = parse_day(day_text)
     _reports_folder(config, make=True)
     if not inputs and isinstance(config.transcripts, Path) and not config.transcripts.is_dir():
         raise UserError(f"the transcripts folder {config.transcripts} does not exist: point "
@@ -331,10 +321,10 @@ def sample_export(
     if bool(day_text) == bool(week):
         raise UserError("give one of --date or --week")
     if day_text:
-        day_text = _day(day_text).isoformat()
+        day_text = parse_day(day_text).isoformat()
     else:
         _week(week or "")
-    config = _config(config_path)
+    config = read_config(config_path)
     kind, period = ("daily", day_text) if day_text else ("weekly", week or "")
     with open_ledger(config.database) as ledger:
         sample = draw_sample(ledger, config, kind, period, by="sample export")
@@ -375,7 +365,7 @@ def review_record(fingerprint: str, verdict: str, by_name: str, note: str, dispu
     """Record a human verdict on a finding (by its fingerprint): upheld or overturned.
     An overturned finding no longer counts: the call's verdict follows, and a callback
     order it alone caused is withdrawn."""
-    config = _config(config_path)
+    config = read_config(config_path)
     with open_ledger(config.database) as ledger:
         row, changes = ledger.review_finding(fingerprint, verdict, by_name, note, dispute)
     click.echo(f"{fingerprint}: {verdict} by {by_name} ({row['rule_id']} on {row['call_id']})")
@@ -418,7 +408,7 @@ def review_missed(call_id: str, rule_id: str | None, standard: str | None,
     export-examples` exports the call as a violating example of the rule."""
     if bool(rule_id) == bool(standard):
         raise UserError("give one of --rule RULE_ID or --standard STANDARD")
-    config = _config(config_path)
+    config = read_config(config_path)
     with open_ledger(config.database) as ledger:
         call = ledger.db.execute("SELECT rule_pack FROM calls WHERE call_id = ?",
                                  (call_id,)).fetchone()
@@ -464,7 +454,7 @@ def export_examples(out_file: Path, sources: tuple[Path | str, ...], unmasked: b
     Each example is the whole call, read again from its transcript (the ledger keeps no
     transcripts) and checked against the hash the audit recorded: a transcript that is
     gone or changed since is named and left out."""
-    config = _config(config_path)
+    config = read_config(config_path)
     with open_ledger(config.database) as ledger:
         cases = reviewed_cases(ledger)
         hashes = {c.call_id: ledger.db.execute(
@@ -603,7 +593,7 @@ def report_group() -> None:
 def weekly_report(week: str, call_records: Path | None, config_path: Path) -> None:
     """The operator's weekly report: calls, connection rate, valid rate, complaints and how
     each was handled, customer feedback, problems found and actions taken."""
-    config = _config(config_path)
+    config = read_config(config_path)
     days = _week(week)
     dialled = connected = 0
     if call_records:
@@ -687,7 +677,7 @@ def purge_command(days: int | None, include_transcripts: bool, config_path: Path
 
     from engine.actions.ledger import purge_words
 
-    config = _config(config_path)
+    config = read_config(config_path)
     if include_transcripts and isinstance(config.transcripts, str):
         raise UserError(f"transcripts in {config.transcripts} are not deleted by callaudit: "
                         "let the storage's own lifecycle rules expire them")

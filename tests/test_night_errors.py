@@ -200,13 +200,8 @@ def test_purge_on_a_full_disk_is_a_plain_error(tmp_path):
     config = workspace(tmp_path, [SALE])
     assert CliRunner().invoke(main, ["nightly", "--date", "2026-11-23", *config]).exit_code == 0
     ledger = tmp_path / "ledger.db"
-    disk = tmp_path / "disk"
-    disk.mkdir()
     size = ledger.stat().st_size + 64 * 1024
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
+    with tmpfs(tmp_path / "disk", f"size={size}") as disk:
         (disk / "ledger.db").write_bytes(ledger.read_bytes())
         free = os.statvfs(disk)
         # Room to open the ledger and change a few pages, not to rebuild it.
@@ -218,20 +213,13 @@ def test_purge_on_a_full_disk_is_a_plain_error(tmp_path):
         result = CliRunner().invoke(main, ["purge", "--older-than", "1", *config])
         assert result.exit_code == 2, result.output
         assert "disk is full" in result.output and "Traceback" not in result.output
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def test_a_ledger_on_a_full_disk_is_not_called_damaged(tmp_path):
     config = workspace(tmp_path, [SALE])
     assert CliRunner().invoke(main, ["nightly", "--date", "2026-11-23", *config]).exit_code == 0
-    disk = tmp_path / "disk"
-    disk.mkdir()
     size = (tmp_path / "ledger.db").stat().st_size + 8 * 1024
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    try:
+    with tmpfs(tmp_path / "disk", f"size={size}") as disk:
         (disk / "ledger.db").write_bytes((tmp_path / "ledger.db").read_bytes())
         free = os.statvfs(disk)
         (disk / "filler").write_bytes(b"\0" * (free.f_bavail * free.f_frsize))
@@ -239,8 +227,6 @@ def test_a_ledger_on_a_full_disk_is_not_called_damaged(tmp_path):
         assert result.exit_code == 2, result.output
         assert "cannot open the ledger" in result.output and "has space" in result.output
         assert "not a callaudit ledger" not in result.output
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def test_a_night_never_replaces_a_file_it_did_not_write_in_its_folder(tmp_path):

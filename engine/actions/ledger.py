@@ -1133,13 +1133,13 @@ class Ledger:
                                                  f"{standard} (missed by the audit, {by})"))
                 changes.append(f"agent {call['agent_id']} flagged")
             ordering = [r for r in policy.rules if r.action == "callback"] if policy else []
-            if not ordering:
+            if policy is None or not ordering:
                 changes.append("no callback ordered: the action policy has no callback action")
                 return changes
             called = date.fromisoformat(call["started_at"][:10]) if call["started_at"] \
                 else date.today()
             due = add_working_days(called, policy.due_days(ordering[0].id, severity),
-                                   policy.working_days, policy.holidays) if policy else called
+                                   policy.working_days, policy.holidays)
             callback_id = self._order_callback(call_id, call["phone"], call["agent_id"],
                                                severity, [standard], [message], due, by)
             changes.append(f"callback {callback_id} ordered (due {due}): {standard}")
@@ -1265,12 +1265,14 @@ def purge_words(ledger: Ledger, before: date) -> dict[str, int]:
     in the write-ahead log, so the purge runs with secure_delete (freed space zeroed), then
     checkpoints and empties the log, and rebuilds the file (VACUUM)."""
     cutoff = before.isoformat()
-    old_calls = "SELECT call_id FROM calls WHERE substr(started_at, 1, 10) < ?"
+    # ISO times sort as text: started before the cutoff day is `started_at < day` (and the
+    # calls_started index answers it).
+    old_calls = "SELECT call_id FROM calls WHERE started_at < ?"
     counts: dict[str, int] = {}
     ledger.db.execute("PRAGMA secure_delete = ON")
     with ledger.transaction():
-        counts["calls"] = ledger.db.execute(f"SELECT COUNT(*) FROM ({old_calls})",
-                                            (cutoff,)).fetchone()[0]
+        old = {r[0] for r in ledger.db.execute(old_calls, (cutoff,))}
+        counts["calls"] = len(old)
         for table in ("findings", "blacklist", "dnc"):
             done = 0
             # `rowid` named as such: in blacklist it is the `id` column, and a Row knows it
@@ -1283,7 +1285,6 @@ def purge_words(ledger: Ledger, before: date) -> dict[str, int]:
                                       (stripped, row["row_number"]))
                     done += 1
             counts[table] = done
-        old = {r[0] for r in ledger.db.execute(old_calls, (cutoff,))}
         done = 0
         # History rows quote evidence in their detail; they belong to a call by the call_id
         # the detail names (the row's own time is when the audit ran, not the call's date).
