@@ -26,7 +26,12 @@ NOT_IN_IDS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u20
 
 def printable(text: str) -> str:
     """`text` with those characters written as escapes (\\x1b), safe to print."""
-    return NOT_IN_IDS.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
+    return NOT_IN_IDS.sub(escaped, text) if NOT_IN_IDS.search(text) else text
+
+
+def escaped(match: re.Match[str]) -> str:
+    """The matched character as Python writes it in a string: \\x07, \\n, \\u202e."""
+    return match[0].encode("unicode_escape").decode("ascii")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from engine.model import escaped, printable
+
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _HEAD_BYTES = 64 * 1024  # enough to read a header line; never the whole file
 
@@ -218,25 +220,14 @@ def write_csv_rows(out: IO[bytes], header: Sequence[Any], rows: Iterable[Sequenc
 
 # -- control characters ----------------------------------------------------------------------
 
-# C0 and C1 controls and DEL (ESC starts the ANSI sequences that move a cursor or clear a
-# screen; CSI U+009B does the same on some terminals), and the bidirectional overrides that
-# make a text display in another order than it reads ("Trojan source").
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group(0)
-    if char in _NAMED:
-        return _NAMED[char]
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
+# The characters no identifier may hold (engine.model.NOT_IN_IDS): C0 and C1 controls and
+# DEL (ESC starts the ANSI sequences that move a cursor or clear a screen; CSI U+009B does
+# the same on some terminals), line separators, and the bidirectional overrides that make a
+# text display in another order than it reads ("Trojan source").
 def escape_controls(text: str) -> str:
     """Control characters shown as escapes (BEL -> \\x07, ESC -> \\x1b, newline -> \\n):
     printed text stays on its line and cannot steer the terminal."""
-    return _CONTROLS.sub(_escape, text) if _CONTROLS.search(text) else text
+    return printable(text)
 
 
 # The characters an XLSX file cannot hold at all (openpyxl refuses them); tab, newline and
@@ -247,7 +238,7 @@ _XLSX_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2
 def xlsx_text(text: str) -> str:
     """Text an XLSX cell can hold: forbidden control characters escaped as in
     escape_controls (\\x07), so one odd byte in an agent id cannot stop the night."""
-    return _XLSX_ILLEGAL.sub(_escape, text) if _XLSX_ILLEGAL.search(text) else text
+    return _XLSX_ILLEGAL.sub(escaped, text) if _XLSX_ILLEGAL.search(text) else text
 
 
 def write_xlsx(out: IO[bytes], sheets: Mapping[str, tuple[Sequence[str], Iterable[Sequence[Any]]]]
