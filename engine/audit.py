@@ -31,6 +31,9 @@ def context_for(pack: RulePack, call: Call) -> CallContext:
     ctx = CallContext(call, turns, hits)
     if pack.sale_made is not None:
         evidence = pack.sale_made.evaluate(ctx)
+        if evidence is None and pack.sale_possible is not None:
+            evidence = pack.sale_possible.evaluate(ctx)
+            ctx.sale_uncertain = evidence is not None
         ctx.sale_made = evidence is not None
         ctx.sale_evidence = evidence or ()
     return ctx
@@ -71,30 +74,56 @@ def audit_call(pack: RulePack, call: Call, *, include_experimental: bool = False
     ctx = context_for(pack, call)
     findings: list[Finding] = []
     matched = ctx.hits.keys()
+    composed = pack.composed
     for rule in pack.rules_to_run(include_experimental):
         for need in rule.requirements:
             if matched.isdisjoint(need):
                 break  # a matcher it needs never matched: it cannot fire
         else:
-            findings.extend(run_rule(rule, ctx))
+            found = run_rule(rule, ctx)
+            findings.extend(found)
+            if found and composed:
+                ctx.findings.extend(_waived(pack, call, f) for f in found)
     findings = [_waived(pack, call, f) for f in findings]
+    if not ctx.sale_made:
+        findings = [_coaching(f) if f.standard in SALE_STANDARDS else f for f in findings]
     findings.sort(key=lambda f: f.sort_key)
-    standards = {f.standard for f in findings if f.waiver is None}
+    standards = {f.standard for f in findings if f.waiver is None and f.severity != "info"}
+    signals = {f.standard for f in findings if f.waiver is None}
     violations = tuple(s for s in VALIDITY_STANDARDS if s in standards)
     verdict = Verdict(
         call_id=call.call_id,
         valid=(not violations) if ctx.sale_made else None,
         violations=violations,
-        signals=tuple(s for s in SIGNALS if s in standards),
+        signals=tuple(s for s in SIGNALS if s in signals),
         rule_pack=pack.label,
         rule_pack_hash=pack.content_hash,
         findings=sum(1 for f in findings if f.waiver is None),
         sale_made=ctx.sale_made,
         outcomes=tuple(name for name, condition in pack.outcomes
                        if condition.evaluate(ctx) is not None),
-        notes=_notes(call),
+        notes=_notes(call) + _sale_note(ctx),
+        sale_uncertain=ctx.sale_uncertain,
     )
     return CallAudit(call, verdict, tuple(findings))
+
+
+# The four standards judge a sale (or a continued service). On a call where nothing is sold,
+# a breach is a coaching note: listed at severity info, never a violation (docs/rules.md, P1).
+SALE_STANDARDS = ("identity", "comprehension", "script", "consent")
+COACHING = "no sale or continuation on this call: a coaching note, not a violation"
+
+
+def _coaching(finding: Finding) -> Finding:
+    detail = f"{finding.detail}; {COACHING}" if finding.detail else COACHING
+    return replace(finding, severity="info", detail=detail)
+
+
+def _sale_note(ctx: CallContext) -> tuple[str, ...]:
+    if not ctx.sale_uncertain:
+        return ()
+    return ("the pack's sale_made did not hold, but sale_possible did: the call was judged "
+            "as a sale; check that something was sold or continued",)
 
 
 def _notes(call: Call) -> tuple[str, ...]:

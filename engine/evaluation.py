@@ -1,20 +1,24 @@
 """Measuring a rule pack against calls people have labelled (docs/labelling.md).
 
-Call level: a call is predicted to have a label when any finding of that standard (or
-signal) was made on it. Per label: precision, recall, F1, and every miss and false alarm
-with the call and the rules involved, so an officer sees which rule to fix.
+Call level: a call is predicted to have a label when a finding of that standard (or
+signal) that counts was made on it: not waived, and, for a validity standard, not a coaching
+note (severity info). Per label: precision, recall, F1, and every miss and false alarm with
+the call and the rules involved, so an officer sees which rule to fix. Macro F1 is the mean
+F1 of the labels the set has examples of. Small sets get 95% intervals from a bootstrap over
+calls.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
 from engine.audit import CallAudit
-from engine.rules.base import STANDARDS
+from engine.rules.base import SIGNALS, STANDARDS
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,8 @@ class Label:
     violations: frozenset[str]
     note: str
     source: str  # file:line
+    # Labels the labellers could not agree on: a finding of one is neither right nor wrong.
+    optional: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -87,9 +93,15 @@ class EvalReport:
     unlabelled: list[str] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)
     label_problems: list[LabelProblem] = field(default_factory=list)
+    # Per scored call, per label: (labelled, found), or None where the label is optional.
+    outcomes: list[dict[str, tuple[bool, bool] | None]] = field(default_factory=list)
 
     def score(self, label: str) -> Score:
         return next(s for s in self.scores if s.label == label)
+
+    @property
+    def macro_f1(self) -> float | None:
+        return macro_f1(self.scores)
 
 
 def label_files(path: Path) -> list[Path]:
@@ -137,12 +149,22 @@ def _label(raw: bytes, where: str, problems: list[LabelProblem]) -> Label | None
     if not isinstance(violations, list) or not all(isinstance(v, str) for v in violations):
         problems.append(LabelProblem(where, "'violations' must be a list of standards"))
         return None
-    unknown = sorted(set(violations) - set(STANDARDS))
+    optional = obj.get("optional", [])
+    if not isinstance(optional, list) or not all(isinstance(v, str) for v in optional):
+        problems.append(LabelProblem(where, "'optional' must be a list of standards"))
+        return None
+    unknown = sorted((set(violations) | set(optional)) - set(STANDARDS))
     if unknown:
         problems.append(LabelProblem(where, f"unknown label(s) {', '.join(unknown)}; "
                                      f"use: {', '.join(STANDARDS)}"))
         return None
-    return Label(obj["call_id"], frozenset(violations), str(obj.get("note") or ""), where)
+    both = sorted(set(violations) & set(optional))
+    if both:
+        problems.append(LabelProblem(where, f"{', '.join(both)} is both a violation and "
+                                     "optional; keep it in one list"))
+        return None
+    return Label(obj["call_id"], frozenset(violations), str(obj.get("note") or ""), where,
+                 frozenset(optional))
 
 
 def evaluate(audits: Iterable[CallAudit], labels: dict[str, Label]) -> EvalReport:
@@ -152,6 +174,7 @@ def evaluate(audits: Iterable[CallAudit], labels: dict[str, Label]) -> EvalRepor
     unlabelled: list[str] = []
     seen: set[str] = set()
     calls = 0
+    report_outcomes: list[dict[str, tuple[bool, bool] | None]] = []
     for audit in audits:
         call_id = audit.call.call_id
         label = labels.get(call_id)
@@ -160,9 +183,15 @@ def evaluate(audits: Iterable[CallAudit], labels: dict[str, Label]) -> EvalRepor
             continue
         seen.add(call_id)
         calls += 1
-        found = {f.standard for f in audit.findings if f.waiver is None}
+        found = counted_standards(audit)
+        outcome: dict[str, tuple[bool, bool] | None] = {}
+        report_outcomes.append(outcome)
         for standard in STANDARDS:
             expected, predicted = standard in label.violations, standard in found
+            if standard in label.optional:
+                outcome[standard] = None
+                continue
+            outcome[standard] = (expected, predicted)
             if expected and predicted:
                 counts[standard][0] += 1
             elif predicted:
@@ -173,7 +202,75 @@ def evaluate(audits: Iterable[CallAudit], labels: dict[str, Label]) -> EvalRepor
                 errors.append(Error(call_id, standard, "miss", (), (), label.note))
     scores = [Score(s, *counts[s]) for s in STANDARDS]
     missing = sorted(set(labels) - seen)
-    return EvalReport(scores, errors, calls, unlabelled, missing)
+    return EvalReport(scores, errors, calls, unlabelled, missing, outcomes=report_outcomes)
+
+
+def counted_standards(audit: CallAudit) -> set[str]:
+    """The standards and signals a call is predicted to have."""
+    return {f.standard for f in audit.findings if f.waiver is None
+            and (f.severity != "info" or f.standard in SIGNALS)}
+
+
+def macro_f1(scores: Sequence[Score]) -> float | None:
+    """Mean F1 over the labels with at least one labelled call (a label nobody labelled
+    has no recall to speak of)."""
+    values = [s.f1 or 0.0 for s in scores if s.support]
+    return sum(values) / len(values) if values else None
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float
+    high: float
+
+
+def bootstrap_intervals(
+    report: EvalReport, rounds: int = 2000, seed: int = 20261207
+) -> dict[str, dict[str, Interval | None]]:
+    """95% percentile intervals of precision, recall and F1 per label, and of macro F1
+    (key "macro"), from `rounds` resamplings of the scored calls with replacement.
+    Seeded: the same report always gives the same intervals."""
+    calls = report.outcomes
+    if not calls:
+        return {}
+    rng = random.Random(seed)
+    samples: dict[str, dict[str, list[float]]] = {
+        label: {"precision": [], "recall": [], "f1": []} for label in STANDARDS
+    }
+    macro: list[float] = []
+    n = len(calls)
+    for _ in range(rounds):
+        counts = {label: [0, 0, 0] for label in STANDARDS}
+        for index in rng.choices(range(n), k=n):
+            for label, pair in calls[index].items():
+                if pair is None:
+                    continue
+                expected, predicted = pair
+                if expected or predicted:
+                    counts[label][0 if expected and predicted else 1 if predicted else 2] += 1
+        scores = [Score(label, *counts[label]) for label in STANDARDS]
+        for score in scores:
+            for name in ("precision", "recall", "f1"):
+                value = getattr(score, name)
+                if value is not None:
+                    samples[score.label][name].append(value)
+        value = macro_f1(scores)
+        if value is not None:
+            macro.append(value)
+    result: dict[str, dict[str, Interval | None]] = {
+        label: {name: _percentiles(values) for name, values in by_name.items()}
+        for label, by_name in samples.items()
+    }
+    result["macro"] = {"f1": _percentiles(macro)}
+    return result
+
+
+def _percentiles(values: list[float]) -> Interval | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    last = len(ordered) - 1
+    return Interval(ordered[round(0.025 * last)], ordered[round(0.975 * last)])
 
 
 def _false_alarm(audit: CallAudit, standard: str, note: str) -> Error:

@@ -81,3 +81,5 @@ class Verdict:
     sale_made: bool
     outcomes: tuple[str, ...] = ()  # the pack's named outcomes that hold on this call
     notes: tuple[str, ...] = ()  # what limited the audit (e.g. turns with no known speaker)
+    # Judged as a sale on the pack's weaker signs (`sale_possible`) alone: worth a look.
+    sale_uncertain: bool = False

@@ -657,7 +657,7 @@ class Ledger:
 
     def _do_callback(self, audit: CallAudit, policy: ActionPolicy, rule_id: str) -> bool:
         call = audit.call
-        active = [f for f in audit.findings if f.waiver is None
+        active = [f for f in audit.findings if f.waiver is None and f.severity != "info"
                   and f.standard not in ("opt_out", "complaint_risk")]
         if not active:
             return False
@@ -1149,9 +1149,11 @@ class Ledger:
         """Work a call's verdict out again from what stands after people's reviews: the
         machine's current findings less those overturned, plus the violations reviewers
         recorded as missed. Withdraws a callback order left without a reason."""
+        # Severity info is a coaching note (e.g. a breach on a call with no sale): never a
+        # violation.
         rows = self.db.execute("SELECT fingerprint, standard, message FROM findings WHERE "
-                               "call_id = ? AND active = 1 AND waiver IS NULL",
-                               (call_id,)).fetchall()
+                               "call_id = ? AND active = 1 AND waiver IS NULL "
+                               "AND severity != 'info'", (call_id,)).fetchall()
         latest = {r["fingerprint"]: r["verdict"] for r in self.db.execute(
             "SELECT fingerprint, verdict FROM reviews WHERE call_id = ? ORDER BY id",
             (call_id,))}

@@ -4,21 +4,38 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from engine.evaluation import EvalReport
+from engine.evaluation import EvalReport, Interval
+
+Intervals = dict[str, dict[str, Interval | None]]
 
 
 def _percent(value: float | None) -> str:
     return "   —" if value is None else f"{value:4.2f}"
 
 
-def format_report(report: EvalReport) -> Iterator[str]:
-    """The table, then each disagreement, for a person."""
-    yield (f"{'label':<20} {'calls':>5} {'TP':>4} {'FP':>4} {'FN':>4} {'prec':>5} "
-           f"{'recall':>6} {'F1':>5}")
+def _range(interval: Interval | None) -> str:
+    return "—" if interval is None else f"{interval.low:.2f}–{interval.high:.2f}"
+
+
+def format_report(report: EvalReport, intervals: Intervals | None = None) -> Iterator[str]:
+    """The table (with 95% intervals when given), then each disagreement, for a person."""
+    wide = intervals is not None
+    head = (f"{'label':<20} {'calls':>5} {'TP':>4} {'FP':>4} {'FN':>4} {'prec':>5} "
+            f"{'recall':>6} {'F1':>5}")
+    yield head + (f"  {'prec 95%':>9}  {'recall 95%':>10}  {'F1 95%':>9}" if wide else "")
     for s in report.scores:
-        yield (f"{s.label:<20} {s.support:>5} {s.true_positives:>4} {s.false_positives:>4} "
-               f"{s.false_negatives:>4} {_percent(s.precision):>5} {_percent(s.recall):>6} "
-               f"{_percent(s.f1):>5}")
+        line = (f"{s.label:<20} {s.support:>5} {s.true_positives:>4} {s.false_positives:>4} "
+                f"{s.false_negatives:>4} {_percent(s.precision):>5} {_percent(s.recall):>6} "
+                f"{_percent(s.f1):>5}")
+        if intervals is not None:
+            mine = intervals.get(s.label, {})
+            line += (f"  {_range(mine.get('precision')):>9}  {_range(mine.get('recall')):>10}"
+                     f"  {_range(mine.get('f1')):>9}")
+        yield line
+    macro = f"macro F1 {_percent(report.macro_f1)} over the labels with labelled calls"
+    if intervals is not None:
+        macro += f" (95% interval {_range(intervals.get('macro', {}).get('f1'))})"
+    yield macro
     yield f"{report.calls} labelled calls compared"
     for error in report.errors:
         line = f"{error.kind.upper():<11} {error.call_id}  {error.label}"
@@ -37,15 +54,24 @@ def format_report(report: EvalReport) -> Iterator[str]:
         yield f"BAD LABEL   {problem.source}: {problem.reason}"
 
 
-def report_json(report: EvalReport) -> dict:
+def _json_range(interval: Interval | None) -> list[float] | None:
+    return None if interval is None else [interval.low, interval.high]
+
+
+def report_json(report: EvalReport, intervals: Intervals | None = None) -> dict:
     """The same as a document, for scripts and CI."""
+    found = intervals or {}
     return {
         "schema": "callaudit.eval/1",
         "calls": report.calls,
+        "macro_f1": report.macro_f1,
+        "macro_f1_95": _json_range(found.get("macro", {}).get("f1")),
         "scores": [
             {"label": s.label, "support": s.support, "tp": s.true_positives,
              "fp": s.false_positives, "fn": s.false_negatives, "precision": s.precision,
-             "recall": s.recall, "f1": s.f1}
+             "recall": s.recall, "f1": s.f1,
+             **{f"{name}_95": _json_range(found.get(s.label, {}).get(name))
+                for name in ("precision", "recall", "f1")}}
             for s in report.scores
         ],
         "errors": [

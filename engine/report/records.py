@@ -24,6 +24,7 @@ def verdict_record(verdict: Verdict, call: Call, *, mask: bool = True) -> dict[s
         "customer_phone": mask_phone(phone) if mask else phone,
         "started_at": call.started_at.isoformat() if call.started_at else None,
         "sale_made": verdict.sale_made,
+        "sale_uncertain": verdict.sale_uncertain,
         "outcomes": list(verdict.outcomes),
         "notes": list(verdict.notes),
         "findings": verdict.findings,

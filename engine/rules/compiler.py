@@ -21,6 +21,8 @@ class Compiler:
     matchers: dict[str, Matcher] = field(default_factory=dict)
     references: list[tuple[str, Node]] = field(default_factory=list)
     reply_nodes: list[tuple[str, Node]] = field(default_factory=list)  # matcher, its replies_to
+    # Rule ids named by `found:` conditions, checked once every rule is read.
+    rule_references: list[tuple[str, Node]] = field(default_factory=list)
     inline_count: int = 0
 
     def reference(self, node: Node, what: str) -> str | None:

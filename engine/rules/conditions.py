@@ -17,13 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.model import CALL_TYPES, LANGUAGES
+from engine.rules.base import STANDARDS, Mark
 from engine.rules.compiler import Compiler
 from engine.rules.context import CallContext
 from engine.rules.matchers import Hit
 from engine.rules.problems import suggest
 from engine.rules.yamlsource import Node
 
-Evidence = tuple[Hit, ...]
+# Hits of matchers (spans of the match text); `found` gives Marks (spans of the original).
+Evidence = tuple[Hit | Mark, ...]
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,29 @@ class CallIs:
         return None
 
 
-Condition = All | AnyOf | Not | Said | Before | InFirstTurns | CallIs
+@dataclass(frozen=True)
+class Found:
+    """Another rule of the pack made a finding on this call (composition): by rule id, or
+    of a standard. Its evidence is that finding's evidence. Rules that use `found` run after
+    every rule that does not, and see only those rules' findings."""
+
+    rules: tuple[str, ...] = ()
+    standards: tuple[str, ...] = ()
+
+    def evaluate(self, ctx: CallContext) -> Evidence | None:
+        marks = [
+            Mark(e.turn, e.char_start, e.char_end)
+            for f in ctx.findings
+            if f.waiver is None and (f.rule_id in self.rules or f.standard in self.standards)
+            for e in f.evidence
+        ]
+        return tuple(sorted(set(marks))) if marks else None
+
+    def needs(self) -> frozenset[str] | None:
+        return None
+
+
+Condition = All | AnyOf | Not | Said | Before | InFirstTurns | CallIs | Found
 
 # What CallIs reads for each field: only the one it is asked (several a call per rule).
 _CALL_FACTS: dict[str, Callable[[CallContext], object]] = {
@@ -230,6 +254,40 @@ def _first_turns(node: Node, compiler: Compiler) -> Condition | None:
     return InFirstTurns(name, turns) if name and turns else None
 
 
+def _found(node: Node, compiler: Compiler) -> Condition | None:
+    fields = node.mapping("found", frozenset({"rule", "standard"}))
+    if fields is None:
+        return None
+    if not fields:
+        node.error("'found' needs a 'rule' or a 'standard'",
+                   "e.g. found: {standard: [identity, consent]} or found: {rule: fee-misstated}")
+        return None
+    rules = tuple(_one_or_many(fields["rule"], "rule")) if "rule" in fields else ()
+    rule_ids = tuple(r.text("rule") for r in rules)
+    for rule_node, rule_id in zip(rules, rule_ids, strict=True):
+        if rule_id is not None:
+            compiler.rule_references.append((rule_id, rule_node))
+    standards = (
+        tuple(n.choice("standard", STANDARDS) for n in _one_or_many(fields["standard"],
+                                                                     "standard"))
+        if "standard" in fields else ()
+    )
+    if None in rule_ids or None in standards:
+        return None
+    return Found(rule_ids, standards)  # type: ignore[arg-type]
+
+
+def uses_found(condition: Condition | None) -> bool:
+    """Whether a condition reads other rules' findings (anywhere inside it)."""
+    if isinstance(condition, Found):
+        return True
+    if isinstance(condition, All | AnyOf):
+        return any(uses_found(item) for item in condition.items)
+    if isinstance(condition, Not):
+        return uses_found(condition.item)
+    return False
+
+
 def _metadata(
     field: str, options: tuple[str, ...] | None
 ) -> Callable[[Node, Compiler], Condition | None]:
@@ -259,6 +317,7 @@ CONDITIONS: dict[str, Callable[[Node, Compiler], Condition | None]] = {
     "said": _said,
     "before": _before,
     "in_first_turns": _first_turns,
+    "found": _found,
     "call_type": _metadata("call_type", CALL_TYPES),
     "language": _metadata("language", LANGUAGES),
     "product": _metadata("product", ()),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.findings import Finding
 from engine.model import Call
 from engine.rules.matchers import Hit
 from engine.text.normalize import NormalizedTurn
@@ -19,6 +20,12 @@ class CallContext:
     sale_made: bool = False
     # Evidence of the pack's sale condition, so "no sale" rules can point at the turn.
     sale_evidence: tuple[Hit, ...] = field(default_factory=tuple)
+    # The pack's `sale_made` did not hold but its `sale_possible` did: the sale rules run,
+    # and the verdict says the sale is uncertain.
+    sale_uncertain: bool = False
+    # Findings made so far on this call, read by the `found:` condition (rules that use it
+    # run after all the others).
+    findings: list[Finding] = field(default_factory=list)
 
     def hits_of(self, matcher: str, by: str | None = None) -> list[Hit]:
         found = self.hits.get(matcher, [])

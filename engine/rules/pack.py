@@ -18,7 +18,7 @@ from pathlib import Path
 from engine.model import LANGUAGES
 from engine.rules.base import SEVERITIES, STANDARDS, STATUSES, Example, RuleInfo
 from engine.rules.compiler import Compiler
-from engine.rules.conditions import Condition, compile_condition
+from engine.rules.conditions import Condition, compile_condition, uses_found
 from engine.rules.examples import compile_examples
 from engine.rules.kinds import RULE_KINDS, Rule
 from engine.rules.matchers import (
@@ -35,7 +35,8 @@ from engine.text.normalize import Normalizer
 
 PACK_FILE = "pack.yaml"
 PACK_KEYS = frozenset(
-    {"name", "version", "language", "description", "fillers", "negation", "sale_made", "outcomes"}
+    {"name", "version", "language", "description", "fillers", "negation", "sale_made",
+     "sale_possible", "outcomes"}
 )
 NEGATION_KEYS = frozenset({"words", "not_negation", "window"})
 FILE_KEYS = frozenset({"matchers", "rules", "waivers"})
@@ -78,6 +79,9 @@ class RulePack:
     waivers: tuple[Waiver, ...] = ()
     # Named facts about a call the follow-up actions read ("confirmation_declined"...).
     outcomes: tuple[tuple[str, Condition], ...] = ()
+    # Weaker signs of a sale ("给您登记上了"): when only these hold, the sale rules still run
+    # and the verdict says the sale is uncertain.
+    sale_possible: Condition | None = None
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.info.id == rule_id), None)
@@ -88,15 +92,27 @@ class RulePack:
 
     @cached_property
     def _active(self) -> tuple[Rule, ...]:
-        return tuple(r for r in self.rules if r.info.status == "active")
+        return _composed_last(r for r in self.rules if r.info.status == "active")
 
     @cached_property
     def _with_experimental(self) -> tuple[Rule, ...]:
-        return tuple(r for r in self.rules if r.info.status != "deprecated")
+        return _composed_last(r for r in self.rules if r.info.status != "deprecated")
+
+    @cached_property
+    def composed(self) -> bool:
+        """Whether any rule reads other rules' findings (`found:`): only then are they kept
+        on the call's context as the audit goes."""
+        return any(uses_found(r.when) for r in self.rules)
 
     @property
     def label(self) -> str:
         return f"{self.name}@{self.version}"
+
+
+def _composed_last(rules: Iterable[Rule]) -> tuple[Rule, ...]:
+    """Rules in file order, those that read other rules' findings (`found:`) after the rest."""
+    ordered = list(rules)
+    return tuple(sorted(ordered, key=lambda r: uses_found(r.when)))
 
 
 def display_path(path: Path) -> str:
@@ -161,6 +177,7 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
         if "waivers" in fields:
             waivers.extend((w, fields["waivers"]) for w in compile_waivers(fields["waivers"]))
     _check_waivers(waivers, seen)
+    _check_found(compiler, rules, seen)
     unreadable = any(s.unparsable for s in sources)
     if not unreadable:
         # With a file that could not be read, its matchers are unknown: naming them all as
@@ -183,6 +200,7 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
         content_hash=content_hash(folder, files),
         rules=tuple(rules),
         sale_made=header.get("sale_made"),
+        sale_possible=header.get("sale_possible"),
         outcomes=tuple(header.get("outcomes", {}).items()),
         normalizer=normalizer,
         index=index,
@@ -190,6 +208,19 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
         files=tuple(str(p) for p in files),
         waivers=tuple(w for w, _ in waivers if w.rule_id in seen),
     )
+
+
+def _check_found(compiler: Compiler, rules: list[Rule], seen: dict[str, Location]) -> None:
+    """`found: {rule: ID}` names a rule of the pack that does not itself use `found`."""
+    composed = {r.info.id for r in rules if uses_found(r.when)}
+    for rule_id, node in compiler.rule_references:
+        if rule_id not in seen:
+            node.error(f"no rule has the id '{rule_id}'", suggest(rule_id, seen, "rule ids"))
+        elif rule_id in composed:
+            node.error(
+                f"rule '{rule_id}' itself uses 'found', so its findings are not known yet",
+                "'found' reads the findings of rules that do not use 'found'; refer to those",
+            )
 
 
 def _check_waivers(waivers: list[tuple[Waiver, Node]], rule_ids: dict[str, Location]) -> None:
@@ -320,8 +351,9 @@ def _pack_header(source: SourceFile, compiler: Compiler) -> dict:
         )
         window = neg["window"].integer("window", 1, 20) or window if "window" in neg else window
     header["negation"] = compile_negation(language, words, not_negation, window)
-    if "sale_made" in fields:
-        header["sale_made"] = compile_condition(fields["sale_made"], compiler)
+    for key in ("sale_made", "sale_possible"):
+        if key in fields:
+            header[key] = compile_condition(fields[key], compiler)
     if "outcomes" in fields:
         header["outcomes"] = _outcomes(fields["outcomes"], compiler)
     return header

@@ -20,10 +20,14 @@ Fields = dict[str, Node]
 
 
 def marks(ctx: CallContext, hits: Evidence | list[Hit]) -> tuple[Mark, ...]:
-    """Match-text hits as spans of the original turns."""
+    """Match-text hits as spans of the original turns (Marks, from `found`, already are)."""
     turns = ctx.turns
     found = set()
-    for number, start, end in hits:
+    for hit in hits:
+        if type(hit) is Mark:
+            found.add(hit)
+            continue
+        number, start, end = hit
         found.add(named_from_tuple(Mark, (number, *turns[number].to_original(start, end))))
     return tuple(sorted(found))
 
