@@ -4,6 +4,7 @@
     python -m bench --calls 100000 --json bench-100k.json
     python -m bench --rss-calls 1000000   # peak memory of the audit on a million calls
     python -m bench --ledger              # also the audit into a ledger, as a night runs
+    python -m bench --baseline eb57648    # also the engine and packs of that commit
     python -m bench --repeat 3            # three rounds: medians, ratios within each round
 
 Every figure comes from a fresh process (so its peak memory is its own); the table gives
@@ -27,13 +28,30 @@ from pathlib import Path
 
 from bench.generate import write_calls
 
+REPO = Path(__file__).resolve().parent.parent
 
-def measure(mode: str, path: Path, *args: int) -> dict:
-    """One measurement in a fresh process: its JSON line, with calls per second added."""
+
+def measure(mode: str, path: Path, *args: int, tree: Path = REPO) -> dict:
+    """One measurement in a fresh process: its JSON line, with calls per second added.
+    `tree` is the source tree whose engine and rule packs run (another commit's, for a
+    baseline)."""
     command = [sys.executable, "-m", "bench.measure", mode, str(path), *map(str, args)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parent.parent).stdout
+    output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=tree,
+                            env={**os.environ, "PYTHONPATH": str(tree)}).stdout
     return with_speed(json.loads(output.strip().splitlines()[-1]))
+
+
+def baseline_tree(revision: str, scratch: Path) -> Path:
+    """The repository's files at `revision`, unpacked into `scratch` (git archive)."""
+    tree = scratch / "baseline"
+    tree.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", revision],
+                             capture_output=True, check=False)
+    if archive.returncode != 0:
+        raise SystemExit(f"--baseline {revision}: not a commit of this repository "
+                         f"({archive.stderr.decode(errors='replace').strip()})")
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
 
 
 def with_speed(row: dict) -> dict:
@@ -69,13 +87,19 @@ def measure_apart(path: Path, parts: int) -> dict:
                        "seconds": seconds, "peak_rss_mb": max(o["peak_rss_mb"] for o in outputs)})
 
 
-def one_round(path: Path, subset: Path, workers: int, ledger: bool) -> dict:
+def one_round(path: Path, subset: Path, workers: int, ledger: bool,
+              baseline: tuple[str, Path] | None = None) -> dict:
     """Every measurement once, one after another, so the ratios of a round compare
     measurements taken a minute or two apart, in the same phase of a shared machine."""
     rows = {
         "parse floor": measure("parse", path),
         "naive baseline": measure("naive", subset),
         "engine, 1 worker": measure("engine", path, 1),
+    }
+    if baseline is not None:
+        revision, tree = baseline
+        rows[f"engine at {revision}, 1 worker"] = measure("engine", path, 1, tree=tree)
+    rows |= {
         "engine, 1 worker, nothing remembered": measure("forgetting", path),
         f"engine, {workers} workers": measure("engine", path, workers),
     }
@@ -84,8 +108,12 @@ def one_round(path: Path, subset: Path, workers: int, ledger: bool) -> dict:
     if ledger:
         rows["with a ledger, 1 worker"] = measure("nightly", path, 1)
         rows[f"with a ledger, {workers} workers"] = measure("nightly", path, workers)
-    return {"rows": rows, "apart": apart, "spin": spin,
-            "ratios": ratios_of(rows, apart, spin, workers)}
+    ratios = ratios_of(rows, apart, spin, workers)
+    if baseline is not None:
+        ratios[f"engine / engine at {baseline[0]}"] = (
+            rows["engine, 1 worker"]["calls_per_second"]
+            / rows[f"engine at {baseline[0]}, 1 worker"]["calls_per_second"])
+    return {"rows": rows, "apart": apart, "spin": spin, "ratios": ratios}
 
 
 def ratios_of(rows: dict, apart: dict, spin: dict, workers: int) -> dict[str, float]:
@@ -143,6 +171,9 @@ def main() -> None:
                         help="also measure peak memory of the audit on this many calls")
     parser.add_argument("--ledger", action="store_true",
                         help="also measure the audit with follow-up into a ledger (nightly)")
+    parser.add_argument("--baseline", metavar="COMMIT",
+                        help="also audit with the engine and rule packs of this commit, in "
+                             "every round, and give the ratio to it")
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
     args = parser.parse_args()
     if args.repeat < 1:
@@ -151,11 +182,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         path = write_calls(Path(scratch) / "calls.jsonl", args.calls)
         subset = write_calls(Path(scratch) / "subset.jsonl", min(args.naive_calls, args.calls))
+        baseline = ((args.baseline, baseline_tree(args.baseline, Path(scratch)))
+                    if args.baseline else None)
         rounds = []
         for number in range(args.repeat):
             if args.repeat > 1:
                 print(f"round {number + 1} of {args.repeat}…", file=sys.stderr, flush=True)
-            rounds.append(one_round(path, subset, args.workers, args.ledger))
+            rounds.append(one_round(path, subset, args.workers, args.ledger, baseline))
         rows, ratios, ranges = summarise(rounds)
         if args.rss_calls:
             big = write_calls(Path(scratch) / "big.jsonl", args.rss_calls)

@@ -213,3 +213,17 @@ def test_counting_instructions_without_valgrind_says_what_to_install(tmp_path):
     assert result.returncode == 1
     assert "valgrind is not installed" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_baseline_commit_is_unpacked_whole_and_a_bad_one_is_named(tmp_path):
+    from bench.__main__ import baseline_tree
+
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                          text=True)
+    if head.returncode != 0:
+        pytest.skip("not a git checkout")
+    tree = baseline_tree("HEAD", tmp_path / "a")
+    assert (tree / "engine" / "audit.py").is_file()
+    assert (tree / "rules" / "zh-CN" / "pack.yaml").is_file()
+    with pytest.raises(SystemExit, match="--baseline no-such-rev: not a commit"):
+        baseline_tree("no-such-rev", tmp_path / "b")
