@@ -252,6 +252,8 @@ def bootstrap_intervals(
         for score in scores:
             for name in ("precision", "recall", "f1"):
                 value = getattr(score, name)
+                if name == "f1" and value is None and score.support:
+                    value = 0.0  # labelled calls, none found: no precision, but F1 is 0
                 if value is not None:
                     samples[score.label][name].append(value)
         value = macro_f1(scores)
