@@ -16,9 +16,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import re2
+
+if TYPE_CHECKING:
+    from engine.rules.matchers import Hit, Matcher
+    from engine.text.normalize import NormalizedTurn
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -171,14 +175,16 @@ def _brace(inner: str, slots: Slots) -> _Brace:
     name = body.strip()
     if not name:
         raise TemplateError("an empty slot '{}'", "name a slot: " + ", ".join(slots.names))
-    if name not in slots.words and name not in slots.patterns:
-        from engine.rules.problems import suggest
+    if name in slots.words or name in slots.patterns:
+        return _Brace(name, True, (), optional)
+    if optional and not _SLOT_NAME.fullmatch(name):
+        return _Brace(name, False, (name,), True)  # an optional word: {再?}
+    from engine.rules.problems import suggest
 
-        hint = suggest(name, slots.names, "slots")
-        if not _SLOT_NAME.fullmatch(name):
-            hint = f"for alternatives write {{{name}|...}}; " + hint
-        raise TemplateError(f"unknown slot '{{{name}}}'", hint)
-    return _Brace(name, True, (), optional)
+    hint = suggest(name, slots.names, "slots")
+    if not _SLOT_NAME.fullmatch(name):
+        hint = f"for alternatives write {{{name}|...}}, for an optional word {{{name}?}}; " + hint
+    raise TemplateError(f"unknown slot '{{{name}}}'", hint)
 
 
 def compile_template(
@@ -345,3 +351,34 @@ def slot_fills(template: Template, text: str, start: int, end: int) -> list[Slot
         if at >= 0 and to > at:
             fills.append(SlotFill(label, start + at, start + to))
     return fills
+
+
+def slot_notes(
+    matchers: Sequence[Matcher], turns: Sequence[NormalizedTurn], hits: Mapping[str, Sequence[Hit]]
+) -> dict[int, list[str]]:
+    """Per turn, what filled the slots of each template hit, in the turn's own words:
+    `opt_out_request: 别老是打过来 — template 别{adv?}打过来 — adv=老是`. For
+    `check --show-matches`."""
+    notes: dict[int, list[str]] = {}
+    for matcher in matchers:
+        if not matcher.templates:
+            continue
+        for hit in hits.get(matcher.name, ()):
+            turn = turns[hit.turn]
+            for template in matcher.templates:
+                fills = slot_fills(template, turn.text, hit.start, hit.end)
+                if fills is None:
+                    continue
+                said = ", ".join(
+                    f"{fill.label}={_original(turn, fill.start, fill.end)}" for fill in fills
+                )
+                line = f"{matcher.name}: {_original(turn, hit.start, hit.end)}"
+                line += f" — template {template.source}" + (f" — {said}" if said else "")
+                notes.setdefault(hit.turn, []).append(line)
+                break
+    return notes
+
+
+def _original(turn: NormalizedTurn, start: int, end: int) -> str:
+    at, to = turn.to_original(start, end)
+    return turn.original[at:to]
