@@ -98,8 +98,14 @@ def format_call_audit(result: CallAudit, style: Style = _plain, mask: bool = Tru
     return "\n".join(lines)
 
 
-def format_matches(call: Call, hits: dict[str, list[Hit]], mask: bool = True) -> list[str]:
-    """Every turn with the matchers that matched in it: how a rule author debugs a rule."""
+def format_matches(
+    call: Call,
+    hits: dict[str, list[Hit]],
+    mask: bool = True,
+    notes: dict[int, list[str]] | None = None,
+) -> list[str]:
+    """Every turn with the matchers that matched in it: how a rule author debugs a rule.
+    `notes` adds lines under a turn (what filled a template's slots)."""
     by_turn: dict[int, list[str]] = {}
     for name, found in sorted(hits.items()):
         for hit in found:
@@ -113,4 +119,6 @@ def format_matches(call: Call, hits: dict[str, list[Hit]], mask: bool = True) ->
                      f"{shown(text)}")
         if number in by_turn:
             lines.append(f"       matches: {', '.join(by_turn[number])}")
+        for note in (notes or {}).get(number, ()):
+            lines.append(f"       slots: {shown(mask_numbers_in_text(note) if mask else note)}")
     return lines

@@ -6,12 +6,19 @@ from dataclasses import dataclass, field
 
 from engine.rules.matchers import SPEAKER_CHOICES, Matcher, reply_cycle
 from engine.rules.problems import suggest
+from engine.rules.templates import Slots, Template, TemplateError, compile_template, default_slots
 from engine.rules.yamlsource import Node
+from engine.text.english import DETERMINER_TARGETS, DETERMINERS, word_forms
+from engine.text.normalize import Normalizer
 
 MATCHER_KEYS = frozenset(
     {"speaker", "phrases", "regex", "except", "negation", "questions", "homophones",
-     "description", "unless_turn_says", "replies_to", "reply_within", "product_name"}
+     "description", "unless_turn_says", "replies_to", "reply_within", "product_name",
+     "templates", "determiners", "lemmas"}
 )
+# Matcher flags a pack may switch on for all its matchers in pack.yaml; a matcher's own
+# value wins.
+PACK_WIDE_FLAGS = ("homophones", "determiners", "lemmas")
 
 
 @dataclass
@@ -24,6 +31,12 @@ class Compiler:
     # Rule ids named by `found:` conditions, checked once every rule is read.
     rule_references: list[tuple[str, Node]] = field(default_factory=list)
     inline_count: int = 0
+    # From pack.yaml: how template text is shaped, the slots templates may name, and the
+    # matcher flags switched on pack-wide.
+    normalizer: Normalizer | None = None
+    slots: Slots | None = None
+    defaults: dict[str, bool] = field(default_factory=dict)
+    slots_used: set[str] = field(default_factory=set)
 
     def reference(self, node: Node, what: str) -> str | None:
         """A matcher named by a rule or condition: a name, or an inline matcher mapping."""
@@ -74,7 +87,10 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
     """A matcher from its YAML mapping (or a bare list of phrases)."""
     if node.is_sequence():
         phrases = node.texts(f"phrases of matcher '{name}'")
-        return Matcher(name, node.location, None, phrases=phrases) if phrases else None
+        if not phrases:
+            return None
+        wide = {key: compiler.defaults.get(key, False) for key in PACK_WIDE_FLAGS}
+        return Matcher(name, node.location, None, phrases=phrases, **wide)
     fields = node.mapping(f"matcher '{name}'", MATCHER_KEYS)
     if fields is None:
         return None
@@ -86,12 +102,25 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
     patterns = _patterns(fields["regex"]) if "regex" in fields else ()
     product_name = fields["product_name"].boolean("product_name") if "product_name" in fields \
         else False
-    if not phrases and not patterns and not product_name:
-        if "phrases" in fields or "regex" in fields:
+    flags = {
+        key: fields[key].boolean(key) if key in fields else None
+        for key in ("negation", "questions", *PACK_WIDE_FLAGS)
+    }
+    for key in PACK_WIDE_FLAGS:
+        if flags[key] is None:
+            flags[key] = compiler.defaults.get(key, False)
+    templates = (
+        _templates(fields["templates"], compiler, bool(flags["determiners"]),
+                   bool(flags["lemmas"]))
+        if "templates" in fields
+        else ()
+    )
+    if not phrases and not patterns and not product_name and not templates:
+        if "phrases" in fields or "regex" in fields or "templates" in fields:
             return None  # the problem with them is already reported
         node.error(
             f"matcher '{name}' has no phrases and no regex",
-            "add a 'phrases:' list (or a 'regex:' list, or 'product_name: true')",
+            "add a 'phrases:' list (or 'templates:', 'regex:', or 'product_name: true')",
         )
         return None
     replies_to = None
@@ -101,10 +130,6 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
     within = (
         fields["reply_within"].integer("reply_within", 1, 20) if "reply_within" in fields else None
     )
-    flags = {
-        key: fields[key].boolean(key) if key in fields else None
-        for key in ("negation", "questions", "homophones")
-    }
     return Matcher(
         name=name,
         location=node.location,
@@ -115,6 +140,9 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
         negation=flags["negation"] is not False,
         questions=flags["questions"] is not False,
         homophones=flags["homophones"] is True,
+        determiners=flags["determiners"] is True,
+        lemmas=flags["lemmas"] is True,
+        templates=templates,
         unless_turn_says=fields["unless_turn_says"].texts("unless_turn_says")
         if "unless_turn_says" in fields
         else (),
@@ -122,6 +150,43 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
         reply_within=within or 2,
         product_name=bool(product_name),
     )
+
+
+def _templates(
+    node: Node, compiler: Compiler, determiners: bool, lemmas: bool
+) -> tuple[Template, ...]:
+    """Templates, each compiled now so a bad one is reported at its own line."""
+    from engine.rules.matchers import fits_a_regex_set
+
+    normalizer = compiler.normalizer or Normalizer("zh")
+    slots = compiler.slots or default_slots(normalizer.language)
+
+    def forms(word: str) -> tuple[str, ...]:
+        if determiners and word in DETERMINERS:
+            return (word, *(d for d in DETERMINER_TARGETS if d != word))
+        return word_forms(word) if lemmas else (word,)
+
+    items = [node] if node.is_scalar() else list(node.items("templates"))
+    good: list[Template] = []
+    for item in items:
+        text = item.text("a template")
+        if text is None:
+            continue
+        try:
+            template = compile_template(text, slots, normalizer.phrase,
+                                        forms if determiners or lemmas else None)
+        except TemplateError as exc:
+            item.error(f"template '{text}': {exc.message}", exc.help)
+            continue
+        if not fits_a_regex_set(template.pattern):
+            item.error(
+                f"template '{text}' is too large for the regex engine",
+                "split it into several templates, or shorten the slot lists it uses",
+            )
+            continue
+        compiler.slots_used.update(template.labels)
+        good.append(template)
+    return tuple(good)
 
 
 def _patterns(node: Node) -> tuple[str, ...]:

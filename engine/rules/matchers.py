@@ -22,6 +22,8 @@ from re2 import _re2
 
 from engine.frozen import named_from_tuple
 from engine.rules.problems import Location
+from engine.rules.templates import Template
+from engine.text.english import phrase_variants
 from engine.text.normalize import NormalizedTurn, Normalizer
 from engine.text.pinyin import homophone_key
 
@@ -50,6 +52,11 @@ class Matcher:
     reply_within: int = 2
     # Also match the call's own product name (from its metadata), e.g. "定向流量包".
     product_name: bool = False
+    # Phrases with slots ("不要{adv?}再{打给我|给我打}"), searched with the regexes.
+    templates: tuple[Template, ...] = ()
+    # English: "the/your/my account" interchangeable; "cancel" also matches "cancelled".
+    determiners: bool = False
+    lemmas: bool = False
 
 
 class Hit(NamedTuple):
@@ -151,6 +158,26 @@ def is_negated(negation: Negation, turn: NormalizedTurn, start: int) -> bool:
     return count % 2 == 1
 
 
+def _variants(normalizer: Normalizer, matcher: Matcher, key: str) -> tuple[str, ...]:
+    """A normalised phrase and the forms it also matches: English determiners and
+    inflections, dialect words (engine/text/english.py, engine/text/dialect.py)."""
+    if not key:
+        return ()
+    keys: tuple[str, ...] = (key,)
+    if matcher.determiners or matcher.lemmas:
+        keys = phrase_variants(key, matcher.determiners, matcher.lemmas)
+    dialect = normalizer.dialect
+    if dialect is not None and dialect.variants:
+        keys = tuple(dict.fromkeys(v for k in keys for v in dialect.phrase_variants(k)))
+    return keys
+
+
+def _sounds_alike(key: str) -> bool:
+    """Phrases matched by sound: two Chinese characters or more ("退订" heard as "退定");
+    one character alone sounds like too many others (行 / 型 / 星)."""
+    return not key.isascii() and sum(1 for c in key if "\u4e00" <= c <= "\u9fff") >= 2
+
+
 def _needs_word_edges(phrase: str) -> tuple[bool, bool]:
     return (
         phrase[:1].isascii() and phrase[:1].isalnum(),
@@ -231,14 +258,12 @@ class PhraseIndex:
             )
             for phrases, role in roles:
                 for phrase in phrases:
-                    key = normalizer.phrase(phrase)
-                    if not key:
-                        continue
-                    entry = _Entry(index, role, _needs_word_edges(key))
-                    exact[key].append(entry)
-                    if matcher.homophones and role == MATCH and not key.isascii():
-                        sounds[homophone_key(key)].append(entry)
-            for pattern in matcher.patterns:
+                    for key in _variants(normalizer, matcher, normalizer.phrase(phrase)):
+                        entry = _Entry(index, role, _needs_word_edges(key))
+                        exact[key].append(entry)
+                        if matcher.homophones and role == MATCH and _sounds_alike(key):
+                            sounds[homophone_key(key)].append(entry)
+            for pattern in (*matcher.patterns, *(t.pattern for t in matcher.templates)):
                 regexes.append((index, re2.compile("(?i)" + pattern, self._options)))
         self.regexes = regexes
         self._tables = {

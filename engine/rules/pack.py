@@ -17,7 +17,7 @@ from pathlib import Path
 
 from engine.model import LANGUAGES
 from engine.rules.base import SEVERITIES, STANDARDS, STATUSES, Example, RuleInfo
-from engine.rules.compiler import Compiler
+from engine.rules.compiler import PACK_WIDE_FLAGS, Compiler
 from engine.rules.conditions import Condition, compile_condition, uses_found
 from engine.rules.examples import compile_examples
 from engine.rules.kinds import RULE_KINDS, Rule
@@ -29,14 +29,16 @@ from engine.rules.matchers import (
     compile_negation,
 )
 from engine.rules.problems import Location, Problem, RulePackError, suggest
+from engine.rules.templates import SLOT_PATTERNS, SLOT_WORDS, default_slots
 from engine.rules.waivers import Waiver, compile_waivers
 from engine.rules.yamlsource import Node, SourceFile, parse, read_source
+from engine.text.dialect import DEFAULT_DIALECT, compile_dialect
 from engine.text.normalize import Normalizer
 
 PACK_FILE = "pack.yaml"
 PACK_KEYS = frozenset(
     {"name", "version", "language", "description", "fillers", "negation", "sale_made",
-     "sale_possible", "outcomes"}
+     "sale_possible", "outcomes", "slots", "dialect", *PACK_WIDE_FLAGS}
 )
 NEGATION_KEYS = frozenset({"words", "not_negation", "window"})
 FILE_KEYS = frozenset({"matchers", "rules", "waivers"})
@@ -183,11 +185,12 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
         # With a file that could not be read, its matchers are unknown: naming them all as
         # missing would bury the one real error under dozens of false ones.
         compiler.check_references()
+    _check_slots(header, compiler)
     problems = [p for s in sources for p in s.problems]
     errors = [p for p in problems if p.level == "error"]
     if errors:
         raise RulePackError(errors)
-    normalizer = Normalizer(language, header.get("fillers"))
+    normalizer = compiler.normalizer or Normalizer(language, header.get("fillers"))
     negation: Negation = header["negation"]
     index = PhraseIndex(list(compiler.matchers.values()), normalizer, negation)
     broad = broad_phrase_warnings(compiler.matchers.values(), normalizer, language)
@@ -351,12 +354,83 @@ def _pack_header(source: SourceFile, compiler: Compiler) -> dict:
         )
         window = neg["window"].integer("window", 1, 20) or window if "window" in neg else window
     header["negation"] = compile_negation(language, words, not_negation, window)
+    _language_settings(fields, header, compiler, language)
     for key in ("sale_made", "sale_possible"):
         if key in fields:
             header[key] = compile_condition(fields[key], compiler)
     if "outcomes" in fields:
         header["outcomes"] = _outcomes(fields["outcomes"], compiler)
     return header
+
+
+def _language_settings(
+    fields: dict[str, Node], header: dict, compiler: Compiler, language: str
+) -> None:
+    """Pack-wide matcher flags, template slots and the dialect table: what the matchers of
+    every file are compiled with."""
+    for key in PACK_WIDE_FLAGS:
+        if key in fields:
+            compiler.defaults[key] = fields[key].boolean(key) is True
+    extra: dict[str, tuple[str, ...]] = {}
+    if "slots" in fields:
+        node = fields["slots"]
+        if not node.is_mapping():
+            node.error("'slots' must map slot names to lists of words",
+                       "write 'slots: {kin: [干爹, 干妈]}'")
+        else:
+            for key_node, value_node in node.node.value:
+                key = Node(key_node, node.source)
+                name = key.text("a slot name")
+                if name is None:
+                    continue
+                if not name.isidentifier() or not name.isascii():
+                    key.error(f"slot name '{name}' must be a word of Latin letters",
+                              "name it like kin, id_fact, channel")
+                    continue
+                if name in SLOT_PATTERNS.get(language, {}):
+                    key.error(f"slot '{name}' is a pattern and takes no words",
+                              "name a new slot for the words")
+                    continue
+                extra[name] = Node(value_node, node.source).texts(f"the words of slot '{name}'")
+                header.setdefault("slot_nodes", {})[name] = key
+    compiler.slots = default_slots(language, extra)
+    table: dict[str, str] = dict(DEFAULT_DIALECT) if language == "zh" else {}
+    if "dialect" in fields:
+        node = fields["dialect"]
+        if node.scalar_value() is False:
+            table = {}
+        elif language != "zh":
+            node.error("'dialect' is for Chinese packs", "remove it from this pack")
+        elif not node.is_mapping():
+            node.error("'dialect' must map dialect words to Mandarin, or be false",
+                       "write 'dialect: {冇: 没, 佢: 他}'; '冇: ~' drops a default entry")
+        else:
+            for key_node, value_node in node.node.value:
+                word = Node(key_node, node.source).text("a dialect word")
+                value = Node(value_node, node.source)
+                if word is None:
+                    continue
+                if value.scalar_value() is None:
+                    table.pop(word, None)
+                else:
+                    mandarin = value.text(f"the Mandarin of '{word}'")
+                    if mandarin is not None:
+                        table[word] = mandarin
+    compiler.normalizer = Normalizer(language, header.get("fillers"), compile_dialect(table))
+
+
+def _check_slots(header: dict, compiler: Compiler) -> None:
+    """A slot the pack names that no template uses is a warning: often a misspelt built-in."""
+    builtin = SLOT_WORDS.get(compiler.slots.language if compiler.slots else "zh", {})
+    for name, key in header.get("slot_nodes", {}).items():
+        if name in builtin or name in compiler.slots_used:
+            continue
+        key.error(
+            f"no template uses slot '{name}'",
+            suggest(name, builtin, "built-in slots") + "; a pack's own slot is named in "
+            "templates as {" + name + "}",
+            level="warning",
+        )
 
 
 def _outcomes(node: Node, compiler: Compiler) -> dict[str, Condition]:

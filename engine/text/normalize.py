@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
+from engine.text.dialect import Dialect
 from engine.text.numbers import StatedAmount, find_amounts
 
 DEFAULT_FILLERS: dict[str, tuple[str, ...]] = {
@@ -321,8 +322,13 @@ def _latin(char: str) -> bool:
 class Normalizer:
     """Normalises turns and phrases of one language the same way; built once per rule pack."""
 
-    def __init__(self, language: str, fillers: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, language: str, fillers: Iterable[str] | None = None, dialect: Dialect | None = None
+    ) -> None:
         self.language = language
+        # Dialect words read as Mandarin, same length, before fillers are dropped: "唔要" is
+        # "不要" while a lone "唔" stays a filler (engine/text/dialect.py).
+        self.dialect = dialect
         words = tuple(DEFAULT_FILLERS.get(language, ()) if fillers is None else fillers)
         cjk = sorted({w for w in words if not w.isascii()}, key=len, reverse=True)
         latin = sorted({w.lower() for w in words if w.isascii()}, key=len, reverse=True)
@@ -377,8 +383,14 @@ class Normalizer:
         ):
             folds: list[FoldedText] | list[str] = folded
             source = whole.text
+            if self.dialect is not None:
+                source = self.dialect.apply(source)
+                if source is not whole.text:
+                    folds = source.split(TURN_BREAK)
         else:  # NFKC or lower-casing changed a length: fold turn by turn, with maps
             folds = [fold(t) for t in cleaned]
+            if self.dialect is not None:
+                folds = [f._replace(text=self.dialect.apply(f.text)) for f in folds]
             source = TURN_BREAK.join(f.text for f in folds)
         marked = self._marked(source)
         marks = marked.split(TURN_BREAK)
