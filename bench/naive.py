@@ -20,6 +20,8 @@ from engine.rules.matchers import (
     _at_word_edges,
     _needs_word_edges,
     _RawHits,
+    _sounds_alike,
+    _variants,
 )
 from engine.rules.pack import RulePack
 from engine.text.normalize import NormalizedTurn
@@ -36,11 +38,12 @@ class NaiveSearch:
         for number, matcher in enumerate(index.matchers):
             for phrases, role in ((matcher.phrases, MATCH), (matcher.exceptions, EXCEPTION),
                                   (matcher.unless_turn_says, VETO)):
-                for key in (phrase(p) for p in phrases):
-                    if not key:
-                        continue
+                # Each phrase with the forms the pack also matches it in (English
+                # inflections and determiners, dialect words), as the engine expands it.
+                for key in (k for p in phrases for k in _variants(index.normalizer, matcher,
+                                                                   phrase(p))):
                     self.searches.append((number, key, role, False))
-                    if matcher.homophones and role == MATCH and not key.isascii():
+                    if matcher.homophones and role == MATCH and _sounds_alike(key):
                         self.searches.append((number, homophone_key(key), role, True))
 
     def scan(self, turns: Sequence[NormalizedTurn], speakers: Sequence[str],
