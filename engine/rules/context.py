@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from engine.model import Call
 from engine.rules.matchers import Hit
+
+if TYPE_CHECKING:
+    from engine.rules.catalogue import Resolution
 from engine.text.normalize import NormalizedTurn
 
 
@@ -19,6 +23,9 @@ class CallContext:
     sale_made: bool = False
     # Evidence of the pack's sale condition, so "no sale" rules can point at the turn.
     sale_evidence: tuple[Hit, ...] = field(default_factory=tuple)
+    # The call's product as the catalogue completed it (None: the pack has no catalogue);
+    # `call.product` is then the effective product.
+    product: Resolution | None = None
 
     def hits_of(self, matcher: str, by: str | None = None) -> list[Hit]:
         found = self.hits.get(matcher, [])
