@@ -842,9 +842,16 @@ def _cn_duration(m: re.Match[str], text: str) -> StatedDuration | None:
     return _duration(count, unit, m, text)
 
 
+_PRICE_BEFORE = re.compile(
+    rf"(?:[0-9]|dollars?|bucks?|cents?|(?<![a-z])(?:{_ONES_RE}|{_TEENS_RE}|{_TENS_RE}))\s*\Z"
+)
+
+
 def _en_duration(m: re.Match[str], text: str) -> StatedDuration | None:
     group = next(g for g in ("1", "2", "3", "4") if m["u" + g])
     numeral = m["n" + group]
+    if numeral in ("a", "an") and _PRICE_BEFORE.search(text, max(0, m.start() - 24), m.start()):
+        return None  # "4.99 a month free trial until...": the month is the price's
     if numeral is None or numeral in ("a", "an"):
         count = Decimal(1)
     elif numeral.isdigit():
