@@ -48,7 +48,7 @@ ENTRY_KEYS = frozenset(
 FIGURE_KEYS = frozenset({"name", "monthly_fee", "currency", "trial_days"})
 ROUTE_KEYS = frozenset({"sms", "to", "call", "app", "say", "regex", "description"})
 FUNCTION_KEYS = frozenset({"name", "phrases", "scenarios", "regex", "description"})
-REF_KEYS = frozenset({"product_fact", "otherwise"})
+REF_KEYS = frozenset({"product_fact", "otherwise", "also"})
 # Words that make an app route a way to cancel or to query, not just a way to use.
 _ACTION_WORDS = {
     "cancel": "退订|取消|退掉|关闭|关掉|停掉|cancel|unsubscribe|turn off|switch off|remove|opt out",
@@ -140,6 +140,7 @@ class ProductFactRef:
     name: str  # the matcher name it stands for in the call's hits
     fact: str
     otherwise: str | None = None  # used when the call's product has no such fact
+    also: str | None = None  # its matches count too, whatever the product
 
 
 @dataclass(frozen=True)
@@ -314,18 +315,37 @@ def _entry(
             name_node.error(f"the name '{name}' is already given to product {other[0]} at "
                             f"{other[1]}", "a name or alias may lead to one product only")
         names.setdefault(_name_key(name), (key, name_node.location))
+    functions = _functions(fields["functions"]) if "functions" in fields else ()
+    _names_are_not_functions(fields, functions, [n for _, n in _name_nodes(fields)])
     return ProductEntry(
         key=key,
         codes=tuple(found_codes),
         figures=figures,
         aliases=aliases,
         usage=_routes(fields, "usage"),
-        functions=_functions(fields["functions"]) if "functions" in fields else (),
+        functions=functions,
         cancel=_routes(fields, "cancel"),
         query=_routes(fields, "query"),
         location=node.location,
         by_code=tuple(by_code),
     )
+
+
+def _names_are_not_functions(
+    fields: dict[str, Node], functions: tuple[Function, ...], names: list[str]
+) -> None:
+    """Saying the product's name is not saying what it does: a function phrase inside the
+    name or an alias would count every mention of the name as the function stated."""
+    keys = [_name_key(n) for n in names]
+    for function in functions:
+        inside = [p for p in function.phrases + function.scenarios
+                  if any(_name_key(p) in key for key in keys)]
+        if inside:
+            fields["functions"].error(
+                f"function '{function.name}': {', '.join(repr(p) for p in inside)} "
+                "is part of the product's name",
+                "saying the name would count as stating the function; use words for what "
+                "it does", level="warning")
 
 
 def _name_nodes(fields: dict[str, Node]) -> list[tuple[Node, str]]:
@@ -501,12 +521,14 @@ def compile_fact_reference(node: Node, compiler: Compiler) -> str | None:
     if fields is None or "product_fact" not in fields:
         return None
     fact = fields["product_fact"].choice("product_fact", FACTS)
-    otherwise = (compiler.reference(fields["otherwise"], "otherwise")
-                 if "otherwise" in fields else None)
-    if fact is None or ("otherwise" in fields and otherwise is None):
+    others = {key: compiler.reference(fields[key], key) if key in fields else None
+              for key in ("otherwise", "also")}
+    if fact is None or any(key in fields and others[key] is None for key in others):
         return None
-    name = FACT_PREFIX + fact + (f" otherwise {otherwise}" if otherwise else "")
-    compiler.product_facts[name] = ProductFactRef(name, fact, otherwise)
+    otherwise, also = others["otherwise"], others["also"]
+    name = (FACT_PREFIX + fact + (f" otherwise {otherwise}" if otherwise else "")
+            + (f" also {also}" if also else ""))
+    compiler.product_facts[name] = ProductFactRef(name, fact, otherwise, also)
     return name
 
 
@@ -521,16 +543,17 @@ def apply_product_facts(
     ctx: CallContext, refs: Iterable[ProductFactRef], entry: ProductEntry | None
 ) -> None:
     """Put each product-fact reference's hits in the call's hits: the product's own
-    matchers' when its entry has the fact, else the `otherwise` matcher's."""
+    matchers' when its entry has the fact, else the `otherwise` matcher's; and the `also`
+    matcher's in any case."""
     hits = ctx.hits
     for ref in refs:
-        found: list[Hit]
+        names: tuple[str, ...]
         if entry is not None and entry.has(ref.fact):
-            found = sorted({h for name in entry.matcher_names(ref.fact)
-                            for h in hits.get(name, ())})
-        elif ref.otherwise is not None:
-            found = hits.get(ref.otherwise, [])
+            names = entry.matcher_names(ref.fact)
         else:
-            found = []
+            names = (ref.otherwise,) if ref.otherwise is not None else ()
+        if ref.also is not None:
+            names += (ref.also,)
+        found: list[Hit] = sorted({h for name in names for h in hits.get(name, ())})
         if found:
             hits[ref.name] = found
