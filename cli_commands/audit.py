@@ -27,6 +27,8 @@ from engine.audit import NoPackForLanguage, PackChooser, audit_call, context_for
 from engine.batch import Progress, StrictInputError, run_batch
 from engine.model import Call, Rejected
 from engine.outputs import OutputRefused
+from engine.privacy import mask_numbers_in_text
+from engine.report.products import format_product, format_typed_values
 from engine.report.text import format_call_audit, format_matches
 from engine.rules.base import SEVERITIES, severity_rank
 from engine.rules.problems import RulePackError
@@ -93,8 +95,12 @@ def check_command(
         raise UserError(str(exc)) from None
     result = audit_call(pack, chosen)
     if show_matches:
-        for line in format_matches(chosen, context_for(pack, chosen).hits, mask=not no_mask):
+        ctx = context_for(pack, chosen)
+        for line in format_matches(chosen, ctx.hits, mask=not no_mask):
             click.echo(line)
+        click.echo("")
+        for line in format_product(ctx) + format_typed_values(ctx):
+            click.echo(mask_numbers_in_text(line) if not no_mask else line)
         click.echo("")
     style = click.style if app.colour else None
     text = (

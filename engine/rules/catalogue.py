@@ -55,7 +55,8 @@ _ACTION_WORDS = {
     "query": "查询|查看|查|check|look up|see|view|track",
 }
 _SEND_WORDS = "发送|发|回复|编辑|短信|text|send|reply"
-_CODE_GAP = ".{0,15}"
+# How far apart an SMS code and its number may be said ("发送TD到10001").
+_CODE_GAP = ".{0,14}"
 
 
 @dataclass(frozen=True)
@@ -405,13 +406,11 @@ def _route(node: Node, fact: str) -> Route | None:
         to = _number(fields["to"], "to") if "to" in fields else None
         if code is None or ("to" in fields and to is None):
             return None
-        escaped = _word(code)
         if to:
-            number = _digits(to)
-            patterns.append(f"{escaped}{_CODE_GAP}{number}|{number}{_CODE_GAP}{escaped}")
+            patterns.append(_near(code, to))
             labels.append(f"SMS {code} to {to}")
         else:
-            patterns.append(f"({_SEND_WORDS}).{{0,8}}{escaped}")
+            patterns.append(f"({_SEND_WORDS}).{{0,8}}{_word(code)}")
             labels.append(f"SMS {code}")
     if "call" in fields:
         number = _number(fields["call"], "call")
@@ -450,6 +449,18 @@ def _number(node: Node, what: str) -> str | None:
                    f"write it in quotes, e.g. {what}: \"10086\"")
         return None
     return text.strip()
+
+
+def _near(code: str, number: str) -> str:
+    """A code and a number said close together, in either order ("发TD到10001", "10001
+    回复TD"). RE2 has no look-around: the edges are written out so neither is cut from a
+    longer word or number."""
+    key, digits = re.escape(code.casefold()), re.sub(r"[ -]", "", number)
+    word_start = "(^|[^a-z0-9])" if code[:1].isascii() and code[:1].isalnum() else ""
+    word_end = "([^a-z0-9]|$)" if code[-1:].isascii() and code[-1:].isalnum() else ""
+    code_then = f"{word_start}{key}({_CODE_GAP}[^0-9])?{digits}([^0-9]|$)"
+    number_then = f"(^|[^0-9]){digits}({_CODE_GAP}[^a-z0-9])?{key}{word_end}"
+    return f"{code_then}|{number_then}"
 
 
 def _digits(number: str) -> str:
