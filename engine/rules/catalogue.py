@@ -30,7 +30,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from engine.model import Product
-from engine.rules.matchers import Hit, Matcher
+from engine.rules.matchers import Matcher
 from engine.rules.problems import Location, suggest
 from engine.rules.yamlsource import Node
 
@@ -162,6 +162,10 @@ class Catalogue:
     entries: tuple[ProductEntry, ...]
     by_code: MappingProxyType[str, ProductEntry] = field(compare=False)
     by_name: MappingProxyType[str, ProductEntry] = field(compare=False)
+    # Resolutions already worked out, by product and the fields its call gave: a night's
+    # calls sell a few products, so each is resolved once.
+    _resolved: dict[tuple[Product, frozenset[str] | None], Resolution] = field(
+        default_factory=dict, compare=False, repr=False)
 
     def lookup(self, product: Product | None) -> tuple[ProductEntry | None, str]:
         if product is None:
@@ -176,6 +180,17 @@ class Catalogue:
         """The call's product completed by its entry. The call's own figures win: they are
         what the platform recorded for this sale; a catalogue figure that differs is
         reported as a conflict."""
+        if product is None:
+            return Resolution(None, None)
+        key = (product, product.given)
+        found = self._resolved.get(key)
+        if found is None:
+            if len(self._resolved) > 4096:  # a bound, should a feed send endless variants
+                self._resolved.clear()
+            found = self._resolved[key] = self._resolve(product)
+        return found
+
+    def _resolve(self, product: Product) -> Resolution:
         entry, how = self.lookup(product)
         if entry is None or product is None:
             return Resolution(None, product)
@@ -565,6 +580,8 @@ def apply_product_facts(
             names = (ref.otherwise,) if ref.otherwise is not None else ()
         if ref.also is not None:
             names += (ref.also,)
-        found: list[Hit] = sorted({h for name in names for h in hits.get(name, ())})
-        if found:
-            hits[ref.name] = found
+        lists = [found for name in names if (found := hits.get(name))]
+        if len(lists) == 1:
+            hits[ref.name] = lists[0]
+        elif lists:
+            hits[ref.name] = sorted({h for found in lists for h in found})

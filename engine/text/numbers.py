@@ -879,12 +879,15 @@ _EN_BILLING_BEFORE = re.compile(
     r"(?:start\w*|begin\w*|kicks?\s+in|from|on|as\s+of)\s+(?:on\s+)?(?:the\s+)?\Z"
 )
 _EN_BILLING_WINDOW = 48
+_BILLING_HINT = re.compile(r"起|开始|后|bill|charg|payment")
 
 
 @lru_cache(maxsize=4096)
 def find_billing_starts(text: str, reference: date) -> tuple[StatedBillingStart, ...]:
     """Dates said as the day charging starts: "下个月1号起按月收10块", "从12月4日开始每月10元",
     "billing starts on December 4th". `reference` is the call date (for "下个月1号")."""
+    if not _BILLING_HINT.search(text):
+        return ()  # most turns say nothing of when charging starts
     found = []
     for stated in find_dates(text, reference):
         after = _CN_BILLING_AFTER.match(text, stated.end)
