@@ -27,6 +27,8 @@ from engine.audit import NoPackForLanguage, PackChooser, audit_call, context_for
 from engine.batch import Progress, StrictInputError, run_batch
 from engine.model import Call, Rejected
 from engine.outputs import OutputRefused
+from engine.privacy import mask_numbers_in_text
+from engine.report.products import format_product, format_typed_values
 from engine.report.text import format_call_audit, format_matches
 from engine.rules.base import SEVERITIES, severity_rank
 from engine.rules.problems import RulePackError
@@ -98,6 +100,9 @@ def check_command(
         notes = slot_notes(pack.index.matchers, ctx.turns, ctx.hits)
         for line in format_matches(chosen, ctx.hits, mask=not no_mask, notes=notes):
             click.echo(line)
+        click.echo("")
+        for line in format_product(ctx) + format_typed_values(ctx):
+            click.echo(mask_numbers_in_text(line) if not no_mask else line)
         click.echo("")
     style = click.style if app.colour else None
     text = (

@@ -568,7 +568,8 @@ def example_of(call: Call, note: str, unmasked: bool) -> dict[str, Any]:
     if call.started_at is not None:
         example["started_at"] = call.started_at.isoformat()
     if call.product is not None:
-        product = {k: v for k, v in asdict(call.product).items() if v not in (None, "")}
+        product = {k: v for k, v in asdict(call.product).items()
+                   if v not in (None, "") and k != "given"}
         if not product.get("trial_days"):
             product.pop("trial_days", None)
         example["product"] = product

@@ -8,6 +8,7 @@ from pathlib import Path
 from engine.findings import Evidence, Finding, Verdict, fingerprint_of_spans
 from engine.model import Call
 from engine.rules.base import SIGNALS, VALIDITY_STANDARDS, Mark
+from engine.rules.catalogue import apply_product_facts
 from engine.rules.context import CallContext
 from engine.rules.kinds import Rule
 from engine.rules.pack import PACK_ROOT_LANGUAGES, RulePack, load_pack, resolve_pack_path
@@ -24,11 +25,16 @@ class CallAudit:
 
 def context_for(pack: RulePack, call: Call) -> CallContext:
     """Normalise the call's turns and find every matcher's hits, the whole call at once."""
+    resolution = pack.catalogue.resolve(call.product) if pack.catalogue is not None else None
+    if resolution is not None and resolution.product is not call.product:
+        call = replace(call, product=resolution.product)
     product = call.product.name if call.product else None
     turns, hits = pack.index.read_call(
         [t.text for t in call.turns], [t.speaker for t in call.turns], product
     )
-    ctx = CallContext(call, turns, hits)
+    ctx = CallContext(call, turns, hits, product=resolution)
+    if pack.product_facts:
+        apply_product_facts(ctx, pack.product_facts, resolution.entry if resolution else None)
     if pack.sale_made is not None:
         evidence = pack.sale_made.evaluate(ctx)
         if evidence is None and pack.sale_possible is not None:
@@ -102,7 +108,8 @@ def audit_call(pack: RulePack, call: Call, *, include_experimental: bool = False
         sale_made=ctx.sale_made,
         outcomes=tuple(name for name, condition in pack.outcomes
                        if condition.evaluate(ctx) is not None),
-        notes=_notes(call) + _sale_note(ctx),
+        notes=_notes(call) + _sale_note(ctx)
+        + (ctx.product.conflicts if ctx.product is not None else ()),
         sale_uncertain=ctx.sale_uncertain,
     )
     return CallAudit(call, verdict, tuple(findings))

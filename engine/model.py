@@ -43,6 +43,9 @@ class Product:
     monthly_fee: float | None = None
     currency: str | None = None
     trial_days: int = 0  # 0: no free trial
+    # The fields the call's metadata gave (None: not known, e.g. a Product made in code);
+    # the product catalogue fills in only the others (engine/rules/catalogue.py).
+    given: frozenset[str] | None = field(default=None, compare=False)
 
     @property
     def has_trial(self) -> bool:

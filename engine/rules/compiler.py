@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.rules.catalogue import ProductFactRef, compile_fact_reference
 from engine.rules.matchers import SPEAKER_CHOICES, Matcher, reply_cycle
 from engine.rules.problems import suggest
 from engine.rules.templates import Slots, Template, TemplateError, compile_template, default_slots
@@ -37,9 +38,13 @@ class Compiler:
     slots: Slots | None = None
     defaults: dict[str, bool] = field(default_factory=dict)
     slots_used: set[str] = field(default_factory=set)
+    # `{product_fact: usage}` references, by the name their hits are found under.
+    product_facts: dict[str, ProductFactRef] = field(default_factory=dict)
 
     def reference(self, node: Node, what: str) -> str | None:
         """A matcher named by a rule or condition: a name, or an inline matcher mapping."""
+        if node.is_mapping() and _names_product_fact(node):
+            return compile_fact_reference(node, self)
         if node.is_mapping():
             self.inline_count += 1
             name = f"<inline {node.location}>"
@@ -81,6 +86,10 @@ class Compiler:
         matcher = compile_matcher(name, body, self)
         if matcher is not None:
             self.matchers[name] = matcher
+
+
+def _names_product_fact(node: Node) -> bool:
+    return any(key.value == "product_fact" for key, _ in node.node.value)
 
 
 def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from engine.findings import Finding
 from engine.model import Call
 from engine.rules.matchers import Hit
+
+if TYPE_CHECKING:
+    from engine.rules.catalogue import Resolution
 from engine.text.normalize import NormalizedTurn
 
 
@@ -26,6 +30,9 @@ class CallContext:
     # Findings made so far on this call, read by the `found:` condition (rules that use it
     # run after all the others).
     findings: list[Finding] = field(default_factory=list)
+    # The call's product as the catalogue completed it (None: the pack has no catalogue);
+    # `call.product` is then the effective product.
+    product: Resolution | None = None
 
     def hits_of(self, matcher: str, by: str | None = None) -> list[Hit]:
         found = self.hits.get(matcher, [])

@@ -9,6 +9,7 @@ rules/zh-CN/
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from engine.model import LANGUAGES
 from engine.rules.base import SEVERITIES, STANDARDS, STATUSES, Example, RuleInfo
+from engine.rules.catalogue import Catalogue, ProductFactRef, compile_catalogue
 from engine.rules.compiler import PACK_WIDE_FLAGS, Compiler
 from engine.rules.conditions import Condition, compile_condition, uses_found
 from engine.rules.examples import compile_examples
@@ -38,10 +40,11 @@ from engine.text.normalize import Normalizer
 PACK_FILE = "pack.yaml"
 PACK_KEYS = frozenset(
     {"name", "version", "language", "description", "fillers", "negation", "sale_made",
-     "sale_possible", "outcomes", "slots", "dialect", *PACK_WIDE_FLAGS}
+     "sale_possible", "outcomes", "slots", "dialect", "catalogue", *PACK_WIDE_FLAGS}
 )
 NEGATION_KEYS = frozenset({"words", "not_negation", "window"})
-FILE_KEYS = frozenset({"matchers", "rules", "waivers"})
+FILE_KEYS = frozenset({"matchers", "rules", "waivers", "products"})
+CATALOGUE_FILE_KEYS = frozenset({"products"})
 COMMON_RULE_KEYS = frozenset(
     {
         "id",
@@ -84,6 +87,10 @@ class RulePack:
     # Weaker signs of a sale ("给您登记上了"): when only these hold, the sale rules still run
     # and the verdict says the sale is uncertain.
     sale_possible: Condition | None = None
+    # The product catalogue (products: in any file, or the file pack.yaml names), and the
+    # `{product_fact: ...}` references its rules make; None and () when the pack has none.
+    catalogue: Catalogue | None = field(default=None, compare=False)
+    product_facts: tuple[ProductFactRef, ...] = ()
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.info.id == rule_id), None)
@@ -134,7 +141,8 @@ def pack_files(folder: Path) -> list[Path]:
 def content_hash(folder: Path, files: list[Path]) -> str:
     digest = hashlib.sha256()
     for path in files:
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+        name = os.path.relpath(path, folder)  # a shared catalogue may stand outside the pack
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return "sha256:" + digest.hexdigest()
 
 
@@ -154,7 +162,35 @@ def load_pack(folder: str | Path) -> RulePack:
         )
     sources = [read_source(path, "the rule file", "save rule files as UTF-8 text",
                            display_path(path)) for path in files]
+    extra = _catalogue_files(folder, sources[0])
+    if extra:
+        files = files + [p for p in extra if p.resolve() not in {f.resolve() for f in files}]
+        sources = sources + [read_source(path, "the product catalogue",
+                                         "save the catalogue as UTF-8 text", display_path(path))
+                             for path in files[len(sources):]]
     return _compile(folder, files, sources)
+
+
+def _catalogue_files(folder: Path, header: SourceFile) -> list[Path]:
+    """The catalogue files pack.yaml names (`catalogue: ../products.yaml`), relative to the
+    pack folder: one catalogue shared by a workspace's packs. A missing one is an error."""
+    root = parse(SourceFile(header.path, header.text))
+    if root is None or not root.is_mapping():
+        return []
+    for key, value in root.node.value:
+        if key.value != "catalogue":
+            continue
+        node = Node(value, header)
+        found = []
+        for name in node.texts("catalogue"):
+            path = folder / name
+            if not path.is_file():
+                node.error(f"the catalogue file '{name}' does not exist (looked for {path})",
+                           "name a YAML file holding 'products:', relative to the pack folder")
+                continue
+            found.append(path)
+        return found
+    return []
 
 
 def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> RulePack:
@@ -164,11 +200,16 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
     waivers: list[tuple[Waiver, Node]] = []
     seen: dict[str, Location] = {}
     language = header.get("language") or "zh"
+    products: list[Node] = []
     for source in sources[1:]:
         root = parse(source)
-        fields = root.mapping("a rule file", FILE_KEYS) if root is not None else None
+        outside = not Path(source.path).resolve().is_relative_to(folder.resolve())
+        keys = CATALOGUE_FILE_KEYS if outside else FILE_KEYS
+        fields = root.mapping("a rule file", keys) if root is not None else None
         if not fields:
             continue
+        if "products" in fields:
+            products.append(fields["products"])
         if "matchers" in fields:
             _matchers(fields["matchers"], compiler)
         if "rules" in fields:
@@ -180,6 +221,7 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
             waivers.extend((w, fields["waivers"]) for w in compile_waivers(fields["waivers"]))
     _check_waivers(waivers, seen)
     _check_found(compiler, rules, seen)
+    catalogue = compile_catalogue(products, compiler)
     unreadable = any(s.unparsable for s in sources)
     if not unreadable:
         # With a file that could not be read, its matchers are unknown: naming them all as
@@ -210,6 +252,8 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
         warnings=warnings,
         files=tuple(str(p) for p in files),
         waivers=tuple(w for w, _ in waivers if w.rule_id in seen),
+        catalogue=catalogue,
+        product_facts=tuple(compiler.product_facts.values()),
     )
 
 

@@ -212,6 +212,8 @@ _EN_NUMBER = (
 )
 # The cents of "twelve ninety-nine": a second number from 10 to 99.
 _EN_CENTS = rf"(?:(?:{_TENS_RE})(?:[\s-](?:{_NONZERO_RE}))?|{_TEENS_RE})(?![a-z])"
+# Words after "five dollars twenty" that make the twenty a count, not cents.
+_NOT_CENTS = r"minutes?|mins?|hours?|days?|weeks?|months?|years?|gigs?|gb|texts?|times?|percent"
 
 
 def _parse_english(words: str) -> Decimal:
@@ -321,13 +323,15 @@ _AMOUNT = re.compile(
       | (?P<usd_pre>us\$|\$|usd(?![a-z]))\s?(?P<usd_num>{_DIGITS})
         (?:\s?(?:dollars?|bucks?|usd)(?![a-z]))?
         # 5 dollars, twelve ninety-nine dollars, 50 cents, 5 dollars and 50 cents
-      | (?:(?P<en_digits>{_DIGITS})|(?P<en_words>{_EN_NUMBER})(?:\s+(?P<en_wcents>{_EN_CENTS}))?)
+      | (?:(?P<en_digits>{_DIGITS})|(?P<en_words>{_EN_NUMBER})(?:[\s-]+(?P<en_wcents>{_EN_CENTS}))?)
         \s?(?P<en_unit>dollars?|bucks?|usd|cents?|¢)(?![a-z])
-        (?:\s+(?:and\s+)?(?P<en_cents>[0-9]{{1,2}}|{_EN_BELOW_100})\s?cents?(?![a-z]))?
+        (?:\s+(?:and\s+)?(?P<en_cents>[0-9]{{1,2}}|{_EN_BELOW_100})\s?cents?(?![a-z])
+          # "four dollars ninety-five": the cents without the word, when nothing else follows
+          | \s+(?P<en_cents_bare>{_EN_CENTS})(?!\s*(?:{_NOT_CENTS})))?
         # No currency: an amount only with a period after it ("9.99/month"), see find_amounts
       | (?:
             (?P<bare_digits>{_DIGITS})
-          | (?P<bare_words>{_EN_NUMBER})(?:\s+(?P<bare_wcents>{_EN_CENTS}))?
+          | (?P<bare_words>{_EN_NUMBER})(?:[\s-]+(?P<bare_wcents>{_EN_CENTS}))?
         )(?={_PERIOD_AHEAD})
     )
     """,
@@ -348,7 +352,7 @@ _PER_SUFFIX = re.compile(
 )
 _CN_PERIOD_PREFIXES = (
     "每个月", "每月", "每天", "每日", "每年", "每周", "每个星期", "每星期", "每个礼拜",
-    "每礼拜", "月费", "月租", "包月", "年费", "日租", "一个月", "一天", "一年", "一周",
+    "每礼拜", "月费", "月租", "包月", "按月", "年费", "日租", "一个月", "一天", "一年", "一周",
     "一个星期", "一个礼拜",
 )  # fmt: skip
 _PER_PREFIX = re.compile(
@@ -525,8 +529,8 @@ def _english_core(m: re.Match[str]) -> tuple[Decimal, str | None, int, bool]:
             value += _parse_english(m["en_wcents"]) / _HUNDRED
     if m["en_unit"].startswith("cent") or m["en_unit"] == "¢":
         value /= _HUNDRED
-    elif m["en_cents"]:
-        cents = m["en_cents"]
+    elif m["en_cents"] or m["en_cents_bare"]:
+        cents = m["en_cents"] or m["en_cents_bare"]
         value += (Decimal(cents) if cents.isdigit() else _parse_english(cents)) / _HUNDRED
     return value, "USD", m.start(), value != value.to_integral_value()
 
@@ -718,3 +722,203 @@ def _without_overlaps(dates: list[StatedDate]) -> list[StatedDate]:
         if not kept or found.start >= kept[-1].end:
             kept.append(found)
     return kept
+
+
+# --- Durations, billing starts and bounds --------------------------------------------------
+# Typed facts a product check compares with the catalogue: "头两个月不要钱" is a stated free
+# period of two months; "下个月1号起按月收10块" says when billing starts; "不到五块" is a
+# bound, not a price.
+
+
+@dataclass(frozen=True)
+class StatedDuration:
+    """A length of time said in a turn: "前三个月", "30天免费", "first two months"."""
+
+    count: Decimal
+    unit: str  # "day", "week", "month" or "year"
+    start: int
+    end: int
+    free: bool  # said of a free period: its clause says 免费, 不要钱, free, trial...
+
+    @property
+    def days(self) -> tuple[int, int]:
+        """The fewest and most days it can mean: a month is 28 to 31 days."""
+        low, high = _UNIT_DAYS[self.unit]
+        return int(self.count * low), int(self.count * high)
+
+    def describe(self) -> str:
+        count = f"{self.count.normalize():f}"
+        return f"{count} {self.unit}{'' if self.count == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class StatedBillingStart:
+    """A date said as the day charging starts: "下个月1号起按月收", "billing starts Dec 4"."""
+
+    date: StatedDate
+    after: bool  # "12月3号以后收费": charging starts the day after the date said
+    start: int
+    end: int
+
+
+_UNIT_DAYS = {"day": (1, 1), "week": (7, 7), "month": (28, 31), "year": (365, 366)}
+_CN_UNIT_NAMES = {
+    "天": "day", "日": "day", "周": "week", "星期": "week", "礼拜": "week",
+    "月": "month", "年": "year",
+}  # fmt: skip
+_CN_COUNT = r"[0-9]{1,3}|[一二两三四五六七八九十]{1,3}"
+_CN_UNITS = r"月|天|日|周|星\s?期|礼\s?拜|年"
+
+
+def _span_unit(group: str) -> str:
+    return rf"(?:个\s?)?(?P<{group}>{_CN_UNITS})"
+
+
+
+_CN_DURATION = re.compile(
+    rf"""
+    # 前三个月, 头两个月, 首月, 前30天 (not 到期前三天: "before", not "the first")
+    (?<![束期止之以提天日号月])(?P<lead>头|前|首)\s?(?P<n1>{_CN_COUNT})?\s?{_span_unit("u1")}
+    # 30天免费, 15天的体验期
+  | (?P<n2>{_CN_COUNT})\s?{_span_unit("u2")}(?=\s?的?\s?(?:免费|体验|试用|不要钱|不收))
+    # 免费体验30天, 体验期是15天, 免费用三个月
+  | (?:免费|体验|试用)\s?(?:期|用|看|听)?\s?(?:是|有|为|长达)?\s?(?P<n3>{_CN_COUNT})\s?
+    {_span_unit("u3")}
+    """,
+    re.VERBOSE,
+)
+_EN_COUNT = rf"[0-9]{{1,3}}|{_EN_BELOW_100}"
+_EN_DURATION = re.compile(
+    rf"""
+    (?<![a-z])(?:
+        # the first month, first two months, first 30 days
+        first\s+(?:(?P<n1>{_EN_COUNT})[\s-]+)?(?P<u1>day|week|month|year)s?(?:'s)?
+        # a 30-day free trial, fourteen-day trial
+      | (?P<n2>{_EN_COUNT})[\s-]+(?P<u2>day|week|month)s?\s+(?:free\s+)?trial
+        # thirty days free, a month free, 2 weeks on us
+      | (?P<n3>{_EN_COUNT}|an?)\s+(?P<u3>day|week|month)s?(?:'s)?\s+(?:free|on\s+us|at\s+no)
+        # free for 30 days, free for the first month, free for a month
+      | free\s+for\s+(?:the\s+first\s+)?(?:(?P<n4>{_EN_COUNT}|an?)\s+)?(?P<u4>day|week|month)s?
+    )(?![a-z])
+    """,
+    re.VERBOSE,
+)
+_FREE_WORDS = re.compile(
+    r"免费|不要钱|不收钱|不收费|不花钱|不用钱|不扣钱|不扣费|白用|体验|试用"
+    r"|(?<![a-z])(?:free|trial|no charge|on us|on the house|no cost)(?![a-z])"
+)
+_DURATION_HINT = re.compile(r"[头前首免体试天月周]|first|free|trial")
+_CLAUSE_BREAK_RE = re.compile(r"[，。！？；,!?;…\n]|\.(?![0-9])")
+
+
+def clause_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """The clause of folded text holding [start, end): between punctuation marks."""
+    left = max((m.end() for m in _CLAUSE_BREAK_RE.finditer(text, 0, start)), default=0)
+    found = _CLAUSE_BREAK_RE.search(text, end)
+    return left, found.start() if found else len(text)
+
+
+@lru_cache(maxsize=4096)  # scripted lines recur call after call
+def find_durations(text: str) -> tuple[StatedDuration, ...]:
+    """Every length of time said in the (folded) text as a span from now: "前三个月",
+    "30天免费", "first two months", "a 30-day trial". Not "三个月前" or "到期前三天"."""
+    if not _DURATION_HINT.search(text):
+        return ()
+    found = [d for m in _CN_DURATION.finditer(text) if (d := _cn_duration(m, text))]
+    if text.isascii() or "first" in text or "free" in text or "trial" in text:
+        found += [d for m in _EN_DURATION.finditer(text) if (d := _en_duration(m, text))]
+    return tuple(sorted(found, key=lambda d: d.start))
+
+
+def _cn_duration(m: re.Match[str], text: str) -> StatedDuration | None:
+    group = next(g for g in ("1", "2", "3") if m["u" + g])
+    numeral = m["n" + group]
+    if numeral is None and not (group == "1" and m["lead"] == "首"):
+        return None  # "前天" is the day before yesterday
+    count = parse_chinese_number(numeral) if numeral else Decimal(1)
+    if not count:
+        return None
+    unit = _CN_UNIT_NAMES[_SPACES.sub("", m["u" + group])]
+    return _duration(count, unit, m, text)
+
+
+_PRICE_BEFORE = re.compile(
+    rf"(?:[0-9]|dollars?|bucks?|cents?|(?<![a-z])(?:{_ONES_RE}|{_TEENS_RE}|{_TENS_RE}))\s*\Z"
+)
+
+
+def _en_duration(m: re.Match[str], text: str) -> StatedDuration | None:
+    group = next(g for g in ("1", "2", "3", "4") if m["u" + g])
+    numeral = m["n" + group]
+    if numeral in ("a", "an") and _PRICE_BEFORE.search(text, max(0, m.start() - 24), m.start()):
+        return None  # "4.99 a month free trial until...": the month is the price's
+    if numeral is None or numeral in ("a", "an"):
+        count = Decimal(1)
+    elif numeral.isdigit():
+        count = Decimal(numeral)
+    else:
+        count = _parse_english(numeral)
+    if not count:
+        return None
+    return _duration(count, m["u" + group], m, text)
+
+
+def _duration(count: Decimal, unit: str, m: re.Match[str], text: str) -> StatedDuration:
+    left, right = clause_around(text, m.start(), m.end())
+    free = _FREE_WORDS.search(text, left, right) is not None
+    return StatedDuration(count, unit, m.start(), m.end(), free)
+
+
+# After a date: "起", "开始", "以后" and then a word of charging within a few characters.
+_CN_BILLING_AFTER = re.compile(
+    r"\s?(?:的)?\s?(?:(?P<from>起|开始)|(?P<after>以后|之后|后))"
+    r".{0,8}?(?:收费|扣费|计费|付费|收取|扣|收|按月|每月|每个月|[0-9一二三四五六七八九十]\s?(?:元|块))"
+)
+_EN_BILLING_BEFORE = re.compile(
+    r"(?:billing|billed|charg\w*|bill|payments?)\b[^.;!?]{0,24}?"
+    r"(?:start\w*|begin\w*|kicks?\s+in|from|on|as\s+of)\s+(?:on\s+)?(?:the\s+)?\Z"
+)
+_EN_BILLING_WINDOW = 48
+_BILLING_HINT = re.compile(r"起|开始|后|bill|charg|payment")
+
+
+@lru_cache(maxsize=4096)
+def find_billing_starts(text: str, reference: date) -> tuple[StatedBillingStart, ...]:
+    """Dates said as the day charging starts: "下个月1号起按月收10块", "从12月4日开始每月10元",
+    "billing starts on December 4th". `reference` is the call date (for "下个月1号")."""
+    if not _BILLING_HINT.search(text):
+        return ()  # most turns say nothing of when charging starts
+    found = []
+    for stated in find_dates(text, reference):
+        after = _CN_BILLING_AFTER.match(text, stated.end)
+        if after is not None:
+            found.append(StatedBillingStart(stated, bool(after["after"]), stated.start,
+                                            after.end()))
+            continue
+        lo = max(0, stated.start - _EN_BILLING_WINDOW)
+        if _EN_BILLING_BEFORE.search(text[lo : stated.start]):
+            found.append(StatedBillingStart(stated, False, stated.start, stated.end))
+    return tuple(found)
+
+
+_BOUND_BEFORE = re.compile(
+    r"(?P<under>不到|不超过|不足|没有超过|不会超过|最多|顶多|至多"
+    r"|(?<![a-z])(?:less than|under|below|no more than|at most|up to)(?![a-z]))"
+    r"|(?P<about>大概|大约|差不多|左右|约|(?<![a-z])(?:about|around|roughly)(?![a-z]))"
+)
+_BOUND_AFTER = re.compile(r"\s?(?:(?P<under>以内|以下|不到|封顶)|(?P<about>左右|上下))")
+_BOUND_REACH = 12
+
+
+def amount_bound(text: str, amount: StatedAmount, floor: int = 0) -> str | None:
+    """"under" when the amount is said as a ceiling ("不到五块", "less than $5"), "about"
+    when as an estimate ("五块左右"); None when said as a price. Looked for in the amount's
+    own span and just before it, within its clause and after `floor` (the end of the
+    amount before it)."""
+    left, _ = clause_around(text, amount.start, amount.end)
+    left = max(left, floor)
+    bound = None
+    for m in _BOUND_BEFORE.finditer(text, max(left, amount.start - _BOUND_REACH), amount.end):
+        bound = m.lastgroup
+    after = _BOUND_AFTER.match(text, amount.end)
+    return after.lastgroup if after is not None else bound

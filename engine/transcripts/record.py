@@ -247,6 +247,7 @@ def _product(raw: object) -> Product | None:
         monthly_fee=fee,
         currency=_product_text(raw, "currency", identifier=True),
         trial_days=int(trial),
+        given=frozenset(k for k in PRODUCT_FIELDS if raw.get(k) not in (None, "")),
     )
 
 
