@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.rules.matchers import SPEAKER_CHOICES, Matcher, reply_cycle
+from engine.rules.matchers import (
+    ABOUT_CHOICES,
+    SPEAKER_CHOICES,
+    TIME_CHOICES,
+    Matcher,
+    reply_cycle,
+)
 from engine.rules.problems import suggest
 from engine.rules.yamlsource import Node
 
 MATCHER_KEYS = frozenset(
     {"speaker", "phrases", "regex", "except", "negation", "questions", "homophones",
-     "description", "unless_turn_says", "replies_to", "reply_within", "product_name"}
+     "description", "unless_turn_says", "replies_to", "reply_within", "product_name",
+     # clause scope (docs/rules.md, "Scope: clauses, conditionals, who and when")
+     "conditional", "about", "time", "reported", "unless_clause_says"}
 )
 
 
@@ -101,7 +109,7 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
     )
     flags = {
         key: fields[key].boolean(key) if key in fields else None
-        for key in ("negation", "questions", "homophones")
+        for key in ("negation", "questions", "homophones", "conditional", "reported")
     }
     return Matcher(
         name=name,
@@ -119,6 +127,15 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
         replies_to=replies_to,
         reply_within=within or 2,
         product_name=bool(product_name),
+        conditional=flags["conditional"] is not False,
+        about=(fields["about"].choice("about", ABOUT_CHOICES) if "about" in fields else None)
+        or "anyone",
+        time=(fields["time"].choice("time", TIME_CHOICES) if "time" in fields else None)
+        or "any",
+        reported=flags["reported"] is not False,
+        unless_clause_says=fields["unless_clause_says"].texts("unless_clause_says")
+        if "unless_clause_says" in fields
+        else (),
     )
 
 

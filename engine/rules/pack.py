@@ -31,11 +31,13 @@ from engine.rules.matchers import (
 from engine.rules.problems import Location, Problem, RulePackError, suggest
 from engine.rules.waivers import Waiver, compile_waivers
 from engine.rules.yamlsource import Node, SourceFile, parse, read_source
+from engine.text.clauses import CLAUSE_KEYS, ClauseReader, clause_words
 from engine.text.normalize import Normalizer
 
 PACK_FILE = "pack.yaml"
 PACK_KEYS = frozenset(
-    {"name", "version", "language", "description", "fillers", "negation", "sale_made", "outcomes"}
+    {"name", "version", "language", "description", "fillers", "negation", "clauses", "sale_made",
+     "outcomes"}
 )
 NEGATION_KEYS = frozenset({"words", "not_negation", "window"})
 FILE_KEYS = frozenset({"matchers", "rules", "waivers"})
@@ -172,7 +174,8 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
         raise RulePackError(errors)
     normalizer = Normalizer(language, header.get("fillers"))
     negation: Negation = header["negation"]
-    index = PhraseIndex(list(compiler.matchers.values()), normalizer, negation)
+    index = PhraseIndex(list(compiler.matchers.values()), normalizer, negation,
+                        ClauseReader(language, header["clauses"]))
     broad = broad_phrase_warnings(compiler.matchers.values(), normalizer, language)
     warnings = tuple(sorted([p for p in problems if p.level == "warning"] + broad))
     return RulePack(
@@ -320,6 +323,11 @@ def _pack_header(source: SourceFile, compiler: Compiler) -> dict:
         )
         window = neg["window"].integer("window", 1, 20) or window if "window" in neg else window
     header["negation"] = compile_negation(language, words, not_negation, window)
+    overrides: dict[str, tuple[str, ...]] = {}
+    if "clauses" in fields:
+        lists = fields["clauses"].mapping("clauses", frozenset(CLAUSE_KEYS)) or {}
+        overrides = {key: node.texts(key) for key, node in lists.items()}
+    header["clauses"] = clause_words(language, overrides)
     if "sale_made" in fields:
         header["sale_made"] = compile_condition(fields["sale_made"], compiler)
     if "outcomes" in fields:
