@@ -92,6 +92,10 @@ class ClauseWords:
     questions: tuple[str, ...]  # 是否, 难道; English: openers of an inverted question
     not_questions: tuple[str, ...]  # look like A-not-A but do not ask: 差不多, 对不起
     requests: tuple[str, ...]  # make a question a request: 能不能, 麻烦你, please, could you
+    # A clause ending in a tag (好吗, "okay") that also says an imperative (别, 不要, "stop")
+    # is a request too: "你们不要再打这个号码了好吗".
+    tags: tuple[str, ...]
+    imperatives: tuple[str, ...]
 
 
 # Keys of `clauses:` in pack.yaml, in the order the docs list them.
@@ -129,6 +133,9 @@ DEFAULT_CLAUSE_WORDS: dict[str, ClauseWords] = {
                        "禁不住", "好不容易", "不知不觉", "要不然", "一不小心"),
         requests=("能不能", "可不可以", "可以不可以", "能否", "麻烦你", "麻烦您", "请你",
                   "请您", "求你", "求求你", "拜托"),
+        tags=("好吗", "好不好", "行吗", "行不行", "可以吗", "成吗", "好吧", "行吧", "听到没有",
+              "听见没有", "知道吗", "明白吗", "懂吗"),
+        imperatives=("别", "不要", "甭", "不许", "不准", "少", "给我", "帮我", "把我"),
     ),
     "en": ClauseWords(
         conditional=("if", "unless", "in case", "what if", "suppose", "supposing", "let's say",
@@ -160,8 +167,13 @@ DEFAULT_CLAUSE_WORDS: dict[str, ClauseWords] = {
               "you", "you're", "you'll", "your"),
         questions=(*(f"{a} {s}" for a in _EN_AUX for s in _EN_SUBJECTS),
                    *(f"{w} {a}" for w in _EN_WH for a in _EN_WH_NEXT), "isn't it"),
-        not_questions=(),
-        requests=("please", "can you", "could you", "would you", "can u", "would you mind"),
+        not_questions=("will you be",),
+        requests=("please", "can you", "could you", "would you", "will you", "won't you",
+                  "can u", "would you mind"),
+        tags=("okay", "ok", "alright", "all right", "will you", "would you", "please",
+              "got it", "understand"),
+        imperatives=("don't", "do not", "stop", "never", "quit", "take", "remove", "put",
+                     "leave", "cancel", "delete"),
     ),
 }
 
@@ -220,9 +232,9 @@ class _Finder:
                     kind_of[key] = kind
         self.words = list(kind_of)
         self.kinds = [kind_of[w] for w in self.words]
+        longest = ahocorasick_rs.MatchKind.LeftmostLongest
         self.automaton = (
-            ahocorasick_rs.AhoCorasick(self.words, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
-            if self.words else None
+            ahocorasick_rs.AhoCorasick(self.words, matchkind=longest) if self.words else None
         )
 
     def find(self, text: str) -> list[tuple[str, int, int]]:
@@ -267,7 +279,8 @@ class ClauseReader:
                                 ("reported", w.reported), ("other", w.others),
                                 ("self", w.self)], by_words)
         self._asks = _Finder([(None, w.not_questions), ("request", w.requests),
-                              ("question", w.questions)], by_words)
+                              ("question", w.questions), ("tag", w.tags),
+                              ("imperative", w.imperatives)], by_words)
         self._kept: dict[str, tuple[tuple[int, ...], tuple[Clause, ...] | None]] = {}
         self._lock = threading.Lock()
 
@@ -361,13 +374,17 @@ class ClauseReader:
             asked.add(clause_of(max(base[index], following - 1)))
         requests: set[int] = set()
         lookalike_spans = []
-        for kind, start, _ in self._asks.find(text):
+        imperative: set[int] = set()
+        for kind, start, end in self._asks.find(text):
             number = clause_of(start)
             if kind == "request":
                 requests.add(number)
-            elif not self.by_words:
-                asked.add(number)
-            elif self._at_clause_start(text, starts[number], start):
+            elif kind == "imperative":
+                imperative.add(number)
+            elif kind == "tag":
+                if number in imperative and not text[end : ends[number]].strip():
+                    requests.add(number)
+            elif not self.by_words or self._at_clause_start(text, starts[number], start):
                 asked.add(number)
         if not self.by_words and ("不" in text or "没" in text):
             lookalike_spans = self._lookalikes(text)
