@@ -116,8 +116,10 @@ DEFAULT_CLAUSE_WORDS: dict[str, ClauseWords] = {
         not_past=("过来", "过去", "不过", "超过", "经过", "通过", "过会", "过一会", "过两天",
                   "过几天", "过期", "难过", "过分", "错过", "度过", "路过", "过年", "过日子",
                   "过户", "过滤", "过程", "太过", "过后", "过头", "过奖", "过问", "过敏",
-                  "过节", "过量", "过度", "过失", "过了今天", "过了这", "过不去", "过得"),
-        now=("现在", "马上", "立刻", "今天", "这次", "这回", "以后", "再", "要", "会", "还要"),
+                  "过节", "过量", "过度", "过失", "过了今天", "过了这", "过不去", "过得",
+                  "再说", "再见", "再次确认"),
+        now=("现在", "马上", "立刻", "今天", "这次", "这回", "以后", "今后", "再", "还要", "就要",
+             "一会儿", "待会"),
         reported=("听说", "据说", "听人说", "听别人说", "说是", "他说", "她说", "他们说",
                   "她们说", "人家说", "别人说", "有人说", "他讲", "她讲",
                   *(f"{p}{k}说" for p in ("我", "我的", "我家") for k in _ZH_KIN)),
@@ -182,6 +184,10 @@ _EN_LEAD = frozenset(("so", "and", "but", "then", "well", "ok", "okay", "oh", "w
                       "hey", "hi", "uh", "um", "now", "also", "just", "hang", "on", "like",
                       "yeah", "yes", "no"))
 _A_NOT_A = re.compile(r"(\w)[不没]\1")
+# A person right after one of these is an object, not the clause's subject: "坐席就给您办了"
+# is still the story of the clause before it.
+_ZH_PREPOSITIONS = frozenset("给跟和对帮为向把让叫替")
+_EN_PREPOSITIONS = frozenset(("to", "for", "with", "at", "from", "about", "of"))
 
 
 def clause_words(language: str, overrides: Mapping[str, Sequence[str]] | None = None
@@ -402,6 +408,8 @@ class ClauseReader:
         reported: set[int] = set()
         for kind, start, _ in self._people.find(text):
             number = clause_of(start)
+            if kind != "reported" and self._after_preposition(text, starts[number], start):
+                continue
             if kind == "reported":
                 reported.add(number)
                 if subject[number] is None:
@@ -432,6 +440,14 @@ class ClauseReader:
             clauses.append(clause)
             was_past, was_reported = past, is_reported
         return tuple(clauses)
+
+    def _after_preposition(self, text: str, clause_start: int, position: int) -> bool:
+        if position <= clause_start:
+            return False
+        if not self.by_words:
+            return text[position - 1] in _ZH_PREPOSITIONS
+        before = text[clause_start:position].split()
+        return bool(before) and before[-1] in _EN_PREPOSITIONS
 
     def _lookalikes(self, text: str) -> list[tuple[int, int]]:
         """Spans of the words that look like A-not-A questions but do not ask."""
