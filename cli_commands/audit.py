@@ -30,6 +30,7 @@ from engine.outputs import OutputRefused
 from engine.report.text import format_call_audit, format_matches
 from engine.rules.base import SEVERITIES, severity_rank
 from engine.rules.problems import RulePackError
+from engine.rules.scope import clause_notes
 from engine.transcripts import count_units, expand_inputs, load_calls
 
 rules_option = click.option(
@@ -93,7 +94,9 @@ def check_command(
         raise UserError(str(exc)) from None
     result = audit_call(pack, chosen)
     if show_matches:
-        for line in format_matches(chosen, context_for(pack, chosen).hits, mask=not no_mask):
+        ctx = context_for(pack, chosen)
+        for line in format_matches(chosen, ctx.hits, mask=not no_mask,
+                                   clauses=clause_notes(pack, ctx)):
             click.echo(line)
         click.echo("")
     style = click.style if app.colour else None

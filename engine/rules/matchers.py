@@ -182,8 +182,16 @@ def is_negated(
         before = before[-negation.window :]
     if not before:
         return False
-    count = sum(1 for m in negation.pattern.finditer(before) if m.group(2))
+    count = sum(1 for m in negation.pattern.finditer(before)
+                if m.group(2) and not (not negation.by_words and _a_not_a(before, m)))
     return count % 2 == 1
+
+
+def _a_not_a(text: str, match: re.Match[str]) -> bool:
+    """The 不/没 of an A-not-A question (是不是, 有没有, 要不要) asks; it does not negate."""
+    start = match.start(2)
+    return (start > 0 and text[start] in "不没"
+            and text[start - 1 : start] == text[start + 1 : start + 2])
 
 
 def _needs_word_edges(phrase: str) -> tuple[bool, bool]:

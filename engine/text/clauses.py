@@ -289,6 +289,7 @@ class ClauseReader:
                               ("imperative", w.imperatives)], by_words)
         self._kept: dict[str, tuple[tuple[int, ...], tuple[Clause, ...] | None]] = {}
         self._lock = threading.Lock()
+        self.turns_cut = 0  # distinct turns whose clauses were cut (a pack not asking: 0)
 
     # -- what matchers ask ------------------------------------------------------------
 
@@ -333,6 +334,7 @@ class ClauseReader:
 
     def _cut(self, turn: NormalizedTurn) -> tuple[int, ...]:
         """Clause starts: punctuation clauses, cut again at conditionals and connectives."""
+        self.turns_cut += 1
         text = turn.text
         cuts = set(turn.clause_starts)
         opens: list[int] = []
