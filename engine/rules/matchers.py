@@ -548,7 +548,7 @@ class PhraseIndex:
                     against = cancels.get((index, number))
                     if against and any(s < end and start < e for s, e in against):
                         continue
-                if asks and clauses.clause_at(turns[number], start).question:
+                if asks and clauses.asks_at(turns[number], start):
                     if dropped is not None:
                         dropped.append((index, named_from_tuple(Hit, span), "question"))
                     continue

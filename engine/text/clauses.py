@@ -268,6 +268,17 @@ def _whole_words(text: str, start: int, end: int) -> bool:
 CLAUSES_KEPT = 16384
 
 
+class _TurnScope:
+    """What a reader has worked out of one turn so far: each part the first time asked."""
+
+    __slots__ = ("asking", "clauses", "starts")
+
+    def __init__(self, starts: tuple[int, ...]) -> None:
+        self.starts = starts
+        self.asking: tuple[frozenset[int], frozenset[int]] | None = None  # (asked, requests)
+        self.clauses: tuple[Clause, ...] | None = None
+
+
 class ClauseReader:
     """Reads the clauses of a pack's turns; built once per pack from its word lists."""
 
@@ -287,48 +298,58 @@ class ClauseReader:
         self._asks = _Finder([(None, w.not_questions), ("request", w.requests),
                               ("question", w.questions), ("tag", w.tags),
                               ("imperative", w.imperatives)], by_words)
-        self._kept: dict[str, tuple[tuple[int, ...], tuple[Clause, ...] | None]] = {}
+        self._kept: dict[str, _TurnScope] = {}
         self._lock = threading.Lock()
         self.turns_cut = 0  # distinct turns whose clauses were cut (a pack not asking: 0)
+        not_questions = sorted(set(w.not_questions), key=len, reverse=True)
+        self._not_questions = (
+            re.compile("|".join(re.escape(q) for q in not_questions)) if not_questions else None
+        )
 
     # -- what matchers ask ------------------------------------------------------------
 
     def start_at(self, turn: NormalizedTurn, position: int) -> int:
         """Where the clause holding a match-text position starts."""
-        starts = self._starts(turn)
+        starts = self._scope(turn).starts
         return starts[bisect_right(starts, position) - 1]
+
+    def asks_at(self, turn: NormalizedTurn, position: int) -> bool:
+        """Whether the clause holding a match-text position is a question (not a request):
+        what `questions: false` needs, without the rest of the clause's features."""
+        scope = self._scope(turn)
+        if scope.asking is None:
+            scope.asking = self._asking(turn, scope.starts)
+        number = bisect_right(scope.starts, position) - 1
+        asked, requests = scope.asking
+        return number in asked and number not in requests
 
     def clause_at(self, turn: NormalizedTurn, position: int) -> Clause:
         """The clause holding a match-text position, with its features."""
-        clauses = self.clauses(turn)
-        starts = self._starts(turn)
-        return clauses[bisect_right(starts, position) - 1]
+        scope = self._scope(turn)
+        clauses = self._clauses_of(turn, scope)
+        return clauses[bisect_right(scope.starts, position) - 1]
 
     def clauses(self, turn: NormalizedTurn) -> tuple[Clause, ...]:
         """Every clause of the turn, in order."""
-        key = turn.marked
-        kept = self._kept.get(key)
-        if kept is not None and kept[1] is not None:
-            return kept[1]
-        starts = kept[0] if kept is not None else self._cut(turn)
-        clauses = self._read(turn, starts)
-        self._keep(key, (starts, clauses))
-        return clauses
+        return self._clauses_of(turn, self._scope(turn))
 
-    def _starts(self, turn: NormalizedTurn) -> tuple[int, ...]:
-        key = turn.marked
-        kept = self._kept.get(key)
-        if kept is None:
-            starts = self._cut(turn)
-            self._keep(key, (starts, None))
-            return starts
-        return kept[0]
+    def _clauses_of(self, turn: NormalizedTurn, scope: _TurnScope) -> tuple[Clause, ...]:
+        if scope.clauses is None:
+            if scope.asking is None:
+                scope.asking = self._asking(turn, scope.starts)
+            scope.clauses = self._read(turn, scope.starts, scope.asking)
+        return scope.clauses
 
-    def _keep(self, key: str, value: tuple[tuple[int, ...], tuple[Clause, ...] | None]) -> None:
-        with self._lock:
-            if len(self._kept) >= CLAUSES_KEPT:
-                self._kept.clear()
-            self._kept[key] = value
+    def _scope(self, turn: NormalizedTurn) -> _TurnScope:
+        key = turn.marked
+        scope = self._kept.get(key)
+        if scope is None:
+            scope = _TurnScope(self._cut(turn))
+            with self._lock:
+                if len(self._kept) >= CLAUSES_KEPT:
+                    self._kept.clear()
+                self._kept[key] = scope
+        return scope
 
     # -- cutting --------------------------------------------------------------------------
 
@@ -366,9 +387,11 @@ class ClauseReader:
 
     # -- features -------------------------------------------------------------------------
 
-    def _read(self, turn: NormalizedTurn, starts: tuple[int, ...]) -> tuple[Clause, ...]:
+    def _asking(
+        self, turn: NormalizedTurn, starts: tuple[int, ...]
+    ) -> tuple[frozenset[int], frozenset[int]]:
+        """The clauses that ask, and those that request (by index)."""
         text = turn.text
-        count = len(starts)
         ends = [*starts[1:], len(text)]
 
         def clause_of(position: int) -> int:
@@ -399,6 +422,22 @@ class ClauseReader:
             for match in _A_NOT_A.finditer(text):
                 if not any(s <= match.start() and match.end() <= e for s, e in lookalike_spans):
                     asked.add(clause_of(match.start()))
+        return frozenset(asked), frozenset(requests)
+
+    def _read(
+        self,
+        turn: NormalizedTurn,
+        starts: tuple[int, ...],
+        asking: tuple[frozenset[int], frozenset[int]],
+    ) -> tuple[Clause, ...]:
+        text = turn.text
+        count = len(starts)
+        ends = [*starts[1:], len(text)]
+        asked, requests = asking
+
+        def clause_of(position: int) -> int:
+            return bisect_right(starts, position) - 1
+
         conditional: set[int] = set()
         for kind, start, _ in self._cuts.find(text):
             if kind in ("open", "close"):
@@ -453,8 +492,9 @@ class ClauseReader:
 
     def _lookalikes(self, text: str) -> list[tuple[int, int]]:
         """Spans of the words that look like A-not-A questions but do not ask."""
-        words = self.words.not_questions
-        return [(m.start(), m.end()) for w in words for m in re.finditer(re.escape(w), text)]
+        if self._not_questions is None:
+            return []
+        return [m.span() for m in self._not_questions.finditer(text)]
 
     @staticmethod
     def _at_clause_start(text: str, clause_start: int, position: int) -> bool:
