@@ -32,6 +32,7 @@ from engine.report.products import format_product, format_typed_values
 from engine.report.text import format_call_audit, format_matches
 from engine.rules.base import SEVERITIES, severity_rank
 from engine.rules.problems import RulePackError
+from engine.rules.scope import clause_notes
 from engine.rules.templates import slot_notes
 from engine.transcripts import count_units, expand_inputs, load_calls
 
@@ -98,7 +99,8 @@ def check_command(
     if show_matches:
         ctx = context_for(pack, chosen)
         notes = slot_notes(pack.index.matchers, ctx.turns, ctx.hits)
-        for line in format_matches(chosen, ctx.hits, mask=not no_mask, notes=notes):
+        for line in format_matches(chosen, ctx.hits, mask=not no_mask, notes=notes,
+                                   clauses=clause_notes(pack, ctx)):
             click.echo(line)
         click.echo("")
         for line in format_product(ctx) + format_typed_values(ctx):

@@ -6,7 +6,7 @@ cursor, clear the screen or reorder a line on the reader's terminal."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from engine.audit import CallAudit
 from engine.findings import Evidence, Finding
@@ -14,6 +14,7 @@ from engine.model import Call
 from engine.outputs import escape_controls as shown
 from engine.privacy import mask_numbers_in_text, mask_phone
 from engine.rules.matchers import Hit
+from engine.rules.scope import ClauseNote
 
 Style = Callable[..., str]
 
@@ -103,9 +104,12 @@ def format_matches(
     hits: dict[str, list[Hit]],
     mask: bool = True,
     notes: dict[int, list[str]] | None = None,
+    clauses: Mapping[int, Sequence[ClauseNote]] | None = None,
 ) -> list[str]:
     """Every turn with the matchers that matched in it: how a rule author debugs a rule.
-    `notes` adds lines under a turn (what filled a template's slots)."""
+    `notes` adds lines under a turn (what filled a template's slots); `clauses` what each
+    clause holding a match is, and the matches its clause set aside ("clause 「打了12315才退」:
+    past, about other · set aside: complaint_threat")."""
     by_turn: dict[int, list[str]] = {}
     for name, found in sorted(hits.items()):
         for hit in found:
@@ -121,4 +125,15 @@ def format_matches(
             lines.append(f"       matches: {', '.join(by_turn[number])}")
         for note in (notes or {}).get(number, ()):
             lines.append(f"       slots: {shown(mask_numbers_in_text(note) if mask else note)}")
+        for note in (clauses or {}).get(number, ()):
+            lines.append("       " + _clause_line(turn.text, note, mask))
     return lines
+
+
+def _clause_line(text: str, note: ClauseNote, mask: bool) -> str:
+    quote = text[note.start : note.end]
+    quote = mask_numbers_in_text(quote) if mask else quote
+    line = f"clause 「{shown(quote)}」: {', '.join(note.labels) or 'plain'}"
+    if note.set_aside:
+        line += " · set aside: " + ", ".join(f"{name} ({why})" for name, why in note.set_aside)
+    return line

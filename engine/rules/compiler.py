@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from engine.rules.catalogue import ProductFactRef, compile_fact_reference
-from engine.rules.matchers import SPEAKER_CHOICES, Matcher, reply_cycle
+from engine.rules.matchers import (
+    ABOUT_CHOICES,
+    SPEAKER_CHOICES,
+    TIME_CHOICES,
+    Matcher,
+    reply_cycle,
+)
 from engine.rules.problems import suggest
 from engine.rules.templates import Slots, Template, TemplateError, compile_template, default_slots
 from engine.rules.yamlsource import Node
@@ -15,7 +21,9 @@ from engine.text.normalize import Normalizer
 MATCHER_KEYS = frozenset(
     {"speaker", "phrases", "regex", "except", "negation", "questions", "homophones",
      "description", "unless_turn_says", "replies_to", "reply_within", "product_name",
-     "templates", "determiners", "lemmas"}
+     "templates", "determiners", "lemmas",
+     # clause scope (docs/rules.md, "Scope: clauses, conditionals, who and when")
+     "conditional", "about", "time", "reported", "unless_clause_says"}
 )
 # Matcher flags a pack may switch on for all its matchers in pack.yaml; a matcher's own
 # value wins.
@@ -113,7 +121,7 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
         else False
     flags = {
         key: fields[key].boolean(key) if key in fields else None
-        for key in ("negation", "questions", *PACK_WIDE_FLAGS)
+        for key in ("negation", "questions", "conditional", "reported", *PACK_WIDE_FLAGS)
     }
     for key in PACK_WIDE_FLAGS:
         if flags[key] is None:
@@ -158,6 +166,15 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
         replies_to=replies_to,
         reply_within=within or 2,
         product_name=bool(product_name),
+        conditional=flags["conditional"] is not False,
+        about=(fields["about"].choice("about", ABOUT_CHOICES) if "about" in fields else None)
+        or "anyone",
+        time=(fields["time"].choice("time", TIME_CHOICES) if "time" in fields else None)
+        or "any",
+        reported=flags["reported"] is not False,
+        unless_clause_says=fields["unless_clause_says"].texts("unless_clause_says")
+        if "unless_clause_says" in fields
+        else (),
     )
 
 

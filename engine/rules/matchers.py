@@ -23,11 +23,14 @@ from re2 import _re2
 from engine.frozen import named_from_tuple
 from engine.rules.problems import Location
 from engine.rules.templates import Template
+from engine.text.clauses import Clause, ClauseReader
 from engine.text.english import phrase_variants
 from engine.text.normalize import NormalizedTurn, Normalizer
 from engine.text.pinyin import homophone_key
 
 SPEAKER_CHOICES = ("agent", "customer", "any")
+ABOUT_CHOICES = ("speaker", "anyone")
+TIME_CHOICES = ("now", "any")
 _UNANCHORED = re2._Anchor.UNANCHORED
 
 
@@ -57,6 +60,32 @@ class Matcher:
     # English: "the/your/my account" interchangeable; "cancel" also matches "cancelled".
     determiners: bool = False
     lemmas: bool = False
+    # Clause scope (engine/text/clauses.py): whether a match counts in a clause that is the
+    # if-part of a conditional, about a third party, narrating the past, or reported speech.
+    conditional: bool = True
+    about: str = "anyone"  # "speaker": not in a clause about a third party ("我邻居…")
+    time: str = "any"  # "now": not in a clause narrating the past ("去年…", "last year")
+    reported: bool = True
+    # A match does not count when its own clause also says one of these.
+    unless_clause_says: tuple[str, ...] = ()
+
+    @property
+    def scoped(self) -> bool:
+        """Whether a match's clause must be read to know if it counts."""
+        return (not self.conditional or self.about != "anyone" or self.time != "any"
+                or not self.reported or bool(self.unless_clause_says))
+
+    def out_of_scope(self, clause: Clause) -> str | None:
+        """Why a match in this clause does not count (None: it counts)."""
+        if not self.conditional and clause.conditional:
+            return "conditional"
+        if self.about == "speaker" and clause.about == "other":
+            return "about other"
+        if self.time == "now" and clause.past:
+            return "past"
+        if not self.reported and clause.reported:
+            return "reported"
+        return None
 
 
 class Hit(NamedTuple):
@@ -133,8 +162,12 @@ def compile_negation(
 _WORDS_REACH = 64  # characters looked at for the English hint before the exact check
 
 
-def is_negated(negation: Negation, turn: NormalizedTurn, start: int) -> bool:
-    """An odd number of negators just before the match, in its clause, negates it."""
+def is_negated(
+    negation: Negation, turn: NormalizedTurn, start: int, clauses: ClauseReader | None = None
+) -> bool:
+    """An odd number of negators just before the match, in its clause, negates it. With a
+    clause reader, a clause also ends at a conditional or connective: "不需要的话|回复TD退订"
+    and "要不然|我就投诉" negate nothing after the cut."""
     text = turn.text
     if negation.by_words:
         region = text[max(0, start - _WORDS_REACH) : start]
@@ -146,6 +179,8 @@ def is_negated(negation: Negation, turn: NormalizedTurn, start: int) -> bool:
     elif negation.hint.search(text, max(0, start - negation.window), start) is None:
         return False
     clause_start = turn.clause_start(start)
+    if clauses is not None:
+        clause_start = max(clause_start, clauses.start_at(turn, start))
     before = turn.text[clause_start:start]
     if negation.by_words:
         words = before.split()
@@ -154,7 +189,8 @@ def is_negated(negation: Negation, turn: NormalizedTurn, start: int) -> bool:
         before = before[-negation.window :]
     if not before:
         return False
-    count = sum(1 for m in negation.pattern.finditer(before) if m.group(2))
+    count = sum(1 for m in negation.pattern.finditer(before)
+                if m.group(2) and not (not negation.by_words and _a_not_a(before, m)))
     return count % 2 == 1
 
 
@@ -176,6 +212,11 @@ def _sounds_alike(key: str) -> bool:
     """Phrases matched by sound: two Chinese characters or more ("退订" heard as "退定");
     one character alone sounds like too many others (行 / 型 / 星)."""
     return not key.isascii() and sum(1 for c in key if "\u4e00" <= c <= "\u9fff") >= 2
+def _a_not_a(text: str, match: re.Match[str]) -> bool:
+    """The 不/没 of an A-not-A question (是不是, 有没有, 要不要) asks; it does not negate."""
+    start = match.start(2)
+    return (start > 0 and text[start] in "不没"
+            and text[start - 1 : start] == text[start + 1 : start + 2])
 
 
 def _needs_word_edges(phrase: str) -> tuple[bool, bool]:
@@ -192,7 +233,7 @@ def _at_word_edges(text: str, start: int, end: int, edges: tuple[bool, bool]) ->
     return not (edges[1] and end < len(text) and text[end].isascii() and text[end].isalnum())
 
 
-MATCH, EXCEPTION, VETO = "match", "except", "veto"
+MATCH, EXCEPTION, VETO, CLAUSE_VETO = "match", "except", "veto", "clause veto"
 # Distinct turns (speaker and text) whose hits a pack remembers, per process: ~1.2 KB each.
 TURNS_KEPT = 16384
 
@@ -200,7 +241,9 @@ TURNS_KEPT = 16384
 @dataclass(frozen=True)
 class _Entry:
     matcher: int  # index into PhraseIndex.matchers
-    role: str  # MATCH, EXCEPTION (cancels an overlapping match) or VETO (cancels the turn)
+    # MATCH, EXCEPTION (cancels an overlapping match), VETO (cancels the turn) or CLAUSE_VETO
+    # (cancels the matches in its clause)
+    role: str
     edges: tuple[bool, bool]
 
 
@@ -241,11 +284,16 @@ class PhraseIndex:
     whatever the number of rules."""
 
     def __init__(
-        self, matchers: Sequence[Matcher], normalizer: Normalizer, negation: Negation
+        self,
+        matchers: Sequence[Matcher],
+        normalizer: Normalizer,
+        negation: Negation,
+        clauses: ClauseReader | None = None,
     ) -> None:
         self.matchers = tuple(matchers)
         self.negation = negation
         self.normalizer = normalizer
+        self.clauses = clauses if clauses is not None else ClauseReader(normalizer.language)
         exact: dict[str, list[_Entry]] = defaultdict(list)
         sounds: dict[str, list[_Entry]] = defaultdict(list)
         regexes: list[tuple[int, re2._Regexp]] = []
@@ -255,6 +303,7 @@ class PhraseIndex:
                 (matcher.phrases, MATCH),
                 (matcher.exceptions, EXCEPTION),
                 (matcher.unless_turn_says, VETO),
+                (matcher.unless_clause_says, CLAUSE_VETO),
             )
             for phrases, role in roles:
                 for phrase in phrases:
@@ -478,7 +527,9 @@ class PhraseIndex:
                 for start, end in regex_spans(by_line, joined, encoded):
                     first = lines.line_of(start)
                     last = lines.line_of(end - 1)
-                    if first != last:  # it ran over a turn's end: search those turns alone
+                    # It ran over a turn's end (or took the line break itself, as [^0-9]
+                    # can): search those turns alone.
+                    if first != last or end - starts[first] > len(texts[first]):
                         redo.update(range(first, last + 1))
                     else:
                         found.append((first, start - starts[first], end - starts[first]))
@@ -493,10 +544,17 @@ class PhraseIndex:
         and replies."""
         return self._replied(self._kept(turns, raw))
 
-    def _kept(self, turns: Sequence[NormalizedTurn], raw: _RawHits) -> dict[int, list[Hit]]:
-        """Raw spans that survive vetoes, exceptions, questions and negation: all within
-        their own turn."""
+    def _kept(
+        self,
+        turns: Sequence[NormalizedTurn],
+        raw: _RawHits,
+        dropped: list[tuple[int, Hit, str]] | None = None,
+    ) -> dict[int, list[Hit]]:
+        """Raw spans that survive vetoes, exceptions, questions, negation and clause scope:
+        all within their own turn. `dropped`, when given, collects the spans that question
+        and clause scope set aside, with the reason (for `check --show-matches`)."""
         found: dict[int, list[Hit]] = {}
+        clauses = self.clauses
         negated: dict[tuple[int, int], bool] = {}
         # Whether a turn says a negator anywhere: most do not, and then no match in it is
         # negated. One search a turn, not one a match (a turn's negatable matches: ~3.5).
@@ -505,7 +563,7 @@ class PhraseIndex:
         negation = self.negation
         for index, spans in raw.hits.items():
             matcher = self.matchers[index]
-            asks, negates = not matcher.questions, matcher.negation
+            asks, negates, scoped = not matcher.questions, matcher.negation, matcher.scoped
             kept = []
             for span in spans:
                 number, start, end = span
@@ -515,7 +573,9 @@ class PhraseIndex:
                     against = cancels.get((index, number))
                     if against and any(s < end and start < e for s, e in against):
                         continue
-                if asks and turns[number].is_question_at(start):
+                if asks and clauses.asks_at(turns[number], start):
+                    if dropped is not None:
+                        dropped.append((index, named_from_tuple(Hit, span), "question"))
                     continue
                 if negates:
                     key = (number, start)
@@ -527,12 +587,53 @@ class PhraseIndex:
                             says = says_negator[number] = (
                                 negation.hint.search(turn.text) is not None
                             )
-                        no = negated[key] = says and is_negated(negation, turn, start)
+                        no = negated[key] = says and is_negated(negation, turn, start, clauses)
                     if no:
+                        continue
+                if scoped:
+                    why = self._out_of_scope(matcher, turns[number], span,
+                                             raw.clause_vetoes.get((index, number)))
+                    if why is not None:
+                        if dropped is not None:
+                            dropped.append((index, named_from_tuple(Hit, span), why))
                         continue
                 kept.append(named_from_tuple(Hit, span))
             if kept:
                 found[index] = kept
+        return found
+
+    def _out_of_scope(
+        self,
+        matcher: Matcher,
+        turn: NormalizedTurn,
+        span: tuple[int, int, int],
+        vetoes: list[tuple[int, int]] | None,
+    ) -> str | None:
+        """Why a match does not count in its clause (None: it counts)."""
+        clause = self.clauses.clause_at(turn, span[1])
+        if vetoes and any(clause.start <= s < clause.end for s, _ in vetoes):
+            return "unless_clause_says"
+        return matcher.out_of_scope(clause)
+
+    def set_aside(
+        self, turns: Sequence[NormalizedTurn], speakers: Sequence[str]
+    ) -> dict[str, list[tuple[Hit, str]]]:
+        """The matches of a call's turns that questions or clause scope set aside, with the
+        reason: what `check --show-matches` prints so a rule author sees why a phrase that
+        is there did not count. Not used by audits (it searches the call again)."""
+        tables = self._tables_of(speakers)
+        by_table: dict[str, list[int]] = {}
+        for number, (turn, table) in enumerate(zip(turns, tables, strict=True)):
+            if turn.text:
+                by_table.setdefault(table, []).append(number)
+        raw = _RawHits()
+        for table, numbers in by_table.items():
+            self._search(self._tables[table], [turns[n].text for n in numbers], numbers, raw)
+        dropped: list[tuple[int, Hit, str]] = []
+        self._kept(turns, raw, dropped)
+        found: dict[str, list[tuple[Hit, str]]] = {}
+        for index, hit, why in sorted(dropped):
+            found.setdefault(self._names[index], []).append((hit, why))
         return found
 
     def _replied(self, found: dict[int, list[Hit]]) -> dict[str, list[Hit]]:
@@ -617,12 +718,14 @@ class _RawHits:
     """Candidate spans of one call before negation and the rest: per matcher a set of
     (turn, start, end); exception spans and vetoes per (matcher, turn)."""
 
-    __slots__ = ("cancels", "hits", "vetoed")
+    __slots__ = ("cancels", "clause_vetoes", "hits", "vetoed")
 
     def __init__(self) -> None:
         self.hits: dict[int, set[tuple[int, int, int]]] = defaultdict(set)
         self.cancels: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
         self.vetoed: set[tuple[int, int]] = set()
+        # unless_clause_says spans per (matcher, turn)
+        self.clause_vetoes: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
 
     def add_spans(self, index: int, number: int, regex: re2._Regexp, text: str) -> None:
         self.hits[index].update((number, s, e) for s, e in regex_spans(regex, text))
@@ -742,6 +845,8 @@ def _collect(
                 hits[entry.matcher].add(span)
             elif entry.role == EXCEPTION:
                 raw.cancels[(entry.matcher, span[0])].append(span[1:])
+            elif entry.role == CLAUSE_VETO:
+                raw.clause_vetoes[(entry.matcher, span[0])].append(span[1:])
             else:
                 raw.vetoed.add((entry.matcher, span[0]))
 

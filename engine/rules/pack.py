@@ -34,13 +34,15 @@ from engine.rules.problems import Location, Problem, RulePackError, suggest
 from engine.rules.templates import SLOT_PATTERNS, SLOT_WORDS, default_slots
 from engine.rules.waivers import Waiver, compile_waivers
 from engine.rules.yamlsource import Node, SourceFile, parse, read_source
+from engine.text.clauses import CLAUSE_KEYS, ClauseReader, clause_words
 from engine.text.dialect import DEFAULT_DIALECT, compile_dialect
 from engine.text.normalize import Normalizer
 
 PACK_FILE = "pack.yaml"
 PACK_KEYS = frozenset(
-    {"name", "version", "language", "description", "fillers", "negation", "sale_made",
-     "sale_possible", "outcomes", "slots", "dialect", "catalogue", *PACK_WIDE_FLAGS}
+    {"name", "version", "language", "description", "fillers", "negation", "clauses",
+     "sale_made", "sale_possible", "outcomes", "slots", "dialect", "catalogue",
+     *PACK_WIDE_FLAGS}
 )
 NEGATION_KEYS = frozenset({"words", "not_negation", "window"})
 FILE_KEYS = frozenset({"matchers", "rules", "waivers", "products"})
@@ -234,7 +236,8 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
         raise RulePackError(errors)
     normalizer = compiler.normalizer or Normalizer(language, header.get("fillers"))
     negation: Negation = header["negation"]
-    index = PhraseIndex(list(compiler.matchers.values()), normalizer, negation)
+    index = PhraseIndex(list(compiler.matchers.values()), normalizer, negation,
+                        ClauseReader(language, header["clauses"]))
     broad = broad_phrase_warnings(compiler.matchers.values(), normalizer, language)
     warnings = tuple(sorted([p for p in problems if p.level == "warning"] + broad))
     return RulePack(
@@ -398,6 +401,11 @@ def _pack_header(source: SourceFile, compiler: Compiler) -> dict:
         )
         window = neg["window"].integer("window", 1, 20) or window if "window" in neg else window
     header["negation"] = compile_negation(language, words, not_negation, window)
+    overrides: dict[str, tuple[str, ...]] = {}
+    if "clauses" in fields:
+        lists = fields["clauses"].mapping("clauses", frozenset(CLAUSE_KEYS)) or {}
+        overrides = {key: node.texts(key) for key, node in lists.items()}
+    header["clauses"] = clause_words(language, overrides)
     _language_settings(fields, header, compiler, language)
     for key in ("sale_made", "sale_possible"):
         if key in fields:
