@@ -27,7 +27,7 @@ from engine.audit import NoPackForLanguage, PackChooser, audit_call, context_for
 from engine.batch import Progress, StrictInputError, run_batch
 from engine.model import Call, Rejected
 from engine.outputs import OutputRefused
-from engine.report.text import format_call_audit, format_matches
+from engine.report.text import example_notes, format_call_audit, format_matches
 from engine.rules.base import SEVERITIES, severity_rank
 from engine.rules.problems import RulePackError
 from engine.transcripts import count_units, expand_inputs, load_calls
@@ -93,7 +93,9 @@ def check_command(
         raise UserError(str(exc)) from None
     result = audit_call(pack, chosen)
     if show_matches:
-        for line in format_matches(chosen, context_for(pack, chosen).hits, mask=not no_mask):
+        ctx = context_for(pack, chosen)
+        notes = example_notes(ctx)  # scores every `like:` matcher: before reading its hits
+        for line in format_matches(chosen, ctx.hits, mask=not no_mask, notes=notes):
             click.echo(line)
         click.echo("")
     style = click.style if app.colour else None

@@ -28,7 +28,7 @@ def context_for(pack: RulePack, call: Call) -> CallContext:
     turns, hits = pack.index.read_call(
         [t.text for t in call.turns], [t.speaker for t in call.turns], product
     )
-    ctx = CallContext(call, turns, hits)
+    ctx = CallContext(call, turns, hits, by_example=pack.by_example)
     if pack.sale_made is not None:
         evidence = pack.sale_made.evaluate(ctx)
         ctx.sale_made = evidence is not None
@@ -71,6 +71,8 @@ def audit_call(pack: RulePack, call: Call, *, include_experimental: bool = False
     ctx = context_for(pack, call)
     findings: list[Finding] = []
     matched = ctx.hits.keys()
+    if pack.by_example is not None:  # scored only when a rule asks: count them as possible
+        matched = matched | pack.by_example.names
     for rule in pack.rules_to_run(include_experimental):
         for need in rule.requirements:
             if matched.isdisjoint(need):

@@ -13,6 +13,7 @@ from engine.findings import Evidence, Finding
 from engine.model import Call
 from engine.outputs import escape_controls as shown
 from engine.privacy import mask_numbers_in_text, mask_phone
+from engine.rules.context import CallContext
 from engine.rules.matchers import Hit
 
 Style = Callable[..., str]
@@ -98,8 +99,10 @@ def format_call_audit(result: CallAudit, style: Style = _plain, mask: bool = Tru
     return "\n".join(lines)
 
 
-def format_matches(call: Call, hits: dict[str, list[Hit]], mask: bool = True) -> list[str]:
-    """Every turn with the matchers that matched in it: how a rule author debugs a rule."""
+def format_matches(call: Call, hits: dict[str, list[Hit]], mask: bool = True,
+                   notes: dict[int, list[str]] | None = None) -> list[str]:
+    """Every turn with the matchers that matched in it: how a rule author debugs a rule.
+    `notes` are more lines under a turn (why a matcher matched by example)."""
     by_turn: dict[int, list[str]] = {}
     for name, found in sorted(hits.items()):
         for hit in found:
@@ -113,4 +116,24 @@ def format_matches(call: Call, hits: dict[str, list[Hit]], mask: bool = True) ->
                      f"{shown(text)}")
         if number in by_turn:
             lines.append(f"       matches: {', '.join(by_turn[number])}")
+        for note in (notes or {}).get(number, ()):
+            lines.append(f"       {shown(mask_numbers_in_text(note) if mask else note)}")
     return lines
+
+
+def example_notes(ctx: CallContext) -> dict[int, list[str]]:
+    """For each turn, the `like:` matchers scored on it and why they matched: the clause,
+    its score and the nearest example (every such matcher is scored, asked for or not)."""
+    notes: dict[int, list[str]] = {}
+    if ctx.by_example is None:
+        return notes
+    for name in sorted(ctx.by_example.names):
+        ctx.score_examples(name)
+        for hit in ctx.example_hits.get(name, ()):
+            original = ctx.call.turns[hit.turn].text
+            start, end = ctx.turns[hit.turn].to_original(hit.start, hit.end)
+            notes.setdefault(hit.turn, []).append(
+                f"by example: {name} {hit.score:.2f} for “{original[start:end]}”, nearest "
+                f"example “{hit.example}” (similarity {hit.similarity:.2f})"
+            )
+    return notes

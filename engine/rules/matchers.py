@@ -50,6 +50,11 @@ class Matcher:
     reply_within: int = 2
     # Also match the call's own product name (from its metadata), e.g. "定向流量包".
     product_name: bool = False
+    # Matching by example (engine/rules/similar.py): clauses scored against these sentences,
+    # trained against `unlike` and ordinary call lines; a hit at `threshold` or above.
+    like: tuple[str, ...] = ()
+    unlike: tuple[str, ...] = ()
+    threshold: float | None = None
 
 
 class Hit(NamedTuple):

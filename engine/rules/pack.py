@@ -29,6 +29,7 @@ from engine.rules.matchers import (
     compile_negation,
 )
 from engine.rules.problems import Location, Problem, RulePackError, suggest
+from engine.rules.similar import ExampleMatchers, compile_models
 from engine.rules.waivers import Waiver, compile_waivers
 from engine.rules.yamlsource import Node, SourceFile, parse, read_source
 from engine.text.normalize import Normalizer
@@ -78,6 +79,8 @@ class RulePack:
     waivers: tuple[Waiver, ...] = ()
     # Named facts about a call the follow-up actions read ("confirmation_declined"...).
     outcomes: tuple[tuple[str, Condition], ...] = ()
+    # The matchers with `like:` examples, trained once (None when there are none).
+    by_example: ExampleMatchers | None = field(default=None, compare=False)
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.info.id == rule_id), None)
@@ -189,6 +192,7 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
         warnings=warnings,
         files=tuple(str(p) for p in files),
         waivers=tuple(w for w, _ in waivers if w.rule_id in seen),
+        by_example=compile_models(compiler.matchers.values(), language, normalizer),
     )
 
 

@@ -1,0 +1,310 @@
+"""Matching by example: a matcher's `like:` sentences, scored against what a speaker says.
+
+What customers and agents say freely ("我刚喝了几杯，有点晕", "I really need this one for my
+numbers") has too many wordings for a phrase list. A rule author writes a few sentences the
+matcher should find (`like:`) and a few it must not (`unlike:`); the pack compiles them, once,
+into a small linear classifier over character n-grams, trained against those `unlike`
+examples and a built-in bank of ordinary call lines (engine/text/ordinary.yaml). Every clause
+of the matcher's speaker (and each pair of neighbouring clauses) gets a score; one at or
+above the matcher's `threshold` is a hit, explained by its nearest `like` example.
+
+The method was chosen by measurement (`python -m bench.similar`, docs/rules.md "Matching by
+example"). Scoring needs only dictionary look-ups: nothing is downloaded or loaded at run
+time, and numpy is used only to train the model when the pack is compiled.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import NamedTuple
+from importlib.resources import files
+
+import numpy as np
+import yaml
+
+from engine.rules.matchers import Matcher
+from engine.text.normalize import NormalizedTurn, Normalizer
+
+# The default threshold on a matcher's score, the probability that a clause says what the
+# `like` examples say. bench/similar chose 0.27 on the authors' examples of six concepts
+# (each example scored by a model trained without it), rounded to 0.3.
+DEFAULT_THRESHOLD = 0.3
+# How strongly the classifier is held back (sklearn's C): measured with the threshold.
+_C = 10.0
+# Clauses of a turn scored alone and in neighbouring pairs; the whole turn too when it has at
+# most this many clauses ("我刚喝了几杯，有点晕" is two clauses, one thought).
+_WHOLE_TURN_CLAUSES = 3
+
+
+@cache
+def ordinary_lines(language: str) -> tuple[str, ...]:
+    """The built-in bank of ordinary call lines of a language (empty if none)."""
+    text = files("engine.text").joinpath("ordinary.yaml").read_text(encoding="utf-8")
+    return tuple(yaml.safe_load(text).get(language, ()))
+
+
+def unit_ranges(count: int) -> list[tuple[int, int]]:
+    """The clause ranges [i, j) scored in a turn of `count` clauses: each clause, each pair
+    of neighbours, and the whole turn when it is short."""
+    ranges = [(i, i + 1) for i in range(count)]
+    ranges += [(i, i + 2) for i in range(count - 1)]
+    if 2 < count <= _WHOLE_TURN_CLAUSES:
+        ranges.append((0, count))
+    return ranges
+
+
+def units_of(clauses: Sequence[str]) -> list[str]:
+    """The texts scored for an utterance already cut into clauses (for the benchmark)."""
+    return [" ".join(clauses[i:j]) for i, j in unit_ranges(len(clauses))] or [""]
+
+
+def ngrams(text: str, language: str) -> dict[str, int]:
+    """Character n-grams with their counts: 1–3 characters of Chinese text (no spaces in
+    it), 2–4 characters inside each padded English word."""
+    counts: dict[str, int] = {}
+    if language == "en":
+        for word in text.split():
+            padded = f" {word} "
+            size = len(padded)
+            for n in (2, 3, 4):
+                for i in range(size - n + 1):
+                    gram = padded[i : i + n]
+                    counts[gram] = counts.get(gram, 0) + 1
+        return counts
+    text = text.replace(" ", "")
+    size = len(text)
+    for n in (1, 2, 3):
+        for i in range(size - n + 1):
+            gram = text[i : i + n]
+            counts[gram] = counts.get(gram, 0) + 1
+    return counts
+
+
+@dataclass(frozen=True)
+class ExampleModel:
+    """A trained matcher: weights of the n-grams seen in its examples and bank, their idf,
+    and the `like` examples' vectors (to name the nearest one)."""
+
+    language: str
+    idf: dict[str, float] = field(repr=False)
+    weights: dict[str, float] = field(repr=False)
+    bias: float
+    examples: tuple[str, ...]  # the `like` sentences as written
+    example_vectors: tuple[dict[str, float], ...] = field(repr=False)
+    normalizer: Normalizer | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def build(
+        cls,
+        language: str,
+        like: Sequence[str],
+        unlike: Sequence[str] = (),
+        bank: Sequence[str] | None = None,
+        normalizer: Normalizer | None = None,
+    ) -> ExampleModel:
+        """Train on `like` (1) against `unlike` and the bank (0), classes weighted equally."""
+        normalizer = normalizer or Normalizer(language)
+        bank = ordinary_lines(language) if bank is None else bank
+        texts = [normalizer.normalize(t).text for t in (*like, *unlike, *bank)]
+        grams = [ngrams(t, language) for t in texts]
+        documents = len(texts)
+        frequency: dict[str, int] = {}
+        for counts in grams:
+            for gram in counts:
+                frequency[gram] = frequency.get(gram, 0) + 1
+        idf = {g: math.log((1 + documents) / (1 + f)) + 1 for g, f in frequency.items()}
+        vectors = [_vector(counts, idf) for counts in grams]
+        labels = np.array([1.0] * len(like) + [0.0] * (documents - len(like)))
+        alpha, bias = _train(vectors, labels, _C)
+        weights: dict[str, float] = {}
+        for a, vector in zip(alpha, vectors, strict=True):
+            if a:
+                for gram, value in vector.items():
+                    weights[gram] = weights.get(gram, 0.0) + a * value
+        return cls(language, idf, weights, bias, tuple(like), tuple(vectors[: len(like)]),
+                   normalizer)
+
+    def vector(self, text: str) -> dict[str, float]:
+        """The match text's n-grams, weighted by tf-idf and of unit length (unseen ones
+        dropped)."""
+        return _vector(ngrams(text, self.language), self.idf)
+
+    def score(self, text: str) -> float:
+        """The probability that match text says what the `like` examples say."""
+        weights = self.weights
+        raw = self.bias + sum(weights.get(g, 0.0) * v for g, v in self.vector(text).items())
+        return 1 / (1 + math.exp(-raw)) if raw > -30 else 0.0
+
+    def nearest(self, text: str) -> tuple[str, float]:
+        """The `like` example most like the match text, and their cosine."""
+        vector = self.vector(text)
+        best = (self.examples[0], -1.0) if self.examples else ("", 0.0)
+        for example, other in zip(self.examples, self.example_vectors, strict=True):
+            cosine = sum(v * other.get(g, 0.0) for g, v in vector.items())
+            if cosine > best[1]:
+                best = (example, cosine)
+        return best
+
+    def best(self, clauses: Sequence[str]) -> tuple[float, str]:
+        """The best score among an utterance's clauses (as written, one string each), and
+        the text that got it (for the benchmark)."""
+        normalizer = self.normalizer or Normalizer(self.language)
+        texts = [normalizer.normalize(c).text for c in clauses]
+        units = [" ".join(texts[i:j]) for i, j in unit_ranges(len(texts))] or [""]
+        return max((self.score(u), u) for u in units)
+
+
+def _vector(counts: dict[str, int], idf: dict[str, float]) -> dict[str, float]:
+    vector = {g: (1 + math.log(c)) * idf[g] for g, c in counts.items() if g in idf}
+    norm = math.sqrt(sum(v * v for v in vector.values()))
+    return {g: v / norm for g, v in vector.items()} if norm else {}
+
+
+def _train(vectors: list[dict[str, float]], labels: np.ndarray, c: float
+           ) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression with a bias, classes weighted equally, solved
+    by Newton's method on the examples' kernel (far fewer examples than n-grams).
+
+    Minimises  c · Σ wᵢ log(1 + exp(−yᵢ f(xᵢ))) + ½ |β|²  with β = Σ αᵢ (xᵢ, 1): the same
+    objective as scikit-learn's LogisticRegression(C=c, class_weight="balanced").
+    """
+    count = len(vectors)
+    kernel = np.ones((count, count))  # the bias is a feature of value 1
+    for i, a in enumerate(vectors):
+        for j in range(i, count):
+            b = vectors[j]
+            small, large = (a, b) if len(a) <= len(b) else (b, a)
+            dot = sum(v * large.get(g, 0.0) for g, v in small.items())
+            kernel[i, j] = kernel[j, i] = 1.0 + dot
+    positives = labels.sum()
+    weight = np.where(labels == 1, count / (2 * max(positives, 1)),
+                      count / (2 * max(count - positives, 1))) * c
+    alpha = np.zeros(count)
+    for _ in range(50):
+        f = kernel @ alpha
+        p = 1 / (1 + np.exp(-np.clip(f, -30, 30)))
+        gradient = weight * (p - labels) + alpha  # gradient in β, mapped back by the kernel
+        hessian = (weight * p * (1 - p))[:, None] * kernel + np.eye(count)
+        step = np.linalg.solve(hessian, gradient)
+        alpha -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    # β = Σ αᵢ (xᵢ, 1): the n-gram weights are the α-weighted vectors, the bias Σ α.
+    return alpha, float(alpha.sum())
+
+
+class ExampleHit(NamedTuple):
+    """Why a clause matched by example: what was scored, the nearest example, the score."""
+
+    turn: int
+    start: int
+    end: int
+    score: float
+    example: str
+    similarity: float
+
+
+class ExampleMatchers:
+    """The `like:` matchers of a pack, compiled once; each scored only on its speaker's
+    turns, only when a rule asks for it (CallContext.hits_of), each distinct turn text once."""
+
+    def __init__(self, models: dict[str, tuple[ExampleModel, float, str | None, bool,
+                                               tuple[str, ...]]]) -> None:
+        # name -> (model, threshold, speaker, questions count, veto phrases)
+        self.models = models
+        self._memo: OrderedDict[tuple[str, str], tuple[ExampleHit, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __bool__(self) -> bool:
+        return bool(self.models)
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(self.models)
+
+    def find(
+        self, name: str, turns: Sequence[NormalizedTurn], speakers: Sequence[str]
+    ) -> list[ExampleHit]:
+        """Hits of one matcher in a call: the best unit of each turn that reaches the
+        threshold."""
+        model, threshold, speaker, questions, vetoes = self.models[name]
+        found: list[ExampleHit] = []
+        for number, (turn, who) in enumerate(zip(turns, speakers, strict=True)):
+            if speaker is not None and who != speaker or not turn.text:
+                continue
+            key = (name, turn.text)
+            with self._lock:
+                known = self._memo.get(key)
+                if known is not None:
+                    self._memo.move_to_end(key)
+            if known is None:
+                known = _turn_hits(model, threshold, questions, vetoes, turn)
+                with self._lock:
+                    self._memo[key] = known
+                    while len(self._memo) > MEMO_SIZE:
+                        self._memo.popitem(last=False)
+            found.extend(ExampleHit(number, *hit[1:]) for hit in known)
+        return found
+
+
+MEMO_SIZE = 16384
+
+
+def _turn_hits(
+    model: ExampleModel,
+    threshold: float,
+    questions: bool,
+    vetoes: tuple[str, ...],
+    turn: NormalizedTurn,
+) -> tuple[ExampleHit, ...]:
+    text = turn.text
+    if any(v in text for v in vetoes):
+        return ()
+    starts = turn.clause_starts
+    ends = [*starts[1:], len(text)]
+    asked = turn.question_clauses
+    best: tuple[float, int, int] | None = None
+    for i, j in unit_ranges(len(starts)):
+        if not questions and any(k in asked for k in range(i, j)):
+            continue
+        start, end = starts[i], ends[j - 1]
+        score = model.score(text[start:end])
+        if score >= threshold and (best is None or score > best[0]):
+            best = (score, start, end)
+    if best is None:
+        return ()
+    score, start, end = best
+    # Trim the spaces English clauses begin or end with: the evidence quotes words.
+    while start < end and text[start] == " ":
+        start += 1
+    while end > start and text[end - 1] == " ":
+        end -= 1
+    example, similarity = model.nearest(text[start:end])
+    return (ExampleHit(-1, start, end, round(score, 3), example, round(similarity, 3)),)
+
+
+def compile_models(
+    matchers: Iterable[Matcher], language: str, normalizer: Normalizer
+) -> ExampleMatchers | None:
+    """Train every `like:` matcher of a pack, once, when the pack is compiled (None: the
+    pack has none, and pays nothing)."""
+    models = {}
+    for matcher in matchers:
+        if not matcher.like:
+            continue
+        model = ExampleModel.build(language, matcher.like, matcher.unlike,
+                                   normalizer=normalizer)
+        vetoes = (*matcher.unless_turn_says, *matcher.exceptions)
+        models[matcher.name] = (
+            model,
+            DEFAULT_THRESHOLD if matcher.threshold is None else matcher.threshold,
+            matcher.speaker,
+            matcher.questions,
+            tuple(k for k in (normalizer.phrase(v) for v in vetoes) if k),
+        )
+    return ExampleMatchers(models) if models else None
