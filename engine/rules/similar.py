@@ -39,6 +39,15 @@ _C = 10.0
 # Clauses of a turn scored alone and in neighbouring pairs; the whole turn too when it has at
 # most this many clauses ("我刚喝了几杯，有点晕" is two clauses, one thought).
 _WHOLE_TURN_CLAUSES = 3
+# Shorter texts are not scored: "Sorry", "please", "我不" say too little to be like anything.
+MIN_CHARS = {"zh": 4}
+MIN_WORDS = 3
+
+
+def long_enough(text: str, language: str) -> bool:
+    if language == "en":
+        return len(text.split()) >= MIN_WORDS
+    return len(text.replace(" ", "")) >= MIN_CHARS.get(language, 4)
 
 
 @cache
@@ -96,6 +105,7 @@ class ExampleModel:
     bias: float
     examples: tuple[str, ...]  # the `like` sentences as written
     example_vectors: tuple[dict[str, float], ...] = field(repr=False)
+    unseen: float = 0.0  # the idf an n-gram seen in no training text would have
     normalizer: Normalizer | None = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -118,6 +128,7 @@ class ExampleModel:
             for gram in counts:
                 frequency[gram] = frequency.get(gram, 0) + 1
         idf = {g: math.log((1 + documents) / (1 + f)) + 1 for g, f in frequency.items()}
+        unseen = math.log(1 + documents) + 1
         vectors = [_vector(counts, idf) for counts in grams]
         labels = np.array([1.0] * len(like) + [0.0] * (documents - len(like)))
         alpha, bias = _train(vectors, labels, _C)
@@ -127,12 +138,12 @@ class ExampleModel:
                 for gram, value in vector.items():
                     weights[gram] = weights.get(gram, 0.0) + a * value
         return cls(language, idf, weights, bias, tuple(like), tuple(vectors[: len(like)]),
-                   normalizer)
+                   unseen, normalizer)
 
     def vector(self, text: str) -> dict[str, float]:
         """The match text's n-grams, weighted by tf-idf and of unit length (unseen ones
         dropped)."""
-        return _vector(ngrams(text, self.language), self.idf)
+        return _vector(ngrams(text, self.language), self.idf, self.unseen)
 
     def score(self, text: str) -> float:
         """The probability that match text says what the `like` examples say."""
@@ -155,13 +166,26 @@ class ExampleModel:
         the text that got it (for the benchmark)."""
         normalizer = self.normalizer or Normalizer(self.language)
         texts = [normalizer.normalize(c).text for c in clauses]
-        units = [" ".join(texts[i:j]) for i, j in unit_ranges(len(texts))] or [""]
-        return max((self.score(u), u) for u in units)
+        units = [" ".join(texts[i:j]) for i, j in unit_ranges(len(texts))]
+        units = [u for u in units if long_enough(u, self.language)]
+        return max((self.score(u), u) for u in units) if units else (0.0, "")
 
 
-def _vector(counts: dict[str, int], idf: dict[str, float]) -> dict[str, float]:
-    vector = {g: (1 + math.log(c)) * idf[g] for g, c in counts.items() if g in idf}
-    norm = math.sqrt(sum(v * v for v in vector.values()))
+def _vector(counts: dict[str, int], idf: dict[str, float], unseen: float = 0.0
+            ) -> dict[str, float]:
+    """tf-idf of unit length. N-grams the model never saw get no weight but count in the
+    length (`unseen` idf): a clause mostly of words no example or bank line has is unlike
+    them all, however well its few known n-grams score."""
+    vector = {}
+    rest = 0.0
+    for gram, count in counts.items():
+        tf = 1 + math.log(count)
+        weight = idf.get(gram)
+        if weight is None:
+            rest += (tf * unseen) ** 2
+        else:
+            vector[gram] = tf * weight
+    norm = math.sqrt(sum(v * v for v in vector.values()) + rest)
     return {g: v / norm for g, v in vector.items()} if norm else {}
 
 
@@ -273,6 +297,8 @@ def _turn_hits(
         if not questions and any(k in asked for k in range(i, j)):
             continue
         start, end = starts[i], ends[j - 1]
+        if not long_enough(text[start:end], model.language):
+            continue
         score = model.score(text[start:end])
         if score >= threshold and (best is None or score > best[0]):
             best = (score, start, end)
