@@ -372,13 +372,62 @@ def evaluate(method: Method, concepts: list[Concept], banks: dict[str, list[str]
     }
 
 
+def _without_examples(source: Path, target: Path) -> None:
+    """A copy of a pack folder with every matcher's like/unlike/threshold taken out."""
+    target.mkdir(parents=True)
+    for path in source.glob("*.yaml"):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for matcher in (data or {}).get("matchers", {}).values():
+            if isinstance(matcher, dict):
+                for key in ("like", "unlike", "threshold"):
+                    matcher.pop(key, None)
+        (target / path.name).write_text(yaml.safe_dump(data, allow_unicode=True),
+                                        encoding="utf-8")
+
+
+def cost(rounds: int = 5) -> None:
+    """Audit time per call of transcripts/labelled and holdout with the bundled packs, with
+    and without their `like:` examples (fresh packs each round: nothing remembered)."""
+    import tempfile
+
+    from engine.audit import PackChooser, audit_call
+    from engine.model import Call
+    from engine.transcripts import load_calls
+
+    calls = [c for c in load_calls([REPO / "transcripts" / "labelled",
+                                    REPO / "transcripts" / "holdout"]) if isinstance(c, Call)]
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Path(tmp) / "rules"
+        for language in ("zh-CN", "en-US"):
+            _without_examples(REPO / "rules" / language, plain / language)
+        roots = {"without like:": plain, "with like:": REPO / "rules"}
+        times: dict[str, list[float]] = {name: [] for name in roots}
+        for _ in range(rounds):
+            for name, root in roots.items():
+                chooser = PackChooser(root)
+                chooser.preload()
+                started = time.perf_counter()
+                for call in calls:
+                    audit_call(chooser.for_call(call), call)
+                times[name].append((time.perf_counter() - started) / len(calls))
+    print(f"audit time per call, {len(calls)} calls (transcripts/labelled and holdout), "
+          f"median of {rounds} rounds:")
+    for name, values in times.items():
+        print(f"  {name:<14} {statistics.median(values) * 1e6:8.0f} µs")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.similar", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help="run only the methods whose name contains this")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     parser.add_argument("--per-concept", action="store_true", help="print each concept's row")
+    parser.add_argument("--cost", action="store_true",
+                        help="instead: audit time per call with and without like: in the packs")
     args = parser.parse_args(argv)
+    if args.cost:
+        cost()
+        return 0
     concepts = read_cases()
     banks = {lang: list(ordinary_lines(lang)) for lang in ("zh", "en")}
     rows = []

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from typing import NamedTuple
+from functools import cache, cached_property
 from importlib.resources import files
+from typing import NamedTuple
 
+import ahocorasick_rs
 import numpy as np
 import yaml
 
@@ -36,8 +37,9 @@ from engine.text.normalize import NormalizedTurn, Normalizer
 DEFAULT_THRESHOLD = 0.3
 # How strongly the classifier is held back (sklearn's C): measured with the threshold.
 _C = 10.0
-# Clauses of a turn scored alone and in neighbouring pairs; the whole turn too when it has at
-# most this many clauses ("我刚喝了几杯，有点晕" is two clauses, one thought).
+# Clauses of a turn are scored one by one, and the whole turn too when it has at most this
+# many clauses ("我刚喝了几杯，有点晕" is two clauses, one thought). Pairs of neighbouring
+# clauses in longer turns scored no better on bench/similar and doubled the cost.
 _WHOLE_TURN_CLAUSES = 3
 # Shorter texts are not scored: "Sorry", "please", "我不" say too little to be like anything.
 MIN_CHARS = {"zh": 4}
@@ -58,11 +60,10 @@ def ordinary_lines(language: str) -> tuple[str, ...]:
 
 
 def unit_ranges(count: int) -> list[tuple[int, int]]:
-    """The clause ranges [i, j) scored in a turn of `count` clauses: each clause, each pair
-    of neighbours, and the whole turn when it is short."""
+    """The clause ranges [i, j) scored in a turn of `count` clauses: each clause, and the
+    whole turn when it is short."""
     ranges = [(i, i + 1) for i in range(count)]
-    ranges += [(i, i + 2) for i in range(count - 1)]
-    if 2 < count <= _WHOLE_TURN_CLAUSES:
+    if 1 < count <= _WHOLE_TURN_CLAUSES:
         ranges.append((0, count))
     return ranges
 
@@ -72,26 +73,19 @@ def units_of(clauses: Sequence[str]) -> list[str]:
     return [" ".join(clauses[i:j]) for i, j in unit_ranges(len(clauses))] or [""]
 
 
-def ngrams(text: str, language: str) -> dict[str, int]:
+def ngrams(text: str, language: str) -> Counter[str]:
     """Character n-grams with their counts: 1–3 characters of Chinese text (no spaces in
     it), 2–4 characters inside each padded English word."""
-    counts: dict[str, int] = {}
     if language == "en":
-        for word in text.split():
-            padded = f" {word} "
-            size = len(padded)
-            for n in (2, 3, 4):
-                for i in range(size - n + 1):
-                    gram = padded[i : i + n]
-                    counts[gram] = counts.get(gram, 0) + 1
-        return counts
+        return Counter([
+            padded[i : i + n]
+            for padded in [f" {word} " for word in text.split()]
+            for n in (2, 3, 4)
+            for i in range(len(padded) - n + 1)
+        ])
     text = text.replace(" ", "")
     size = len(text)
-    for n in (1, 2, 3):
-        for i in range(size - n + 1):
-            gram = text[i : i + n]
-            counts[gram] = counts.get(gram, 0) + 1
-    return counts
+    return Counter([text[i : i + n] for n in (1, 2, 3) for i in range(size - n + 1)])
 
 
 @dataclass(frozen=True)
@@ -147,9 +141,52 @@ class ExampleModel:
 
     def score(self, text: str) -> float:
         """The probability that match text says what the `like` examples say."""
-        weights = self.weights
-        raw = self.bias + sum(weights.get(g, 0.0) * v for g, v in self.vector(text).items())
-        return 1 / (1 + math.exp(-raw)) if raw > -30 else 0.0
+        return float(self.scores([text])[0])
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """`score` of many match texts in one pass: every n-gram the model knows is found
+        by one Aho-Corasick search of them all, and the sums are numpy's. N-grams it does
+        not know count in each text's length (see `_vector`), once per occurrence."""
+        if not texts:
+            return np.zeros(0)
+        search = self._search
+        vocabulary, idf, weights = search.size, search.idf, search.weights
+        if self.language == "en":
+            pieces = [" ".join(t.split()) for t in texts]
+            totals = np.array([3 * (len(t) - t.count(" ")) for t in pieces], dtype=float)
+            pieces = [f" {t} " for t in pieces]
+        else:
+            pieces = [t.replace(" ", "") for t in texts]
+            totals = np.array([max(3 * len(t) - 3, len(t)) for t in pieces], dtype=float)
+        starts = np.cumsum([0] + [len(t) + 1 for t in pieces[:-1]])
+        found = search.automaton.find_matches_as_indexes("\n".join(pieces), overlapping=True)
+        count = len(texts)
+        dot = np.zeros(count)
+        length = np.zeros(count)
+        known = np.zeros(count)
+        if found:
+            matches = np.array(found, dtype=np.int64)
+            unit = np.searchsorted(starts, matches[:, 1], side="right") - 1
+            keys, repeats = np.unique(unit * vocabulary + matches[:, 0], return_counts=True)
+            unit, gram = keys // vocabulary, keys % vocabulary
+            value = (1 + np.log(repeats)) * idf[gram]
+            dot = np.bincount(unit, value * weights[gram], minlength=count)
+            length = np.bincount(unit, value * value, minlength=count)
+            known = np.bincount(unit, repeats, minlength=count)
+        length = length + np.maximum(totals - known, 0) * self.unseen**2
+        raw = self.bias + np.divide(dot, np.sqrt(length), out=np.zeros(count),
+                                    where=length > 0)
+        return 1 / (1 + np.exp(-np.clip(raw, -30, 30)))
+
+    @cached_property
+    def _search(self) -> _Search:
+        grams = list(self.idf)
+        return _Search(
+            ahocorasick_rs.AhoCorasick(grams, matchkind=ahocorasick_rs.MatchKind.Standard),
+            np.array([self.idf[g] for g in grams]),
+            np.array([self.weights.get(g, 0.0) for g in grams]),
+            len(grams),
+        )
 
     def nearest(self, text: str) -> tuple[str, float]:
         """The `like` example most like the match text, and their cosine."""
@@ -168,21 +205,32 @@ class ExampleModel:
         texts = [normalizer.normalize(c).text for c in clauses]
         units = [" ".join(texts[i:j]) for i, j in unit_ranges(len(texts))]
         units = [u for u in units if long_enough(u, self.language)]
-        return max((self.score(u), u) for u in units) if units else (0.0, "")
+        if not units:
+            return 0.0, ""
+        scores = self.scores(units)
+        return float(scores.max()), units[int(scores.argmax())]
+
+
+class _Search(NamedTuple):
+    automaton: ahocorasick_rs.AhoCorasick
+    idf: np.ndarray  # by the automaton's pattern number
+    weights: np.ndarray
+    size: int
 
 
 def _vector(counts: dict[str, int], idf: dict[str, float], unseen: float = 0.0
             ) -> dict[str, float]:
-    """tf-idf of unit length. N-grams the model never saw get no weight but count in the
-    length (`unseen` idf): a clause mostly of words no example or bank line has is unlike
-    them all, however well its few known n-grams score."""
+    """tf-idf (1 + log of the count) of unit length. N-grams the model never saw get no
+    weight but count in the length (`unseen` idf, each occurrence once): a clause mostly of
+    words no example or bank line has is unlike them all, however well its few known
+    n-grams score."""
     vector = {}
     rest = 0.0
     for gram, count in counts.items():
         tf = 1 + math.log(count)
         weight = idf.get(gram)
         if weight is None:
-            rest += (tf * unseen) ** 2
+            rest += count * unseen * unseen
         else:
             vector[gram] = tf * weight
     norm = math.sqrt(sum(v * v for v in vector.values()) + rest)
@@ -254,64 +302,79 @@ class ExampleMatchers:
     def find(
         self, name: str, turns: Sequence[NormalizedTurn], speakers: Sequence[str]
     ) -> list[ExampleHit]:
-        """Hits of one matcher in a call: the best unit of each turn that reaches the
-        threshold."""
+        """Hits of one matcher in a call: the best unit of each of its speaker's turns, if
+        it reaches the threshold. Turn texts scored before are remembered; the others are
+        scored together in one pass."""
         model, threshold, speaker, questions, vetoes = self.models[name]
-        found: list[ExampleHit] = []
-        for number, (turn, who) in enumerate(zip(turns, speakers, strict=True)):
-            if speaker is not None and who != speaker or not turn.text:
-                continue
-            key = (name, turn.text)
+        known: dict[int, tuple[ExampleHit, ...]] = {}
+        todo: dict[str, list[int]] = {}
+        with self._lock:
+            for number, (turn, who) in enumerate(zip(turns, speakers, strict=True)):
+                if (speaker is not None and who != speaker) or not turn.text:
+                    continue
+                found = self._memo.get((name, turn.text))
+                if found is None:
+                    todo.setdefault(turn.text, []).append(number)
+                else:
+                    self._memo.move_to_end((name, turn.text))
+                    known[number] = found
+        if todo:
+            firsts = [turns[numbers[0]] for numbers in todo.values()]
+            fresh = _turns_hits(model, threshold, questions, vetoes, firsts)
             with self._lock:
-                known = self._memo.get(key)
-                if known is not None:
-                    self._memo.move_to_end(key)
-            if known is None:
-                known = _turn_hits(model, threshold, questions, vetoes, turn)
-                with self._lock:
-                    self._memo[key] = known
-                    while len(self._memo) > MEMO_SIZE:
-                        self._memo.popitem(last=False)
-            found.extend(ExampleHit(number, *hit[1:]) for hit in known)
-        return found
+                for (text, numbers), found in zip(todo.items(), fresh, strict=True):
+                    self._memo[(name, text)] = found
+                    for number in numbers:
+                        known[number] = found
+                while len(self._memo) > MEMO_SIZE:
+                    self._memo.popitem(last=False)
+        return [ExampleHit(number, *hit[1:]) for number in sorted(known)
+                for hit in known[number]]
 
 
 MEMO_SIZE = 16384
 
 
-def _turn_hits(
+def _turns_hits(
     model: ExampleModel,
     threshold: float,
     questions: bool,
     vetoes: tuple[str, ...],
-    turn: NormalizedTurn,
-) -> tuple[ExampleHit, ...]:
-    text = turn.text
-    if any(v in text for v in vetoes):
-        return ()
-    starts = turn.clause_starts
-    ends = [*starts[1:], len(text)]
-    asked = turn.question_clauses
-    best: tuple[float, int, int] | None = None
-    for i, j in unit_ranges(len(starts)):
-        if not questions and any(k in asked for k in range(i, j)):
+    turns: Sequence[NormalizedTurn],
+) -> list[tuple[ExampleHit, ...]]:
+    """Each turn's best unit at or above the threshold (nothing when none is), all the
+    turns' units scored in one pass."""
+    spans: list[tuple[int, int, int]] = []  # (turn, start, end) of each unit scored
+    for index, turn in enumerate(turns):
+        text = turn.text
+        if any(v in text for v in vetoes):
             continue
-        start, end = starts[i], ends[j - 1]
-        if not long_enough(text[start:end], model.language):
-            continue
-        score = model.score(text[start:end])
-        if score >= threshold and (best is None or score > best[0]):
-            best = (score, start, end)
-    if best is None:
-        return ()
-    score, start, end = best
-    # Trim the spaces English clauses begin or end with: the evidence quotes words.
-    while start < end and text[start] == " ":
-        start += 1
-    while end > start and text[end - 1] == " ":
-        end -= 1
-    example, similarity = model.nearest(text[start:end])
-    return (ExampleHit(-1, start, end, round(score, 3), example, round(similarity, 3)),)
+        starts = turn.clause_starts
+        ends = [*starts[1:], len(text)]
+        asked = turn.question_clauses if not questions else ()
+        for i, j in unit_ranges(len(starts)):
+            if asked and any(k in asked for k in range(i, j)):
+                continue
+            start, end = starts[i], ends[j - 1]
+            if long_enough(text[start:end], model.language):
+                spans.append((index, start, end))
+    scores = model.scores([turns[i].text[s:e] for i, s, e in spans])
+    best: dict[int, tuple[float, int, int]] = {}
+    for (index, start, end), score in zip(spans, scores.tolist(), strict=True):
+        if score >= threshold and (index not in best or score > best[index][0]):
+            best[index] = (score, start, end)
+    found: list[tuple[ExampleHit, ...]] = [()] * len(turns)
+    for index, (score, start, end) in best.items():
+        text = turns[index].text
+        # Trim the spaces English clauses begin or end with: the evidence quotes words.
+        while start < end and text[start] == " ":
+            start += 1
+        while end > start and text[end - 1] == " ":
+            end -= 1
+        example, similarity = model.nearest(text[start:end])
+        found[index] = (ExampleHit(-1, start, end, round(score, 3), example,
+                                   round(similarity, 3)),)
+    return found
 
 
 def compile_models(
