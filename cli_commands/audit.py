@@ -29,7 +29,7 @@ from engine.model import Call, Rejected
 from engine.outputs import OutputRefused
 from engine.privacy import mask_numbers_in_text
 from engine.report.products import format_product, format_typed_values
-from engine.report.text import format_call_audit, format_matches
+from engine.report.text import example_notes, format_call_audit, format_matches
 from engine.rules.base import SEVERITIES, severity_rank
 from engine.rules.problems import RulePackError
 from engine.rules.scope import clause_notes
@@ -98,7 +98,9 @@ def check_command(
     result = audit_call(pack, chosen)
     if show_matches:
         ctx = context_for(pack, chosen)
-        notes = slot_notes(pack.index.matchers, ctx.turns, ctx.hits)
+        notes = example_notes(ctx)  # scores every `like:` matcher: before reading its hits
+        for turn, filled in slot_notes(pack.index.matchers, ctx.turns, ctx.hits).items():
+            notes.setdefault(turn, []).extend(f"slots: {note}" for note in filled)
         for line in format_matches(chosen, ctx.hits, mask=not no_mask, notes=notes,
                                    clauses=clause_notes(pack, ctx)):
             click.echo(line)

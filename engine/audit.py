@@ -32,7 +32,8 @@ def context_for(pack: RulePack, call: Call) -> CallContext:
     turns, hits = pack.index.read_call(
         [t.text for t in call.turns], [t.speaker for t in call.turns], product
     )
-    ctx = CallContext(call, turns, hits, product=resolution)
+    ctx = CallContext(call, turns, hits, product=resolution,
+                      by_example=pack.by_example)
     if pack.product_facts:
         apply_product_facts(ctx, pack.product_facts, resolution.entry if resolution else None)
     if pack.sale_made is not None:
@@ -81,6 +82,8 @@ def audit_call(pack: RulePack, call: Call, *, include_experimental: bool = False
     findings: list[Finding] = []
     matched = ctx.hits.keys()
     composed = pack.composed
+    if pack.by_example is not None:  # scored only when a rule asks: count them as possible
+        matched = matched | pack.by_example.names
     for rule in pack.rules_to_run(include_experimental):
         for need in rule.requirements:
             if matched.isdisjoint(need):

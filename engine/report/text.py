@@ -13,6 +13,7 @@ from engine.findings import Evidence, Finding
 from engine.model import Call
 from engine.outputs import escape_controls as shown
 from engine.privacy import mask_numbers_in_text, mask_phone
+from engine.rules.context import CallContext
 from engine.rules.matchers import Hit
 from engine.rules.scope import ClauseNote
 
@@ -107,9 +108,9 @@ def format_matches(
     clauses: Mapping[int, Sequence[ClauseNote]] | None = None,
 ) -> list[str]:
     """Every turn with the matchers that matched in it: how a rule author debugs a rule.
-    `notes` adds lines under a turn (what filled a template's slots); `clauses` what each
-    clause holding a match is, and the matches its clause set aside ("clause 「打了12315才退」:
-    past, about other · set aside: complaint_threat")."""
+    `notes` adds lines under a turn (what filled a template's slots, why a matcher matched
+    by example); `clauses` what each clause holding a match is, and the matches its clause
+    set aside ("clause 「打了12315才退」: past, about other · set aside: complaint_threat")."""
     by_turn: dict[int, list[str]] = {}
     for name, found in sorted(hits.items()):
         for hit in found:
@@ -124,7 +125,7 @@ def format_matches(
         if number in by_turn:
             lines.append(f"       matches: {', '.join(by_turn[number])}")
         for note in (notes or {}).get(number, ()):
-            lines.append(f"       slots: {shown(mask_numbers_in_text(note) if mask else note)}")
+            lines.append(f"       {shown(mask_numbers_in_text(note) if mask else note)}")
         for note in (clauses or {}).get(number, ()):
             lines.append("       " + _clause_line(turn.text, note, mask))
     return lines
@@ -137,3 +138,21 @@ def _clause_line(text: str, note: ClauseNote, mask: bool) -> str:
     if note.set_aside:
         line += " · set aside: " + ", ".join(f"{name} ({why})" for name, why in note.set_aside)
     return line
+
+
+def example_notes(ctx: CallContext) -> dict[int, list[str]]:
+    """For each turn, the `like:` matchers scored on it and why they matched: the clause,
+    its score and the nearest example (every such matcher is scored, asked for or not)."""
+    notes: dict[int, list[str]] = {}
+    if ctx.by_example is None:
+        return notes
+    for name in sorted(ctx.by_example.names):
+        ctx.score_examples(name)
+        for hit in ctx.example_hits.get(name, ()):
+            original = ctx.call.turns[hit.turn].text
+            start, end = ctx.turns[hit.turn].to_original(hit.start, hit.end)
+            notes.setdefault(hit.turn, []).append(
+                f"by example: {name} {hit.score:.2f} for “{original[start:end]}”, nearest "
+                f"example “{hit.example}” (similarity {hit.similarity:.2f})"
+            )
+    return notes

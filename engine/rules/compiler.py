@@ -23,7 +23,9 @@ MATCHER_KEYS = frozenset(
      "description", "unless_turn_says", "replies_to", "reply_within", "product_name",
      "templates", "determiners", "lemmas",
      # clause scope (docs/rules.md, "Scope: clauses, conditionals, who and when")
-     "conditional", "about", "time", "reported", "unless_clause_says"}
+     "conditional", "about", "time", "reported", "unless_clause_says",
+     # matching by example (docs/rules.md, "Matching by example")
+     "like", "unlike", "threshold"}
 )
 # Matcher flags a pack may switch on for all its matchers in pack.yaml; a matcher's own
 # value wins.
@@ -132,12 +134,14 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
         if "templates" in fields
         else ()
     )
-    if not phrases and not patterns and not product_name and not templates:
-        if "phrases" in fields or "regex" in fields or "templates" in fields:
+    like, unlike, threshold = _by_example(name, fields)
+    if not phrases and not patterns and not product_name and not templates and not like:
+        if any(key in fields for key in ("phrases", "regex", "templates", "like")):
             return None  # the problem with them is already reported
         node.error(
             f"matcher '{name}' has no phrases and no regex",
-            "add a 'phrases:' list (or 'templates:', 'regex:', or 'product_name: true')",
+            "add a 'phrases:' list (or 'templates:', 'regex:', 'like:' example sentences, "
+            "or 'product_name: true')",
         )
         return None
     replies_to = None
@@ -175,6 +179,9 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
         unless_clause_says=fields["unless_clause_says"].texts("unless_clause_says")
         if "unless_clause_says" in fields
         else (),
+        like=like,
+        unlike=unlike,
+        threshold=threshold,
     )
 
 
@@ -213,6 +220,41 @@ def _templates(
         compiler.slots_used.update(template.labels)
         good.append(template)
     return tuple(good)
+def _by_example(name: str, fields: dict[str, Node]
+                ) -> tuple[tuple[str, ...], tuple[str, ...], float | None]:
+    """`like:` example sentences, `unlike:` counter-examples and the score `threshold`."""
+    like = fields["like"].texts("like") if "like" in fields else ()
+    unlike = fields["unlike"].texts("unlike") if "unlike" in fields else ()
+    threshold = None
+    if "threshold" in fields:
+        value = fields["threshold"].number("threshold")
+        if value is not None and not 0 < value < 1:
+            fields["threshold"].error(
+                f"threshold must be between 0 and 1, not {value}",
+                "it is the least score (a probability) a clause needs to match: "
+                "leave it out for the default 0.3, raise it for fewer matches",
+            )
+        elif value is not None:
+            threshold = value
+    for key in ("unlike", "threshold"):
+        if key in fields and "like" not in fields:
+            fields[key].error(
+                f"matcher '{name}': '{key}' needs 'like:' example sentences",
+                "add 'like:' with a few sentences the matcher should find",
+            )
+    if "like" in fields and "replies_to" in fields:
+        fields["like"].error(
+            f"matcher '{name}': 'like:' cannot be combined with 'replies_to'",
+            "put the examples in a matcher of their own and use it in the rule's condition",
+        )
+        return (), (), None
+    if "like" in fields and like and len(like) < 3:
+        fields["like"].error(
+            f"matcher '{name}': 'like:' needs at least 3 example sentences, not {len(like)}",
+            "write the ways people say it, each a whole sentence (8 or more match best)",
+        )
+        return (), (), None
+    return like, unlike, threshold
 
 
 def _patterns(node: Node) -> tuple[str, ...]:

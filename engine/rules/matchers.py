@@ -86,6 +86,11 @@ class Matcher:
         if not self.reported and clause.reported:
             return "reported"
         return None
+    # Matching by example (engine/rules/similar.py): clauses scored against these sentences,
+    # trained against `unlike` and ordinary call lines; a hit at `threshold` or above.
+    like: tuple[str, ...] = ()
+    unlike: tuple[str, ...] = ()
+    threshold: float | None = None
 
 
 class Hit(NamedTuple):

@@ -31,6 +31,7 @@ from engine.rules.matchers import (
     compile_negation,
 )
 from engine.rules.problems import Location, Problem, RulePackError, suggest
+from engine.rules.similar import ExampleMatchers, compile_models
 from engine.rules.templates import SLOT_PATTERNS, SLOT_WORDS, default_slots
 from engine.rules.waivers import Waiver, compile_waivers
 from engine.rules.yamlsource import Node, SourceFile, parse, read_source
@@ -93,6 +94,8 @@ class RulePack:
     # `{product_fact: ...}` references its rules make; None and () when the pack has none.
     catalogue: Catalogue | None = field(default=None, compare=False)
     product_facts: tuple[ProductFactRef, ...] = ()
+    # The matchers with `like:` examples, trained once (None when there are none).
+    by_example: ExampleMatchers | None = field(default=None, compare=False)
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.info.id == rule_id), None)
@@ -257,6 +260,7 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
         waivers=tuple(w for w, _ in waivers if w.rule_id in seen),
         catalogue=catalogue,
         product_facts=tuple(compiler.product_facts.values()),
+        by_example=compile_models(compiler.matchers.values(), language, normalizer),
     )
 
 

@@ -1,0 +1,410 @@
+"""Matching by example: a matcher's `like:` sentences, scored against what a speaker says.
+
+What customers and agents say freely ("我刚喝了几杯，有点晕", "I really need this one for my
+numbers") has too many wordings for a phrase list. A rule author writes a few sentences the
+matcher should find (`like:`) and a few it must not (`unlike:`); the pack compiles them, once,
+into a small linear classifier over character n-grams, trained against those `unlike`
+examples and a built-in bank of ordinary call lines (engine/text/ordinary.yaml). Every clause
+of the matcher's speaker (and each pair of neighbouring clauses) gets a score; one at or
+above the matcher's `threshold` is a hit, explained by its nearest `like` example.
+
+The method was chosen by measurement (`python -m bench.similar`, docs/rules.md "Matching by
+example"). Scoring needs only dictionary look-ups: nothing is downloaded or loaded at run
+time, and numpy is used only to train the model when the pack is compiled.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache, cached_property
+from importlib.resources import files
+from typing import TYPE_CHECKING, NamedTuple
+
+import ahocorasick_rs
+import yaml
+
+from engine.rules.matchers import Matcher
+from engine.text.normalize import NormalizedTurn, Normalizer
+
+if TYPE_CHECKING:  # numpy is imported when a pack with examples is compiled, not by `cli`
+    import numpy as np
+
+# The default threshold on a matcher's score, the probability that a clause says what the
+# `like` examples say. bench/similar places it at 0.18–0.27 on the authors' own examples
+# (each scored by a model trained without it); a call has dozens of clauses, so the default
+# leans to fewer matches, and the bundled packs ask for 0.5.
+DEFAULT_THRESHOLD = 0.3
+# How strongly the classifier is held back (sklearn's C): measured with the threshold.
+_C = 10.0
+# Clauses of a turn are scored one by one, and the whole turn too when it has at most this
+# many clauses ("我刚喝了几杯，有点晕" is two clauses, one thought). Pairs of neighbouring
+# clauses in longer turns scored no better on bench/similar and doubled the cost.
+_WHOLE_TURN_CLAUSES = 3
+# Shorter texts are not scored: "Sorry", "please", "我不" say too little to be like anything.
+MIN_CHARS = {"zh": 4}
+MIN_WORDS = 3
+
+
+def long_enough(text: str, language: str) -> bool:
+    if language == "en":
+        return len(text.split()) >= MIN_WORDS
+    return len(text.replace(" ", "")) >= MIN_CHARS.get(language, 4)
+
+
+@cache
+def ordinary_lines(language: str) -> tuple[str, ...]:
+    """The built-in bank of ordinary call lines of a language (empty if none)."""
+    text = files("engine.text").joinpath("ordinary.yaml").read_text(encoding="utf-8")
+    return tuple(yaml.safe_load(text).get(language, ()))
+
+
+def unit_ranges(count: int) -> list[tuple[int, int]]:
+    """The clause ranges [i, j) scored in a turn of `count` clauses: each clause, and the
+    whole turn when it is short."""
+    ranges = [(i, i + 1) for i in range(count)]
+    if 1 < count <= _WHOLE_TURN_CLAUSES:
+        ranges.append((0, count))
+    return ranges
+
+
+def units_of(clauses: Sequence[str]) -> list[str]:
+    """The texts scored for an utterance already cut into clauses (for the benchmark)."""
+    return [" ".join(clauses[i:j]) for i, j in unit_ranges(len(clauses))] or [""]
+
+
+def ngrams(text: str, language: str) -> Counter[str]:
+    """Character n-grams with their counts: 1–3 characters of Chinese text (no spaces in
+    it), 2–4 characters inside each padded English word."""
+    if language == "en":
+        return Counter([
+            padded[i : i + n]
+            for padded in [f" {word} " for word in text.split()]
+            for n in (2, 3, 4)
+            for i in range(len(padded) - n + 1)
+        ])
+    text = text.replace(" ", "")
+    size = len(text)
+    return Counter([text[i : i + n] for n in (1, 2, 3) for i in range(size - n + 1)])
+
+
+@dataclass(frozen=True)
+class ExampleModel:
+    """A trained matcher: weights of the n-grams seen in its examples and bank, their idf,
+    and the `like` examples' vectors (to name the nearest one)."""
+
+    language: str
+    idf: dict[str, float] = field(repr=False)
+    weights: dict[str, float] = field(repr=False)
+    bias: float
+    examples: tuple[str, ...]  # the `like` sentences as written
+    example_vectors: tuple[dict[str, float], ...] = field(repr=False)
+    unseen: float = 0.0  # the idf an n-gram seen in no training text would have
+    normalizer: Normalizer | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def build(
+        cls,
+        language: str,
+        like: Sequence[str],
+        unlike: Sequence[str] = (),
+        bank: Sequence[str] | None = None,
+        normalizer: Normalizer | None = None,
+    ) -> ExampleModel:
+        """Train on `like` (1) against `unlike` and the bank (0), classes weighted equally."""
+        import numpy as np
+
+        normalizer = normalizer or Normalizer(language)
+        bank = ordinary_lines(language) if bank is None else bank
+        texts = [normalizer.normalize(t).text for t in (*like, *unlike, *bank)]
+        grams = [ngrams(t, language) for t in texts]
+        documents = len(texts)
+        frequency: dict[str, int] = {}
+        for counts in grams:
+            for gram in counts:
+                frequency[gram] = frequency.get(gram, 0) + 1
+        idf = {g: math.log((1 + documents) / (1 + f)) + 1 for g, f in frequency.items()}
+        unseen = math.log(1 + documents) + 1
+        vectors = [_vector(counts, idf) for counts in grams]
+        labels = np.array([1.0] * len(like) + [0.0] * (documents - len(like)))
+        alpha, bias = _train(vectors, labels, _C)
+        weights: dict[str, float] = {}
+        for a, vector in zip(alpha, vectors, strict=True):
+            if a:
+                for gram, value in vector.items():
+                    weights[gram] = weights.get(gram, 0.0) + a * value
+        return cls(language, idf, weights, bias, tuple(like), tuple(vectors[: len(like)]),
+                   unseen, normalizer)
+
+    def vector(self, text: str) -> dict[str, float]:
+        """The match text's n-grams, weighted by tf-idf and of unit length (unseen ones
+        dropped)."""
+        return _vector(ngrams(text, self.language), self.idf, self.unseen)
+
+    def score(self, text: str) -> float:
+        """The probability that match text says what the `like` examples say."""
+        return float(self.scores([text])[0])
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """`score` of many match texts in one pass: every n-gram the model knows is found
+        by one Aho-Corasick search of them all, and the sums are numpy's. N-grams it does
+        not know count in each text's length (see `_vector`), once per occurrence."""
+        import numpy as np
+
+        if not texts:
+            return np.zeros(0)
+        search = self._search
+        vocabulary, idf, weights = search.size, search.idf, search.weights
+        if self.language == "en":
+            pieces = [" ".join(t.split()) for t in texts]
+            totals = np.array([3 * (len(t) - t.count(" ")) for t in pieces], dtype=float)
+            pieces = [f" {t} " for t in pieces]
+        else:
+            pieces = [t.replace(" ", "") for t in texts]
+            totals = np.array([max(3 * len(t) - 3, len(t)) for t in pieces], dtype=float)
+        starts = np.cumsum([0] + [len(t) + 1 for t in pieces[:-1]])
+        found = search.automaton.find_matches_as_indexes("\n".join(pieces), overlapping=True)
+        count = len(texts)
+        dot = np.zeros(count)
+        length = np.zeros(count)
+        known = np.zeros(count)
+        if found:
+            matches = np.array(found, dtype=np.int64)
+            unit = np.searchsorted(starts, matches[:, 1], side="right") - 1
+            keys, repeats = np.unique(unit * vocabulary + matches[:, 0], return_counts=True)
+            unit, gram = keys // vocabulary, keys % vocabulary
+            value = (1 + np.log(repeats)) * idf[gram]
+            dot = np.bincount(unit, value * weights[gram], minlength=count)
+            length = np.bincount(unit, value * value, minlength=count)
+            known = np.bincount(unit, repeats, minlength=count)
+        length = length + np.maximum(totals - known, 0) * self.unseen**2
+        raw = self.bias + np.divide(dot, np.sqrt(length), out=np.zeros(count),
+                                    where=length > 0)
+        return 1 / (1 + np.exp(-np.clip(raw, -30, 30)))
+
+    @cached_property
+    def _search(self) -> _Search:
+        import numpy as np
+
+        grams = list(self.idf)
+        return _Search(
+            ahocorasick_rs.AhoCorasick(grams, matchkind=ahocorasick_rs.MatchKind.Standard),
+            np.array([self.idf[g] for g in grams]),
+            np.array([self.weights.get(g, 0.0) for g in grams]),
+            len(grams),
+        )
+
+    def nearest(self, text: str) -> tuple[str, float]:
+        """The `like` example most like the match text, and their cosine."""
+        vector = self.vector(text)
+        best = (self.examples[0], -1.0) if self.examples else ("", 0.0)
+        for example, other in zip(self.examples, self.example_vectors, strict=True):
+            cosine = sum(v * other.get(g, 0.0) for g, v in vector.items())
+            if cosine > best[1]:
+                best = (example, cosine)
+        return best
+
+    def best(self, clauses: Sequence[str]) -> tuple[float, str]:
+        """The best score among an utterance's clauses (as written, one string each), and
+        the text that got it (for the benchmark)."""
+        normalizer = self.normalizer or Normalizer(self.language)
+        texts = [normalizer.normalize(c).text for c in clauses]
+        units = [" ".join(texts[i:j]) for i, j in unit_ranges(len(texts))]
+        units = [u for u in units if long_enough(u, self.language)]
+        if not units:
+            return 0.0, ""
+        scores = self.scores(units)
+        return float(scores.max()), units[int(scores.argmax())]
+
+
+class _Search(NamedTuple):
+    automaton: ahocorasick_rs.AhoCorasick
+    idf: np.ndarray  # by the automaton's pattern number
+    weights: np.ndarray
+    size: int
+
+
+def _vector(counts: dict[str, int], idf: dict[str, float], unseen: float = 0.0
+            ) -> dict[str, float]:
+    """tf-idf (1 + log of the count) of unit length. N-grams the model never saw get no
+    weight but count in the length (`unseen` idf, each occurrence once): a clause mostly of
+    words no example or bank line has is unlike them all, however well its few known
+    n-grams score."""
+    vector = {}
+    rest = 0.0
+    for gram, count in counts.items():
+        tf = 1 + math.log(count)
+        weight = idf.get(gram)
+        if weight is None:
+            rest += count * unseen * unseen
+        else:
+            vector[gram] = tf * weight
+    norm = math.sqrt(sum(v * v for v in vector.values()) + rest)
+    return {g: v / norm for g, v in vector.items()} if norm else {}
+
+
+def _train(vectors: list[dict[str, float]], labels: np.ndarray, c: float
+           ) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression with a bias, classes weighted equally, solved
+    by Newton's method on the examples' kernel (far fewer examples than n-grams).
+
+    Minimises  c · Σ wᵢ log(1 + exp(−yᵢ f(xᵢ))) + ½ |β|²  with β = Σ αᵢ (xᵢ, 1): the same
+    objective as scikit-learn's LogisticRegression(C=c, class_weight="balanced").
+    """
+    import numpy as np
+
+    count = len(vectors)
+    kernel = np.ones((count, count))  # the bias is a feature of value 1
+    for i, a in enumerate(vectors):
+        for j in range(i, count):
+            b = vectors[j]
+            small, large = (a, b) if len(a) <= len(b) else (b, a)
+            dot = sum(v * large.get(g, 0.0) for g, v in small.items())
+            kernel[i, j] = kernel[j, i] = 1.0 + dot
+    positives = labels.sum()
+    weight = np.where(labels == 1, count / (2 * max(positives, 1)),
+                      count / (2 * max(count - positives, 1))) * c
+    alpha = np.zeros(count)
+    for _ in range(50):
+        f = kernel @ alpha
+        p = 1 / (1 + np.exp(-np.clip(f, -30, 30)))
+        gradient = weight * (p - labels) + alpha  # gradient in β, mapped back by the kernel
+        hessian = (weight * p * (1 - p))[:, None] * kernel + np.eye(count)
+        step = np.linalg.solve(hessian, gradient)
+        alpha -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    # β = Σ αᵢ (xᵢ, 1): the n-gram weights are the α-weighted vectors, the bias Σ α.
+    return alpha, float(alpha.sum())
+
+
+class ExampleHit(NamedTuple):
+    """Why a clause matched by example: what was scored, the nearest example, the score."""
+
+    turn: int
+    start: int
+    end: int
+    score: float
+    example: str
+    similarity: float
+
+
+class ExampleMatchers:
+    """The `like:` matchers of a pack, compiled once; each scored only on its speaker's
+    turns, only when a rule asks for it (CallContext.hits_of), each distinct turn text once."""
+
+    def __init__(self, models: dict[str, tuple[ExampleModel, float, str | None, bool,
+                                               tuple[str, ...]]]) -> None:
+        # name -> (model, threshold, speaker, questions count, veto phrases)
+        self.models = models
+        self._memo: OrderedDict[tuple[str, str], tuple[ExampleHit, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __bool__(self) -> bool:
+        return bool(self.models)
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(self.models)
+
+    def find(
+        self, name: str, turns: Sequence[NormalizedTurn], speakers: Sequence[str]
+    ) -> list[ExampleHit]:
+        """Hits of one matcher in a call: the best unit of each of its speaker's turns, if
+        it reaches the threshold. Turn texts scored before are remembered; the others are
+        scored together in one pass."""
+        model, threshold, speaker, questions, vetoes = self.models[name]
+        known: dict[int, tuple[ExampleHit, ...]] = {}
+        todo: dict[str, list[int]] = {}
+        with self._lock:
+            for number, (turn, who) in enumerate(zip(turns, speakers, strict=True)):
+                if (speaker is not None and who != speaker) or not turn.text:
+                    continue
+                found = self._memo.get((name, turn.text))
+                if found is None:
+                    todo.setdefault(turn.text, []).append(number)
+                else:
+                    self._memo.move_to_end((name, turn.text))
+                    known[number] = found
+        if todo:
+            firsts = [turns[numbers[0]] for numbers in todo.values()]
+            fresh = _turns_hits(model, threshold, questions, vetoes, firsts)
+            with self._lock:
+                for (text, numbers), found in zip(todo.items(), fresh, strict=True):
+                    self._memo[(name, text)] = found
+                    for number in numbers:
+                        known[number] = found
+                while len(self._memo) > MEMO_SIZE:
+                    self._memo.popitem(last=False)
+        return [ExampleHit(number, *hit[1:]) for number in sorted(known)
+                for hit in known[number]]
+
+
+MEMO_SIZE = 16384
+
+
+def _turns_hits(
+    model: ExampleModel,
+    threshold: float,
+    questions: bool,
+    vetoes: tuple[str, ...],
+    turns: Sequence[NormalizedTurn],
+) -> list[tuple[ExampleHit, ...]]:
+    """Each turn's best unit at or above the threshold (nothing when none is), all the
+    turns' units scored in one pass."""
+    spans: list[tuple[int, int, int]] = []  # (turn, start, end) of each unit scored
+    for index, turn in enumerate(turns):
+        text = turn.text
+        if any(v in text for v in vetoes):
+            continue
+        starts = turn.clause_starts
+        ends = [*starts[1:], len(text)]
+        asked = turn.question_clauses if not questions else ()
+        for i, j in unit_ranges(len(starts)):
+            if asked and any(k in asked for k in range(i, j)):
+                continue
+            start, end = starts[i], ends[j - 1]
+            if long_enough(text[start:end], model.language):
+                spans.append((index, start, end))
+    scores = model.scores([turns[i].text[s:e] for i, s, e in spans])
+    best: dict[int, tuple[float, int, int]] = {}
+    for (index, start, end), score in zip(spans, scores.tolist(), strict=True):
+        if score >= threshold and (index not in best or score > best[index][0]):
+            best[index] = (score, start, end)
+    found: list[tuple[ExampleHit, ...]] = [()] * len(turns)
+    for index, (score, start, end) in best.items():
+        text = turns[index].text
+        # Trim the spaces English clauses begin or end with: the evidence quotes words.
+        while start < end and text[start] == " ":
+            start += 1
+        while end > start and text[end - 1] == " ":
+            end -= 1
+        example, similarity = model.nearest(text[start:end])
+        found[index] = (ExampleHit(-1, start, end, round(score, 3), example,
+                                   round(similarity, 3)),)
+    return found
+
+
+def compile_models(
+    matchers: Iterable[Matcher], language: str, normalizer: Normalizer
+) -> ExampleMatchers | None:
+    """Train every `like:` matcher of a pack, once, when the pack is compiled (None: the
+    pack has none, and pays nothing)."""
+    models = {}
+    for matcher in matchers:
+        if not matcher.like:
+            continue
+        model = ExampleModel.build(language, matcher.like, matcher.unlike,
+                                   normalizer=normalizer)
+        vetoes = (*matcher.unless_turn_says, *matcher.exceptions)
+        models[matcher.name] = (
+            model,
+            DEFAULT_THRESHOLD if matcher.threshold is None else matcher.threshold,
+            matcher.speaker,
+            matcher.questions,
+            tuple(k for k in (normalizer.phrase(v) for v in vetoes) if k),
+        )
+    return ExampleMatchers(models) if models else None
