@@ -15,6 +15,7 @@ time, and numpy is used only to train the model when the pack is compiled.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections import Counter, OrderedDict
@@ -172,7 +173,10 @@ class ExampleModel:
         length = np.zeros(count)
         known = np.zeros(count)
         if found:
-            matches = np.array(found, dtype=np.int64)
+            # (pattern, start, end) triples flattened: fromiter builds the array ~3x faster
+            # than np.array from a list of tuples.
+            matches = np.fromiter(itertools.chain.from_iterable(found), dtype=np.int64,
+                                  count=3 * len(found)).reshape(-1, 3)
             unit = np.searchsorted(starts, matches[:, 1], side="right") - 1
             keys, repeats = np.unique(unit * vocabulary + matches[:, 0], return_counts=True)
             unit, gram = keys // vocabulary, keys % vocabulary
