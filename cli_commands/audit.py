@@ -93,7 +93,9 @@ def check_command(
         raise UserError(str(exc)) from None
     result = audit_call(pack, chosen)
     if show_matches:
-        for line in format_matches(chosen, context_for(pack, chosen).hits, mask=not no_mask):
+        ctx = context_for(pack, chosen)
+        for line in format_matches(chosen, ctx.hits, mask=not no_mask, dialogue=ctx.dialogue,
+                                   turns=ctx.turns):
             click.echo(line)
         click.echo("")
     style = click.style if app.colour else None

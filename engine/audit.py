@@ -28,7 +28,7 @@ def context_for(pack: RulePack, call: Call) -> CallContext:
     turns, hits = pack.index.read_call(
         [t.text for t in call.turns], [t.speaker for t in call.turns], product
     )
-    ctx = CallContext(call, turns, hits)
+    ctx = CallContext(call, turns, hits, acts=pack.acts)
     if pack.sale_made is not None:
         evidence = pack.sale_made.evaluate(ctx)
         ctx.sale_made = evidence is not None

@@ -6,7 +6,7 @@ cursor, clear the screen or reorder a line on the reader's terminal."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from engine.audit import CallAudit
 from engine.findings import Evidence, Finding
@@ -14,6 +14,8 @@ from engine.model import Call
 from engine.outputs import escape_controls as shown
 from engine.privacy import mask_numbers_in_text, mask_phone
 from engine.rules.matchers import Hit
+from engine.text.acts import Dialogue
+from engine.text.normalize import NormalizedTurn
 
 Style = Callable[..., str]
 
@@ -98,8 +100,15 @@ def format_call_audit(result: CallAudit, style: Style = _plain, mask: bool = Tru
     return "\n".join(lines)
 
 
-def format_matches(call: Call, hits: dict[str, list[Hit]], mask: bool = True) -> list[str]:
-    """Every turn with the matchers that matched in it: how a rule author debugs a rule."""
+def format_matches(
+    call: Call,
+    hits: dict[str, list[Hit]],
+    mask: bool = True,
+    dialogue: Dialogue | None = None,
+    turns: Sequence[NormalizedTurn] | None = None,
+) -> list[str]:
+    """Every turn with the matchers that matched in it, and (given the call's `dialogue`)
+    its act types and the question it answers: how a rule author debugs a rule."""
     by_turn: dict[int, list[str]] = {}
     for name, found in sorted(hits.items()):
         for hit in found:
@@ -111,6 +120,29 @@ def format_matches(call: Call, hits: dict[str, list[Hit]], mask: bool = True) ->
         text = mask_numbers_in_text(turn.text) if mask else turn.text
         lines.append(f"#{number + 1:<3} [{clock(turn.start)}] {shown(turn.speaker)}: "
                      f"{shown(text)}")
+        if dialogue is not None:
+            lines.extend(_dialogue_lines(dialogue, turns, number, mask))
         if number in by_turn:
             lines.append(f"       matches: {', '.join(by_turn[number])}")
+    return lines
+
+
+def _dialogue_lines(
+    dialogue: Dialogue, turns: Sequence[NormalizedTurn] | None, number: int, mask: bool
+) -> list[str]:
+    """A turn's act types ("acts: offer, tag_question") and, for an answer, the turn it
+    answers with its class and deciding words ("answers #3: refuse «不需要»")."""
+    lines = []
+    acts = dialogue.acts[number]
+    if acts.acts:
+        asks = " (asks)" if acts.asks else ""
+        lines.append(f"       acts: {', '.join(sorted(acts.acts))}{asks}")
+    answer = dialogue.answers[number]
+    if answer is not None:
+        words = ""
+        if turns is not None and answer.end > answer.start:
+            start, end = turns[number].to_original(answer.start, answer.end)
+            quote = turns[number].original[start:end]
+            words = f" «{shown(mask_numbers_in_text(quote) if mask else quote)}»"
+        lines.append(f"       answers #{answer.question + 1}: {answer.answer_class}{words}")
     return lines

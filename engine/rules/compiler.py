@@ -10,7 +10,7 @@ from engine.rules.yamlsource import Node
 
 MATCHER_KEYS = frozenset(
     {"speaker", "phrases", "regex", "except", "negation", "questions", "homophones",
-     "description", "unless_turn_says", "replies_to", "reply_within", "product_name"}
+     "description", "unless_turn_says", "replies_to", "reply_within", "product_name", "acts"}
 )
 
 
@@ -119,7 +119,17 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
         replies_to=replies_to,
         reply_within=within or 2,
         product_name=bool(product_name),
+        acts=act_types(fields["acts"], "acts") if "acts" in fields else (),
     )
+
+
+def act_types(node: Node, what: str) -> tuple[str, ...]:
+    """One dialogue act type or a list of them, each from the closed menu (ACT_TYPES)."""
+    from engine.text.acts import ACT_TYPES
+
+    items = [node] if node.is_scalar() else list(node.items(what))
+    chosen = tuple(item.choice(what, ACT_TYPES) for item in items)
+    return tuple(c for c in chosen if c is not None) if all(chosen) else ()
 
 
 def _patterns(node: Node) -> tuple[str, ...]:

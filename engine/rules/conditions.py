@@ -17,11 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.model import CALL_TYPES, LANGUAGES
-from engine.rules.compiler import Compiler
+from engine.rules.compiler import Compiler, act_types
 from engine.rules.context import CallContext
 from engine.rules.matchers import Hit
 from engine.rules.problems import suggest
 from engine.rules.yamlsource import Node
+from engine.text.acts import ANSWER_CLASSES
 
 Evidence = tuple[Hit, ...]
 
@@ -142,7 +143,58 @@ class CallIs:
         return None
 
 
-Condition = All | AnyOf | Not | Said | Before | InFirstTurns | CallIs
+@dataclass(frozen=True)
+class Answered:
+    """The customer answered an agent's question with one of `classes` (accept, refuse,
+    hedge, other): a question the `question` matcher matched in, and/or of an act type in
+    `acts`; with `then`, that matcher also matched after the answer. Evidence: the
+    question, the answer (and the later match)."""
+
+    question: str | None
+    acts: tuple[str, ...]
+    classes: tuple[str, ...]
+    then: str | None = None
+
+    def evaluate(self, ctx: CallContext) -> Evidence | None:
+        asked: dict[int, Hit] | None = None
+        if self.question is not None:
+            asked = {}
+            for hit in ctx.hits_of(self.question):
+                asked.setdefault(hit.turn, hit)
+            if not asked:
+                return None
+        dialogue = ctx.dialogue
+        for answer in dialogue.answers:
+            if answer is None or answer.answer_class not in self.classes:
+                continue
+            number = answer.question
+            turn_acts = dialogue.acts[number]
+            if self.acts and turn_acts.acts.isdisjoint(self.acts):
+                continue
+            if asked is not None:
+                if number not in asked:
+                    continue
+                question = asked[number]
+            else:
+                span = next(
+                    (turn_acts.span_of(a) for a in self.acts if turn_acts.span_of(a)), None
+                ) or (0, len(ctx.turns[number].text))
+                question = Hit(number, *span)
+            reply = Hit(answer.turn, answer.start, answer.end)
+            if self.then is None:
+                return (question, reply)
+            later = next((h for h in ctx.hits_of(self.then) if h.turn > answer.turn), None)
+            if later is not None:
+                return (question, reply, later)
+        return None
+
+    def needs(self) -> frozenset[str] | None:
+        if self.question is not None:
+            return frozenset({self.question})
+        return frozenset({self.then}) if self.then is not None else None
+
+
+Condition = All | AnyOf | Not | Said | Before | InFirstTurns | CallIs | Answered
 
 # What CallIs reads for each field: only the one it is asked (several a call per rule).
 _CALL_FACTS: dict[str, Callable[[CallContext], object]] = {
@@ -230,6 +282,30 @@ def _first_turns(node: Node, compiler: Compiler) -> Condition | None:
     return InFirstTurns(name, turns) if name and turns else None
 
 
+def _answered(node: Node, compiler: Compiler) -> Condition | None:
+    fields = node.mapping(
+        "answered", frozenset({"question", "act", "with", "then"}), frozenset({"with"})
+    )
+    if fields is None:
+        return None
+    if "question" not in fields and "act" not in fields:
+        node.error(
+            "'answered' needs the question: 'question:' (a matcher) or 'act:' (an act type)",
+            "write e.g. 'answered: {act: permission_request, with: accept}'",
+        )
+        return None
+    question = compiler.reference(fields["question"], "question") if "question" in fields \
+        else None
+    acts = act_types(fields["act"], "act") if "act" in fields else ()
+    with_nodes = _one_or_many(fields["with"], "with") if "with" in fields else []
+    classes = tuple(n.choice("with", ANSWER_CLASSES) for n in with_nodes)
+    then = compiler.reference(fields["then"], "then") if "then" in fields else None
+    if ("question" in fields and question is None) or ("act" in fields and not acts) \
+            or not classes or None in classes or ("then" in fields and then is None):
+        return None
+    return Answered(question, acts, tuple(c for c in classes if c), then)
+
+
 def _metadata(
     field: str, options: tuple[str, ...] | None
 ) -> Callable[[Node, Compiler], Condition | None]:
@@ -259,6 +335,7 @@ CONDITIONS: dict[str, Callable[[Node, Compiler], Condition | None]] = {
     "said": _said,
     "before": _before,
     "in_first_turns": _first_turns,
+    "answered": _answered,
     "call_type": _metadata("call_type", CALL_TYPES),
     "language": _metadata("language", LANGUAGES),
     "product": _metadata("product", ()),

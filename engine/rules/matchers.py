@@ -22,6 +22,7 @@ from re2 import _re2
 
 from engine.frozen import named_from_tuple
 from engine.rules.problems import Location
+from engine.text.acts import ActReader
 from engine.text.normalize import NormalizedTurn, Normalizer
 from engine.text.pinyin import homophone_key
 
@@ -50,6 +51,8 @@ class Matcher:
     reply_within: int = 2
     # Also match the call's own product name (from its metadata), e.g. "定向流量包".
     product_name: bool = False
+    # Only in turns of one of these dialogue act types ("offer", "tag_question"...).
+    acts: tuple[str, ...] = ()
 
 
 class Hit(NamedTuple):
@@ -214,11 +217,16 @@ class PhraseIndex:
     whatever the number of rules."""
 
     def __init__(
-        self, matchers: Sequence[Matcher], normalizer: Normalizer, negation: Negation
+        self,
+        matchers: Sequence[Matcher],
+        normalizer: Normalizer,
+        negation: Negation,
+        acts: ActReader | None = None,
     ) -> None:
         self.matchers = tuple(matchers)
         self.negation = negation
         self.normalizer = normalizer
+        self.acts = acts  # types the turns where a matcher restricted by `acts:` matched
         exact: dict[str, list[_Entry]] = defaultdict(list)
         sounds: dict[str, list[_Entry]] = defaultdict(list)
         regexes: list[tuple[int, re2._Regexp]] = []
@@ -478,13 +486,19 @@ class PhraseIndex:
         says_negator: dict[int, bool] = {}
         vetoed, cancels = raw.vetoed, raw.cancels
         negation = self.negation
+        reader = self.acts
         for index, spans in raw.hits.items():
             matcher = self.matchers[index]
             asks, negates = not matcher.questions, matcher.negation
+            wanted_acts = matcher.acts if reader is not None else ()
             kept = []
             for span in spans:
                 number, start, end = span
                 if vetoed and (index, number) in vetoed:
+                    continue
+                if wanted_acts and reader is not None and not reader.acts_of(
+                    turns[number]
+                ).acts.intersection(wanted_acts):
                     continue
                 if cancels:
                     against = cancels.get((index, number))

@@ -31,11 +31,13 @@ from engine.rules.matchers import (
 from engine.rules.problems import Location, Problem, RulePackError, suggest
 from engine.rules.waivers import Waiver, compile_waivers
 from engine.rules.yamlsource import Node, SourceFile, parse, read_source
+from engine.text.acts import LEXICON_KEYS, ActReader
 from engine.text.normalize import Normalizer
 
 PACK_FILE = "pack.yaml"
 PACK_KEYS = frozenset(
-    {"name", "version", "language", "description", "fillers", "negation", "sale_made", "outcomes"}
+    {"name", "version", "language", "description", "fillers", "negation", "sale_made", "outcomes",
+     "acts"}
 )
 NEGATION_KEYS = frozenset({"words", "not_negation", "window"})
 FILE_KEYS = frozenset({"matchers", "rules", "waivers"})
@@ -78,6 +80,8 @@ class RulePack:
     waivers: tuple[Waiver, ...] = ()
     # Named facts about a call the follow-up actions read ("confirmation_declined"...).
     outcomes: tuple[tuple[str, Condition], ...] = ()
+    # Dialogue acts and answers (engine/text/acts.py): typed only when a rule asks.
+    acts: ActReader | None = field(default=None, compare=False)
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.info.id == rule_id), None)
@@ -172,7 +176,8 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
         raise RulePackError(errors)
     normalizer = Normalizer(language, header.get("fillers"))
     negation: Negation = header["negation"]
-    index = PhraseIndex(list(compiler.matchers.values()), normalizer, negation)
+    acts = ActReader(language, normalizer, header.get("acts"))
+    index = PhraseIndex(list(compiler.matchers.values()), normalizer, negation, acts)
     broad = broad_phrase_warnings(compiler.matchers.values(), normalizer, language)
     warnings = tuple(sorted([p for p in problems if p.level == "warning"] + broad))
     return RulePack(
@@ -189,6 +194,7 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
         warnings=warnings,
         files=tuple(str(p) for p in files),
         waivers=tuple(w for w, _ in waivers if w.rule_id in seen),
+        acts=acts,
     )
 
 
@@ -320,11 +326,29 @@ def _pack_header(source: SourceFile, compiler: Compiler) -> dict:
         )
         window = neg["window"].integer("window", 1, 20) or window if "window" in neg else window
     header["negation"] = compile_negation(language, words, not_negation, window)
+    if "acts" in fields:
+        header["acts"] = _act_words(fields["acts"])
     if "sale_made" in fields:
         header["sale_made"] = compile_condition(fields["sale_made"], compiler)
     if "outcomes" in fields:
         header["outcomes"] = _outcomes(fields["outcomes"], compiler)
     return header
+
+
+def _act_words(node: Node) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """`acts:` in pack.yaml: words added to (a list) or added and removed from
+    (`{add: [...], remove: [...]}`) each built-in list of the dialogue-act lexicon."""
+    fields = node.mapping("acts", frozenset(LEXICON_KEYS)) or {}
+    changes: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    for key, value in fields.items():
+        if value.is_mapping():
+            parts = value.mapping(f"acts: {key}", frozenset({"add", "remove"})) or {}
+            added = parts["add"].texts("add") if "add" in parts else ()
+            removed = parts["remove"].texts("remove") if "remove" in parts else ()
+        else:
+            added, removed = value.texts(f"acts: {key}"), ()
+        changes[key] = (added, removed)
+    return changes
 
 
 def _outcomes(node: Node, compiler: Compiler) -> dict[str, Condition]:

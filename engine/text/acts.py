@@ -1,0 +1,612 @@
+"""Dialogue acts and answers: what each turn does, and which question a customer answers.
+
+Every turn is typed with a set of **act types** (ACT_TYPES): a yes/no question, an A-not-A
+question (开不开 / 好不好), a tag question (…，行吗？ / …, all right?), an open question, a
+permission request (现在方便吗 / do you have a minute), an offer (给您开通好吗 / would you
+like…), a proposal — an act announced, not done (那我现在帮您办上哈 / let me go ahead and add
+it) — a completed act (已经帮您办理成功了 / you're all set), a hypothetical or conditional
+(要是用不惯… / say I cancel later…) and reported speech (他说… / you told me…).
+
+Every customer turn is then linked to the agent question it answers (`link_answers`) and the
+answer is classed accept / refuse / hedge / other, echo answers included ("开不开？" — "开").
+
+The words behind each decision are a per-language `ActLexicon` (defaults below, extended or
+trimmed in pack.yaml under `acts:`). Nothing here runs unless a rule asks: a pack's
+`ActReader` types a turn the first time a rule needs it and remembers it by text.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from engine.text.normalize import NormalizedTurn
+
+ACT_TYPES: tuple[str, ...] = (
+    "yes_no_question",
+    "a_not_a_question",
+    "tag_question",
+    "open_question",
+    "permission_request",
+    "offer",
+    "proposal",
+    "completed",
+    "hypothetical",
+    "reported_speech",
+)
+# The acts that ask: a customer turn after one of them is read as its answer.
+QUESTION_ACTS = frozenset({"yes_no_question", "a_not_a_question", "tag_question", "open_question"})
+ANSWER_CLASSES: tuple[str, ...] = ("accept", "refuse", "hedge", "other")
+
+# The word lists of a lexicon, each overridable in pack.yaml (`acts:`).
+LEXICON_KEYS: tuple[str, ...] = (
+    "tags",             # words that end a tag question: 行吗, 好不好, all right, okay
+    "wh_words",         # words of an open question: 什么, 怎么, what, how
+    "permission",       # asking for time: 方便, 耽误您, a minute, a good time
+    "offer",            # offering the product, inside a question: 开通, 办理, would you like
+    "proposal",         # announcing the act: 给您开通一下, let me go ahead and
+    "completed",        # reporting it done: 已经开通, 办好了, you're all set
+    "hypothetical",     # 要是, 如果, 的话, if, say i, suppose
+    "reported_speech",  # 听说, 他说, you said, told me
+    "accept",           # 好的, 可以, 那就办吧, yes, sure, go ahead
+    "refuse",           # 不要, 不用, 算了, no, nope, not interested
+    "hedge",            # 考虑, 再说, 发短信, let me think, send me something, i guess
+    "busy",             # 在开车, 说不了, i'm driving, not a good time: a refusal of permission
+    "back_channel",     # 哦, 啊, uh huh, i see: neither yes nor no
+)
+
+_ZH = {
+    "tags": ["行吗", "好吗", "可以吗", "行不行", "好不好", "可不可以", "可以不", "行不", "好不",
+             "对吧", "是吧", "对吗", "是吗", "对不对", "是不是", "成吗", "中不中", "中吗",
+             "怎么样", "您看呢", "你看呢", "好吧", "行吧", "可以吧", "没问题吧", "好伐", "行啵"],
+    "wh_words": ["什么", "怎么", "为什么", "哪", "谁", "几", "多少", "啥", "咋"],
+    "permission": ["方便", "耽误您", "耽误你", "占用您", "占用你", "打扰您", "打扰你", "有空",
+                   "有时间", "一分钟", "两分钟", "几分钟", "一会儿", "说两句", "聊两句", "讲两句",
+                   "听我说", "听我介绍", "听我讲", "简单介绍", "借您"],
+    "offer": ["开通", "办理", "办一", "办个", "开一", "开个", "办不办", "开不开", "订不订",
+              "给您开", "帮您开", "为您开", "给您办", "帮您办", "给你开", "给你办", "订购",
+              "订一", "订个", "试试", "试一下", "体验一下", "加上", "要不要", "需要", "感兴趣",
+              "有兴趣", "考虑一下", "升级", "办上", "开上", "来一个", "来一份"],
+    "proposal": ["给您开通一下", "帮您开通一下", "为您开通一下", "给您办一下", "帮您办一下",
+                 "给您开一下", "帮您开一下", "给您登记一下", "帮您登记一下", "给您申请一下",
+                 "帮您申请一下", "帮您办上", "给您办上", "给您开上", "帮您开上", "给您加上",
+                 "帮您加上", "给您订上", "帮您订上", "马上给您", "马上帮您", "马上为您",
+                 "现在给您", "现在帮您", "现在为您", "这就给您", "这就帮您", "这边给您",
+                 "这边帮您", "这边为您", "我给您开", "我帮您开", "我给您办", "我帮您办",
+                 "那我给您", "那我帮您", "先给您开", "先帮您开", "先给您办", "先帮您办"],
+    "completed": ["已经开通", "已经办理", "已经办好", "已经为您", "已经给您", "已经帮您",
+                  "已为您", "已给您", "已帮您", "已经生效", "已经登记", "已经订", "已经加上",
+                  "开通成功", "办理成功", "订购成功", "成功开通", "成功办理", "开通了", "办理了",
+                  "办好了", "开好了", "开上了", "办上了", "加上了", "订上了", "订好了",
+                  "登记上了", "登记好了", "生效了", "给您开了", "给您办了", "帮您开了",
+                  "帮您办了", "搞定了", "弄好了", "给您保留着", "给您留着", "继续保留"],
+    "hypothetical": ["要是", "如果", "假如", "万一", "假设", "的话", "倘若", "一旦", "不然",
+                     "要不然", "否则"],
+    "reported_speech": ["听说", "据说", "说是", "跟我说", "和我说", "对我说", "告诉我",
+                        "他说", "她说", "你说过", "您说过", "你刚才说", "您刚才说", "他们说",
+                        "你们说", "人家说", "客服说", "上次说", "之前说", "当时说", "他讲",
+                        "她讲"],
+    "accept": ["好", "行", "中", "成", "是", "对", "要", "开", "办", "可以", "好的", "好啊",
+               "好呀", "好嘞", "好滴", "行啊", "得嘞", "没问题", "同意", "愿意", "是的", "是啊",
+               "对的", "对啊", "没错", "就是", "我是", "是我", "我就是", "本人", "我本人",
+               "要的", "需要", "那就办", "那就开", "那就订",
+               "那就这样", "办吧", "开吧", "订吧", "开通吧", "办理吧", "来吧", "来一个",
+               "给我开", "给我办", "帮我开", "帮我办", "确认", "确定", "方便", "你说",
+               "您说", "说吧", "讲吧", "请讲", "请说", "妥", "可以的", "OK", "ok"],
+    "refuse": ["不", "没", "别", "不要", "不用", "不必", "不行", "不好", "不了", "不办", "不开",
+               "不订", "不想", "不需要", "不感兴趣", "没兴趣", "没需要", "算了", "拒绝",
+               "不同意", "不是", "不对", "不方便", "不可以", "免了", "没有", "用不着",
+               "不考虑", "没打算"],
+    "hedge": ["考虑", "想想", "想一想", "再说", "回头再", "以后再", "改天", "看看吧", "看情况",
+              "不确定", "不知道", "说不好", "不好说", "问问", "商量", "发短信", "发个短信",
+              "发信息", "发给我看看", "随便", "看着办", "都行", "到时候", "先不", "等等",
+              "犹豫", "再看"],
+    "busy": ["开车", "在忙", "忙着", "很忙", "正忙", "开会", "上班", "没空", "没时间",
+             "说不了", "不方便说", "晚点打", "晚点再", "稍后打", "回头打", "一会再打",
+             "等会再说", "在外面", "睡觉", "在吃饭"],
+    "back_channel": ["哦", "噢", "喔", "啊", "哈", "额", "呃", "这样啊", "哦哦", "啊啊", "喂"],
+}
+
+_EN = {
+    "tags": ["right", "all right", "alright", "okay", "ok", "correct", "yeah", "sound good",
+             "sounds good", "is that ok", "is that okay", "is that alright", "fair enough",
+             "won't you", "will you", "isn't it", "don't you", "wouldn't you", "aren't you",
+             "shall we", "yes", "good"],
+    "wh_words": ["what", "when", "where", "who", "whom", "which", "why", "how", "what's",
+                 "where's", "who's", "how's"],
+    "permission": ["good time", "bad time", "a minute", "a moment", "a second", "a few minutes",
+                   "couple minutes", "couple of minutes", "two minutes", "quick minute",
+                   "your time", "have time", "got time", "is now okay", "is now ok",
+                   "is now good", "mind if i", "okay if i", "ok if i", "take a minute",
+                   "have a minute", "convenient", "free to talk", "talk now"],
+    "offer": ["would you like", "do you want", "want me to", "shall i", "should i",
+              "can i go ahead", "may i go ahead", "can i add", "may i add", "sign you up",
+              "interested in", "be interested", "are you interested", "give it a try",
+              "want to try", "how about", "why don't we", "why don't i", "shall we",
+              "should we", "like to add", "like to sign up", "like to try", "like me to",
+              "ready to sign", "want to sign up", "set that up", "okay to add", "ok to add",
+              "add it", "add that", "activate it", "want it", "like it", "upgrade"],
+    "proposal": ["let me go ahead and", "i'll go ahead and", "i will go ahead and",
+                 "i'm going to go ahead", "let me add", "let me set", "let me sign",
+                 "let me put", "let me activate", "let me get", "i'll add", "i will add",
+                 "i'll sign you up", "i'll set you up", "i'll put you down", "i'm going to add",
+                 "i'll activate", "i'll get that set up", "let's get you set up",
+                 "i'll get you signed up", "i'll turn", "i'll switch you", "let me switch",
+                 "i'm adding", "i'm activating", "i'm signing you up", "i'll just add",
+                 "i'll just put", "i'll enroll", "let me enroll"],
+    "completed": ["you're all set", "you are all set", "you're set up", "you're all set up",
+                  "all set up", "i've added", "i have added", "i've activated", "i have activated",
+                  "i've signed you up", "i have signed you up", "i've set you up", "i've put you",
+                  "i've enrolled", "i've gone ahead and", "has been activated", "has been added",
+                  "been set up", "is now active", "is active now", "now active", "it's active",
+                  "you're now signed up", "you're signed up", "you're enrolled",
+                  "you're now enrolled", "it's been added", "it's been activated",
+                  "it's on your account", "it's now on", "added it", "activated it",
+                  "signed you up", "i've kept", "will stay on", "stays on your"],
+    "hypothetical": ["if", "what if", "say i", "say you", "suppose", "supposing", "let's say",
+                     "in case", "unless", "should you", "hypothetically", "assuming",
+                     "otherwise", "or else"],
+    "reported_speech": ["he said", "she said", "they said", "you said", "you told me",
+                        "he told me", "she told me", "they told me", "i was told", "told me",
+                        "i heard", "according to", "he says", "she says", "they say",
+                        "someone said", "said that", "says that", "somebody said",
+                        "the last guy said", "your colleague said"],
+    "accept": ["yes", "yeah", "yep", "yup", "ya", "sure", "ok", "okay", "alright", "all right",
+               "absolutely", "definitely", "of course", "certainly", "go ahead", "sounds good",
+               "that works", "please do", "do it", "let's do it", "sign me up", "i agree",
+               "i'll take it", "why not", "fine", "that's fine", "correct", "that's right",
+               "that's correct", "that's me", "it is", "i am", "i do", "we do", "speaking",
+               "this is he", "this is she", "for sure", "sure thing", "you bet", "no problem",
+               "no worries", "go for it", "yes please", "i accept", "i'd like that", "shoot",
+               "go on", "i have time", "i've got time", "i have a minute", "it's fine",
+               "add it", "let's go", "i'm in", "count me in", "deal"],
+    "refuse": ["no", "nope", "nah", "no thanks", "no thank you", "not interested",
+               "i'm not interested", "i'm not", "it's not", "it isn't", "it is not", "i am not",
+               "i don't", "i do not", "we don't", "not really", "i'd rather not", "i'll pass",
+               "pass", "don't", "do not", "never", "not now", "not today", "not for me",
+               "i decline", "no way", "absolutely not", "not at all", "don't add",
+               "don't want", "i never said yes", "i didn't agree", "i did not agree"],
+    "hedge": ["let me think", "think about it", "i'll think", "need to think", "maybe",
+              "perhaps", "possibly", "not sure", "i'm not sure", "i guess", "i suppose",
+              "send me something", "send me", "email me", "mail me", "text me", "send it",
+              "i don't know", "dunno", "we'll see", "let me check", "check with", "talk to my",
+              "ask my", "discuss it", "later maybe", "maybe later", "whatever", "i'll consider",
+              "depends", "not yet", "hold off"],
+    "busy": ["driving", "i'm busy", "busy right now", "at work", "in a meeting", "can't talk",
+             "cannot talk", "not a good time", "bad time", "call me back", "call back",
+             "call later", "another time", "not right now", "in the middle of"],
+    "back_channel": ["uh huh", "mhm", "mm hmm", "mmhmm", "mm", "oh", "ah", "huh", "i see",
+                     "hm", "uh", "hello", "hi"],
+}
+
+DEFAULT_LEXICONS: dict[str, Mapping[str, Sequence[str]]] = {"zh": _ZH, "en": _EN}
+
+# Built in, not lists: the shapes of an A-not-A question and of an English question without
+# its "?" (speech recognition drops punctuation).
+_A_NOT_A_ZH = re.compile(r"([\u4e00-\u9fff])[不没]\1")  # 开不开, 可不可以, 有没有
+_V_NOT_ZH = re.compile(r"[\u4e00-\u9fff][不没]$")  # 开通不？ 好了没？ (only in a question)
+_A_NOT_A_EN = re.compile(r"\bor not$")
+_AUX = ("is|are|am|was|were|do|does|did|can|could|will|would|shall|should|may|might|have|has|"
+        "isn't|aren't|don't|doesn't|won't|wouldn't|can't|couldn't")
+_EN_ASKS = re.compile(
+    rf"^(?:so |and |but |okay |ok |well |now )?(?:{_AUX}) (?:i|you|it|we|this|that|there|he|she"
+    r"|they|your|the|my|our|now)\b"
+    r"|^(?:what|when|where|who|which|why|how)(?:'s| is| are| do| does| did| can| would| will|"
+    r" about| much| many| long)\b"
+)
+# An English echo: "it is", "i do" (accept); "it isn't", "i'm not", "we don't" (refuse).
+_EN_ECHO_YES = re.compile(
+    rf"^(?:yes |yeah |yep )?(?:i|it|we|he|she|they|that|this|you) (?:{_AUX})$"
+)
+_EN_ECHO_NO = re.compile(
+    r"^(?:no )?(?:i|it|we|he|she|they|that|this|you) (?:(?:is|am|are|do|does|did|can|will|"
+    r"have|has|was|were) not|isn't|aren't|don't|doesn't|didn't|can't|won't|haven't|hasn't|"
+    r"wasn't|weren't)$|^(?:no )?(?:i'm|it's|that's|we're|he's|she's|they're) not$"
+)
+# Particles and pronouns trimmed before a Chinese answer is compared with its question.
+_ZH_PARTICLES = "吧呀啊的了哈嘞呢啦嘛哟哇噢哦"
+_ZH_QUESTION_NOISE = re.compile("[吗么呢吧啊呀]|您看|你看|您|你|请问|那")
+_ECHO_LENGTH = 4  # an answer this short (characters, after particles) may echo its question
+
+
+@dataclass(frozen=True)
+class ActLexicon:
+    """The words behind act types and answer classes, for one language."""
+
+    language: str
+    words: Mapping[str, tuple[str, ...]]  # LEXICON_KEYS → phrases, in match-text form
+    _patterns: dict[str, re.Pattern[str] | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def pattern(self, key: str) -> re.Pattern[str] | None:
+        """One alternation of a list's phrases, longest first (whole words in English)."""
+        if key not in self._patterns:
+            phrases = sorted({p for p in self.words.get(key, ()) if p}, key=len, reverse=True)
+            if not phrases:
+                self._patterns[key] = None
+            else:
+                body = "|".join(re.escape(p) for p in phrases)
+                self._patterns[key] = re.compile(
+                    rf"(?<![\w'])(?:{body})(?![\w'])" if self.language == "en" else body
+                )
+        return self._patterns[key]
+
+    def finds(self, key: str, text: str) -> list[tuple[int, int]]:
+        pattern = self.pattern(key)
+        return [m.span() for m in pattern.finditer(text)] if pattern is not None else []
+
+    def says(self, key: str, text: str) -> bool:
+        pattern = self.pattern(key)
+        return pattern is not None and pattern.search(text) is not None
+
+
+def make_lexicon(
+    language: str,
+    shape: object,
+    changes: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None,
+) -> ActLexicon:
+    """A language's default lexicon with a pack's additions and removals, every phrase in
+    the match-text shape (`shape` is the pack's Normalizer: `shape.phrase(text)`)."""
+    defaults = DEFAULT_LEXICONS.get(language, _ZH)
+    words: dict[str, tuple[str, ...]] = {}
+    for key in LEXICON_KEYS:
+        added, removed = (changes or {}).get(key, ((), ()))
+        gone = {shape.phrase(p) for p in removed}  # type: ignore[attr-defined]
+        listed = [shape.phrase(p) for p in (*defaults.get(key, ()), *added)]  # type: ignore[attr-defined]
+        words[key] = tuple(dict.fromkeys(p for p in listed if p and p not in gone))
+    return ActLexicon(language, words)
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One clause of a turn, in match-text positions."""
+
+    start: int
+    end: int
+    asks: bool
+
+
+@dataclass(frozen=True)
+class TurnActs:
+    """What one turn does."""
+
+    acts: frozenset[str]
+    # (act, start, end): the clause of the turn, in match-text positions, that made each act.
+    spans: tuple[tuple[str, int, int], ...] = ()
+    # The turn ends in a question: a customer turn after it is read as its answer.
+    asks: bool = False
+    # The clause asked last (match text), which an echo answer repeats: "开不开" → "开".
+    asked: str = ""
+
+    def span_of(self, act: str) -> tuple[int, int] | None:
+        return next(((s, e) for a, s, e in self.spans if a == act), None)
+
+
+NO_ACTS = TurnActs(frozenset())
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A customer turn read as the answer to an agent's question."""
+
+    turn: int  # the customer's turn
+    question: int  # the agent's turn it answers
+    answer_class: str  # accept, refuse, hedge or other
+    start: int  # the answering words, in the answer turn's match text
+    end: int
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    """A call's turns typed, and each customer turn linked to the question it answers."""
+
+    acts: tuple[TurnActs, ...]
+    answers: tuple[Answer | None, ...]  # per turn: None for agent turns and non-answers
+
+    def answer_to(self, question: int) -> list[Answer]:
+        return [a for a in self.answers if a is not None and a.question == question]
+
+
+class ActReader:
+    """Types turns with one pack's lexicon, built the first time a rule asks; what a turn's
+    text yields is remembered (bounded), as the phrase index remembers its hits."""
+
+    KEPT = 16384
+
+    def __init__(
+        self,
+        language: str,
+        shape: object,
+        changes: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None,
+    ) -> None:
+        self._recipe = (language, shape, dict(changes or {}))
+        self._lexicon: ActLexicon | None = None
+        self._kept: dict[str, TurnActs] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def lexicon(self) -> ActLexicon:
+        if self._lexicon is None:
+            self._lexicon = make_lexicon(*self._recipe)
+        return self._lexicon
+
+    def acts_of(self, turn: NormalizedTurn) -> TurnActs:
+        """The acts of one turn (typed the first time its text is seen)."""
+        key = turn.marked
+        found = self._kept.get(key)
+        if found is None:
+            found = type_turn(self.lexicon, turn)
+            with self._lock:
+                if len(self._kept) >= self.KEPT:
+                    self._kept.clear()
+                self._kept[key] = found
+        return found
+
+    def read(self, turns: Sequence[NormalizedTurn], speakers: Sequence[str]) -> Dialogue:
+        """Every turn typed and every customer turn linked to the question it answers."""
+        acts = tuple(self.acts_of(t) for t in turns)
+        return Dialogue(acts, link_answers(self.lexicon, turns, speakers, acts))
+
+
+def clauses_of(lexicon: ActLexicon, turn: NormalizedTurn) -> list[Clause]:
+    """A turn's clauses, each marked when it asks: by "？"/"吗" (the normaliser), by an
+    A-not-A shape (开不开), or in English by its first words ("is this…", "do you…")."""
+    starts = turn.clause_starts
+    questions = turn.question_clauses
+    text = turn.text
+    ends = [*starts[1:], len(text)]
+    return [Clause(s, e, i in questions or _asks(lexicon, text[s:e]))
+            for i, (s, e) in enumerate(zip(starts, ends, strict=True)) if e > s]
+
+
+def _asks(lexicon: ActLexicon, clause: str) -> bool:
+    if lexicon.language == "en":
+        return _EN_ASKS.search(clause) is not None or _A_NOT_A_EN.search(clause) is not None
+    return _A_NOT_A_ZH.search(clause) is not None
+
+
+def _ends_with(lexicon: ActLexicon, key: str, clause: str) -> bool:
+    return any(end == len(clause) for _, end in lexicon.finds(key, clause))
+
+
+def type_turn(lexicon: ActLexicon, turn: NormalizedTurn) -> TurnActs:
+    """The act types of one turn, clause by clause."""
+    text = turn.text
+    if not text:
+        return NO_ACTS
+    en = lexicon.language == "en"
+    clauses = clauses_of(lexicon, turn)
+    spans: list[tuple[str, int, int]] = []
+    for index, clause in enumerate(clauses):
+        words = text[clause.start : clause.end]
+        found: list[str] = []
+        asks = clause.asks
+        tag_next = index + 1 < len(clauses) and clauses[index + 1].asks  # "给您开通，好吗？"
+        if lexicon.says("hypothetical", words):
+            found.append("hypothetical")
+        if lexicon.says("reported_speech", words):
+            found.append("reported_speech")
+        told = bool(found)  # an act inside a conditional or someone's report is not done
+        if asks:
+            a_not_a = (
+                _A_NOT_A_EN.search(words) is not None
+                if en
+                else _A_NOT_A_ZH.search(words) is not None or _V_NOT_ZH.search(words) is not None
+            )
+            tag = _ends_with(lexicon, "tags", words) and (index > 0 or _has_body(lexicon, words))
+            if a_not_a:
+                found.append("a_not_a_question")
+            if tag:
+                found.append("tag_question")
+            if not a_not_a and not tag:
+                wh = lexicon.finds("wh_words", words)
+                opens = any(s == 0 for s, _ in wh) if en else bool(wh)
+                found.append("open_question" if opens else "yes_no_question")
+        in_question = asks or tag_next
+        if in_question and lexicon.says("permission", words):
+            found.append("permission_request")
+        if in_question and not told and lexicon.says("offer", words):
+            found.append("offer")
+        if not asks and not told:
+            if lexicon.says("completed", words):
+                found.append("completed")
+            elif lexicon.says("proposal", words):
+                found.append("proposal")
+        spans.extend((act, clause.start, clause.end) for act in found)
+    acts = frozenset(a for a, _, _ in spans)
+    asked_at = [i for i, c in enumerate(clauses) if c.asks]
+    # The turn asks when one of its last two clauses does ("…，好吗？您放心").
+    asks_last = bool(asked_at) and asked_at[-1] >= len(clauses) - 2
+    asked = ""
+    if asks_last:
+        last = clauses[asked_at[-1]]
+        asked = text[last.start : last.end]
+    return TurnActs(acts, tuple(spans), asks_last, asked)
+
+
+def _has_body(lexicon: ActLexicon, words: str) -> bool:
+    """A clause holds more than its tag ("这个帮您开通好吗" as one clause)."""
+    found = lexicon.finds("tags", words)
+    return bool(found) and found[-1][0] > 0
+
+
+def link_answers(
+    lexicon: ActLexicon,
+    turns: Sequence[NormalizedTurn],
+    speakers: Sequence[str],
+    acts: Sequence[TurnActs],
+    reach: int = 4,
+) -> tuple[Answer | None, ...]:
+    """Each customer turn linked to the agent question it answers, and classed.
+
+    The question is the nearest agent turn before it that ends in a question, looking back
+    (at most `reach` turns) past the customer's back-channels and earlier words of the same
+    answer, and past the agent's own turns while the agent holds the floor (several turns
+    in a row). A customer question in between breaks the link, unless the agent asks again.
+    """
+    answers: list[Answer | None] = []
+    clauses = [clauses_of(lexicon, t) if s == "customer" else [] for t, s in
+               zip(turns, speakers, strict=True)]
+    for number, speaker in enumerate(speakers):
+        if speaker != "customer":
+            answers.append(None)
+            continue
+        turn = turns[number]
+        end = _answer_end(clauses[number], len(turn.text))
+        if end is None:
+            # It opens with a question: an answer only when it hedges or refuses in it
+            # ("能先发短信给我看看吗？").
+            if not any(k in ("hedge", "refuse") for k, _, _ in
+                       _longest_hits(lexicon, turn.text, clauses[number])):
+                answers.append(None)
+                continue
+            end = len(turn.text)
+        question = _question_before(lexicon, turns, speakers, acts, clauses, number, reach)
+        if question is None:
+            answers.append(None)
+            continue
+        # Words in a conditional or someone's report do not answer ("他说已经给我开通了").
+        aside = {s for a, s, _ in acts[number].spans if a in ("hypothetical", "reported_speech")}
+        kept = [c for c in clauses[number] if c.start < end and c.start not in aside]
+        answer_class, start, stop = classify_answer(lexicon, turn.text[:end], acts[question],
+                                                    kept)
+        answers.append(Answer(number, question, answer_class, start, stop))
+    return tuple(answers)
+
+
+def _answer_end(clauses: Sequence[Clause], length: int) -> int | None:
+    """Where the answering words end: before the turn's first question (None: it opens
+    with one)."""
+    for clause in clauses:
+        if clause.asks:
+            return clause.start or None
+    return length
+
+
+def _question_before(
+    lexicon: ActLexicon,
+    turns: Sequence[NormalizedTurn],
+    speakers: Sequence[str],
+    acts: Sequence[TurnActs],
+    clauses: Sequence[Sequence[Clause]],
+    number: int,
+    reach: int,
+) -> int | None:
+    in_agent_run = False  # passing the agent's run of turns just before the answer
+    for earlier in range(number - 1, max(-1, number - 1 - reach), -1):
+        speaker = speakers[earlier]
+        if speaker == "agent":
+            if acts[earlier].asks:
+                return earlier
+            in_agent_run = True
+            continue
+        if in_agent_run or speaker != "customer":
+            return None  # the agent's last words, said after the customer spoke, do not ask
+        if any(c.asks for c in clauses[earlier]):
+            return None  # a customer question in between
+    return None
+
+
+def classify_answer(
+    lexicon: ActLexicon,
+    text: str,
+    question: TurnActs,
+    clauses: Sequence[Clause] | None = None,
+) -> tuple[str, int, int]:
+    """accept, refuse, hedge or other, with the span of the words that decided it.
+
+    A refusal wins over a hedge, a hedge over an acceptance ("好的，我考虑一下" hedges); to a
+    permission request, being busy ("我在开车") refuses unless an acceptance follows it.
+    """
+    whole = (0, len(text))
+    if _is_back_channel(lexicon, text):
+        return "other", *whole
+    clauses = clauses if clauses is not None else [Clause(0, len(text), False)]
+    hits = _longest_hits(lexicon, text, clauses)
+    echo = _echo(lexicon, text, question.asked, clauses)
+    if echo is not None:
+        hits.append(echo)
+    by_class: dict[str, list[tuple[str, int, int]]] = {}
+    for hit in sorted(hits, key=lambda h: h[1]):
+        by_class.setdefault(hit[0], []).append(hit)
+    accept, busy = by_class.get("accept", []), by_class.get("busy", [])
+    if "refuse" in by_class:
+        return "refuse", *by_class["refuse"][0][1:]
+    if busy and "permission_request" in question.acts and not any(
+        a[1] > busy[-1][1] for a in accept
+    ):
+        return "refuse", *busy[0][1:]
+    if "hedge" in by_class:
+        return "hedge", *by_class["hedge"][0][1:]
+    if accept:
+        return "accept", *accept[0][1:]
+    return "other", *whole
+
+
+def _is_back_channel(lexicon: ActLexicon, text: str) -> bool:
+    """Nothing but back-channel words (or nothing at all: "嗯" is a filler)."""
+    if not text.strip():
+        return True
+    pattern = lexicon.pattern("back_channel")
+    return pattern is not None and not pattern.sub("", text).strip()
+
+
+def _longest_hits(
+    lexicon: ActLexicon, text: str, clauses: Sequence[Clause]
+) -> list[tuple[str, int, int]]:
+    """Every answer word found, overlaps settled for the longest ("没问题" over "没")."""
+    found: list[tuple[str, int, int]] = []
+    for key in ("accept", "refuse", "hedge", "busy"):
+        for start, end in lexicon.finds(key, text):
+            if any(c.start <= start < c.end for c in clauses):
+                found.append((key, start, end))
+    found.sort(key=lambda h: (-(h[2] - h[1]), h[1]))
+    kept: list[tuple[str, int, int]] = []
+    for hit in found:
+        if all(hit[2] <= k[1] or k[2] <= hit[1] for k in kept) and _stands_alone(
+            lexicon, text, hit, clauses
+        ):
+            kept.append(hit)
+    return kept
+
+
+def _stands_alone(
+    lexicon: ActLexicon, text: str, hit: tuple[str, int, int], clauses: Sequence[Clause]
+) -> bool:
+    """A one-character Chinese answer word ("好", "不", "中", "开") counts only as a whole
+    clause, with its particles: "中" but not "中国", "好吧" but not "好像"."""
+    _, start, end = hit
+    if lexicon.language == "en" or end - start > 1:
+        return True
+    clause = next((c for c in clauses if c.start <= start < c.end), None)
+    first, last = (clause.start, clause.end) if clause else (0, len(text))
+    return start == first and not text[end:last].strip(_ZH_PARTICLES)
+
+
+def _echo(
+    lexicon: ActLexicon, text: str, asked: str, clauses: Sequence[Clause]
+) -> tuple[str, int, int] | None:
+    """An answer that repeats the question's verb: "开" / "不开" to "开不开", "行" to
+    "…行吗", "it is" / "it isn't" to "is it…"."""
+    if not asked:
+        return None
+    for clause in clauses:
+        said = text[clause.start : clause.end]
+        if lexicon.language == "en":
+            if _EN_ECHO_YES.search(said):
+                return "accept", clause.start, clause.end
+            if _EN_ECHO_NO.search(said):
+                return "refuse", clause.start, clause.end
+            continue
+        said = said.rstrip(_ZH_PARTICLES)
+        if not said or len(said) > _ECHO_LENGTH:
+            continue
+        key = _ZH_QUESTION_NOISE.sub("", asked)
+        negative = said[0] in "不没别"
+        core = said[1:] if negative else said
+        if core and core in key:
+            return ("refuse" if negative else "accept"), clause.start, clause.start + len(said)
+    return None
