@@ -164,29 +164,32 @@ class Answered:
             if not asked:
                 return None
         dialogue = ctx.dialogue
-        for answer in dialogue.answers:
-            if answer is None or answer.answer_class not in self.classes:
+        found = [(answer, question) for answer in dialogue.answers if answer is not None
+                 for question in [self._question(ctx, answer.question, asked)]
+                 if question is not None]
+        for index, (answer, question) in enumerate(found):
+            if answer.answer_class not in self.classes:
                 continue
-            number = answer.question
-            turn_acts = dialogue.acts[number]
-            if self.acts and turn_acts.acts.isdisjoint(self.acts):
-                continue
-            if asked is not None:
-                if number not in asked:
-                    continue
-                question = asked[number]
-            else:
-                span = next(
-                    (turn_acts.span_of(a) for a in self.acts if turn_acts.span_of(a)), None
-                ) or (0, len(ctx.turns[number].text))
-                question = Hit(number, *span)
             reply = Hit(answer.turn, answer.start, answer.end)
             if self.then is None:
                 return (question, reply)
+            # Until the customer answers such a question otherwise ("我在开车" … "行，你说").
+            until = next((a.turn for a, _ in found[index + 1 :]
+                          if a.answer_class not in self.classes), None)
             later = next((h for h in ctx.hits_of(self.then) if h.turn > answer.turn), None)
-            if later is not None:
+            if later is not None and (until is None or later.turn < until):
                 return (question, reply, later)
         return None
+
+    def _question(self, ctx: CallContext, number: int, asked: dict[int, Hit] | None) -> Hit | None:
+        """The evidence for the question of turn `number`, None when it is not one wanted."""
+        turn_acts = ctx.dialogue.acts[number]
+        if self.acts and turn_acts.acts.isdisjoint(self.acts):
+            return None
+        if asked is not None:
+            return asked.get(number)
+        span = next((turn_acts.span_of(a) for a in self.acts if turn_acts.span_of(a)), None)
+        return Hit(number, *(span or (0, len(ctx.turns[number].text))))
 
     def needs(self) -> frozenset[str] | None:
         if self.question is not None:

@@ -67,7 +67,8 @@ _ZH = {
                    "听我说", "听我介绍", "听我讲", "简单介绍", "借您"],
     "offer": ["开通", "办理", "办一", "办个", "开一", "开个", "办不办", "开不开", "订不订",
               "给您开", "帮您开", "为您开", "给您办", "帮您办", "给你开", "给你办", "订购",
-              "订一", "订个", "试试", "试一下", "体验一下", "加上", "要不要", "需要", "感兴趣",
+              "订一", "订个", "试试", "试一下", "体验一下", "加上", "要不要", "需要开通", "需要办",
+              "需要给您", "需要帮您", "需要这个", "需要吗", "感兴趣",
               "有兴趣", "考虑一下", "升级", "办上", "开上", "来一个", "来一份"],
     "proposal": ["给您开通一下", "帮您开通一下", "为您开通一下", "给您办一下", "帮您办一下",
                  "给您开一下", "帮您开一下", "给您登记一下", "帮您登记一下", "给您申请一下",
@@ -84,7 +85,7 @@ _ZH = {
                   "帮您办了", "搞定了", "弄好了", "给您保留着", "给您留着", "继续保留"],
     "hypothetical": ["要是", "如果", "假如", "万一", "假设", "的话", "倘若", "一旦", "不然",
                      "要不然", "否则"],
-    "reported_speech": ["听说", "据说", "说是", "跟我说", "和我说", "对我说", "告诉我",
+    "reported_speech": ["听说", "据说", "跟我说", "和我说", "对我说", "告诉我",
                         "他说", "她说", "你说过", "您说过", "你刚才说", "您刚才说", "他们说",
                         "你们说", "人家说", "客服说", "上次说", "之前说", "当时说", "他讲",
                         "她讲"],
@@ -94,19 +95,22 @@ _ZH = {
                "要的", "需要", "那就办", "那就开", "那就订",
                "那就这样", "办吧", "开吧", "订吧", "开通吧", "办理吧", "来吧", "来一个",
                "给我开", "给我办", "帮我开", "帮我办", "确认", "确定", "方便", "你说",
-               "您说", "说吧", "讲吧", "请讲", "请说", "妥", "可以的", "OK", "ok"],
+               "您说", "说吧", "讲吧", "请讲", "请说", "说说", "讲讲", "快说", "快点说",
+               "你讲", "您讲", "先说", "妥", "可以的", "OK", "ok"],
     "refuse": ["不", "没", "别", "不要", "不用", "不必", "不行", "不好", "不了", "不办", "不开",
                "不订", "不想", "不需要", "不感兴趣", "没兴趣", "没需要", "算了", "拒绝",
                "不同意", "不是", "不对", "不方便", "不可以", "免了", "没有", "用不着",
                "不考虑", "没打算"],
     "hedge": ["考虑", "想想", "想一想", "再说", "回头再", "以后再", "改天", "看看吧", "看情况",
-              "不确定", "不知道", "说不好", "不好说", "问问", "商量", "发短信", "发个短信",
+              "不确定", "不知道", "说不好", "不好说", "问问家里", "问问我", "商量", "发短信",
+              "发个短信",
               "发信息", "发给我看看", "随便", "看着办", "都行", "到时候", "先不", "等等",
               "犹豫", "再看"],
     "busy": ["开车", "在忙", "忙着", "很忙", "正忙", "开会", "上班", "没空", "没时间",
              "说不了", "不方便说", "晚点打", "晚点再", "稍后打", "回头打", "一会再打",
-             "等会再说", "在外面", "睡觉", "在吃饭"],
-    "back_channel": ["哦", "噢", "喔", "啊", "哈", "额", "呃", "这样啊", "哦哦", "啊啊", "喂"],
+             "等会再说", "在外面", "睡觉", "在吃饭", "做饭", "在洗澡", "带孩子"],
+    "back_channel": ["哦", "噢", "喔", "啊", "哈", "额", "呃", "这样啊", "哦哦", "啊啊", "喂",
+                     "不好意思", "不客气", "没关系", "没事", "不错"],
 }
 
 _EN = {
@@ -161,7 +165,9 @@ _EN = {
                "this is he", "this is she", "for sure", "sure thing", "you bet", "no problem",
                "no worries", "go for it", "yes please", "i accept", "i'd like that", "shoot",
                "go on", "i have time", "i've got time", "i have a minute", "it's fine",
-               "add it", "let's go", "i'm in", "count me in", "deal"],
+               "add it", "let's go", "i'm in", "count me in", "deal", "got a minute",
+               "got a sec", "got a second", "have a minute", "have a second", "have a sec",
+               "got time"],
     "refuse": ["no", "nope", "nah", "no thanks", "no thank you", "not interested",
                "i'm not interested", "i'm not", "it's not", "it isn't", "it is not", "i am not",
                "i don't", "i do not", "we don't", "not really", "i'd rather not", "i'll pass",
@@ -186,6 +192,9 @@ DEFAULT_LEXICONS: dict[str, Mapping[str, Sequence[str]]] = {"zh": _ZH, "en": _EN
 # Built in, not lists: the shapes of an A-not-A question and of an English question without
 # its "?" (speech recognition drops punctuation).
 _A_NOT_A_ZH = re.compile(r"([\u4e00-\u9fff])[不没]\1")  # 开不开, 可不可以, 有没有
+# An A-not-A after a verb of finding out is an indirect question ("查有没有开通"), not one
+# put to the listener.
+_INDIRECT_ZH = re.compile(r"(查|看|问|知道|确认|了解|不管|无论|管它|看看)([\u4e00-\u9fff])[不没]\2")
 _V_NOT_ZH = re.compile(r"[\u4e00-\u9fff][不没]$")  # 开通不？ 好了没？ (only in a question)
 _A_NOT_A_EN = re.compile(r"\bor not$")
 _AUX = ("is|are|am|was|were|do|does|did|can|could|will|would|shall|should|may|might|have|has|"
@@ -209,6 +218,14 @@ _EN_ECHO_NO = re.compile(
 _ZH_PARTICLES = "吧呀啊的了哈嘞呢啦嘛哟哇噢哦"
 _ZH_QUESTION_NOISE = re.compile("[吗么呢吧啊呀]|您看|你看|您|你|请问|那")
 _ECHO_LENGTH = 4  # an answer this short (characters, after particles) may echo its question
+_RHETORICAL = ("咋", "怎么", "哪能", "哪有", "有啥", "有什么")
+# "if" meaning "whether" is no conditional: "is it okay if I take a minute?"
+_WHETHER_EN = re.compile(r"\b(?:okay|ok|mind|see|wondering|wonder|ask|asking|check|know|sure|"
+                         r"alright|right) if\b")
+# To an either-or question ("do you have a minute, or is this a bad time?") a bare yes or
+# no says nothing: the words after it answer.
+_BARE = {"en": frozenset({"yes", "yeah", "yep", "no", "nope", "nah"}),
+         "zh": frozenset({"是", "不", "对", "没"})}
 
 
 @dataclass(frozen=True)
@@ -354,9 +371,20 @@ class ActReader:
 def clauses_of(lexicon: ActLexicon, turn: NormalizedTurn) -> list[Clause]:
     """A turn's clauses, each marked when it asks: by "？"/"吗" (the normaliser), by an
     A-not-A shape (开不开), or in English by its first words ("is this…", "do you…")."""
-    starts = turn.clause_starts
-    questions = turn.question_clauses
+    starts = list(turn.clause_starts)
+    questions = set(turn.question_clauses)
     text = turn.text
+    if lexicon.language == "zh":
+        # The normaliser closes a clause after 么, also inside 怎么 / 什么 ("怎么了？" is
+        # one clause, not "怎么" + "了").
+        for index in range(len(starts) - 1, 0, -1):
+            if text[: starts[index]].endswith(("怎么", "什么", "要么", "那么", "这么")):
+                if index in questions:
+                    questions.add(index - 1)
+                elif index - 1 in questions and index < len(starts):
+                    questions.discard(index - 1)
+                del starts[index]
+                questions = {q - 1 if q > index else q for q in questions if q != index}
     ends = [*starts[1:], len(text)]
     return [Clause(s, e, i in questions or _asks(lexicon, text[s:e]))
             for i, (s, e) in enumerate(zip(starts, ends, strict=True)) if e > s]
@@ -365,7 +393,7 @@ def clauses_of(lexicon: ActLexicon, turn: NormalizedTurn) -> list[Clause]:
 def _asks(lexicon: ActLexicon, clause: str) -> bool:
     if lexicon.language == "en":
         return _EN_ASKS.search(clause) is not None or _A_NOT_A_EN.search(clause) is not None
-    return _A_NOT_A_ZH.search(clause) is not None
+    return _A_NOT_A_ZH.search(clause) is not None and _INDIRECT_ZH.search(clause) is None
 
 
 def _ends_with(lexicon: ActLexicon, key: str, clause: str) -> bool:
@@ -385,7 +413,7 @@ def type_turn(lexicon: ActLexicon, turn: NormalizedTurn) -> TurnActs:
         found: list[str] = []
         asks = clause.asks
         tag_next = index + 1 < len(clauses) and clauses[index + 1].asks  # "给您开通，好吗？"
-        if lexicon.says("hypothetical", words):
+        if lexicon.says("hypothetical", _WHETHER_EN.sub(" ", words) if en else words):
             found.append("hypothetical")
         if lexicon.says("reported_speech", words):
             found.append("reported_speech")
@@ -457,10 +485,13 @@ def link_answers(
         turn = turns[number]
         end = _answer_end(clauses[number], len(turn.text))
         if end is None:
-            # It opens with a question: an answer only when it hedges or refuses in it
-            # ("能先发短信给我看看吗？").
-            if not any(k in ("hedge", "refuse") for k, _, _ in
-                       _longest_hits(lexicon, turn.text, clauses[number])):
+            # It opens with a question: an answer only when its other clauses say one
+            # ("云盘？你先说说吧"), or it hedges in the question ("能先发短信给我看看吗？").
+            said = [c for c in clauses[number] if not c.asks]
+            hedged = _longest_hits(lexicon, turn.text, clauses[number])
+            if said and classify_answer(lexicon, turn.text, NO_ACTS, said)[0] != "other":
+                clauses[number] = said
+            elif not any(k == "hedge" for k, _, _ in hedged):
                 answers.append(None)
                 continue
             end = len(turn.text)
@@ -519,7 +550,7 @@ def classify_answer(
     """accept, refuse, hedge or other, with the span of the words that decided it.
 
     A refusal wins over a hedge, a hedge over an acceptance ("好的，我考虑一下" hedges); to a
-    permission request, being busy ("我在开车") refuses unless an acceptance follows it.
+    permission request, being busy ("我在开车") refuses unless the answer also says yes.
     """
     whole = (0, len(text))
     if _is_back_channel(lexicon, text):
@@ -529,21 +560,36 @@ def classify_answer(
     echo = _echo(lexicon, text, question.asked, clauses)
     if echo is not None:
         hits.append(echo)
+    if " or " in f" {question.asked} " or "还是" in question.asked:
+        bare = _BARE.get(lexicon.language, frozenset())
+        hits = [h for h in hits if text[h[1] : h[2]] not in bare]
     by_class: dict[str, list[tuple[str, int, int]]] = {}
     for hit in sorted(hits, key=lambda h: h[1]):
         by_class.setdefault(hit[0], []).append(hit)
     accept, busy = by_class.get("accept", []), by_class.get("busy", [])
-    if "refuse" in by_class:
-        return "refuse", *by_class["refuse"][0][1:]
-    if busy and "permission_request" in question.acts and not any(
-        a[1] > busy[-1][1] for a in accept
-    ):
-        return "refuse", *busy[0][1:]
+    refuse = by_class.get("refuse", [])
+    strong = [h for h in refuse if not _weak(lexicon, text, h)]
+    if strong:
+        return "refuse", *strong[0][1:]
+    if busy and "permission_request" in question.acts and not accept:
+        return "refuse", *busy[0][1:]  # "我在开车" refuses; "你说吧，我在做饭" grants
     if "hedge" in by_class:
         return "hedge", *by_class["hedge"][0][1:]
-    if accept:
-        return "accept", *accept[0][1:]
+    # A short "不是" / "no" against a yes: whichever comes first answers ("是 是我 这边信号
+    # 不好" says yes; "不是，我是他老婆" says no).
+    first = min(accept[:1] + refuse[:1], key=lambda h: h[1], default=None)
+    if first is not None:
+        return first[0], *first[1:]
     return "other", *whole
+
+
+def _weak(lexicon: ActLexicon, text: str, hit: tuple[str, int, int]) -> bool:
+    """A refusal short enough to occur in passing: one English word, two Chinese
+    characters ("不好" in "信号不好"); an echo ("不开") is never weak."""
+    words = text[hit[1] : hit[2]]
+    if lexicon.language == "en":
+        return " " not in words
+    return len(words) <= 2
 
 
 def _is_back_channel(lexicon: ActLexicon, text: str) -> bool:
@@ -559,7 +605,9 @@ def _longest_hits(
 ) -> list[tuple[str, int, int]]:
     """Every answer word found, overlaps settled for the longest ("没问题" over "没")."""
     found: list[tuple[str, int, int]] = []
-    for key in ("accept", "refuse", "hedge", "busy"):
+    # Back-channel words are looked for too, so that their letters are no answer word:
+    # "不好意思" holds "不好".
+    for key in ("accept", "refuse", "hedge", "busy", "back_channel"):
         for start, end in lexicon.finds(key, text):
             if any(c.start <= start < c.end for c in clauses):
                 found.append((key, start, end))
@@ -570,7 +618,9 @@ def _longest_hits(
             lexicon, text, hit, clauses
         ):
             kept.append(hit)
-    return kept
+    # A rhetorical negative says yes: "咋不方便", "怎么不行".
+    return [h for h in kept if h[0] != "back_channel"
+            and not (h[0] == "refuse" and text[: h[1]].endswith(_RHETORICAL))]
 
 
 def _stands_alone(
@@ -583,7 +633,9 @@ def _stands_alone(
         return True
     clause = next((c for c in clauses if c.start <= start < c.end), None)
     first, last = (clause.start, clause.end) if clause else (0, len(text))
-    return start == first and not text[end:last].strip(_ZH_PARTICLES)
+    word = text[start:end]
+    # Said again counts as said once: "对对", "好好好".
+    return not text[first:start].strip(word) and not text[end:last].strip(word + _ZH_PARTICLES)
 
 
 def _echo(
