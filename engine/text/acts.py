@@ -194,7 +194,9 @@ DEFAULT_LEXICONS: dict[str, Mapping[str, Sequence[str]]] = {"zh": _ZH, "en": _EN
 _A_NOT_A_ZH = re.compile(r"([\u4e00-\u9fff])[不没]\1")  # 开不开, 可不可以, 有没有
 # An A-not-A after a verb of finding out is an indirect question ("查有没有开通"), not one
 # put to the listener.
-_INDIRECT_ZH = re.compile(r"(查|看|问|知道|确认|了解|不管|无论|管它|看看)([\u4e00-\u9fff])[不没]\2")
+_INDIRECT_ZH = re.compile(
+    r"(查|问|知道|确认|了解|不管|无论|管它|看看|(?<![您你])看)([\u4e00-\u9fff])[不没]\2"
+)
 _V_NOT_ZH = re.compile(r"[\u4e00-\u9fff][不没]$")  # 开通不？ 好了没？ (only in a question)
 _A_NOT_A_EN = re.compile(r"\bor not$")
 _AUX = ("is|are|am|was|were|do|does|did|can|could|will|would|shall|should|may|might|have|has|"
@@ -408,6 +410,7 @@ def type_turn(lexicon: ActLexicon, turn: NormalizedTurn) -> TurnActs:
     en = lexicon.language == "en"
     clauses = clauses_of(lexicon, turn)
     spans: list[tuple[str, int, int]] = []
+    conditional = False
     for index, clause in enumerate(clauses):
         words = text[clause.start : clause.end]
         found: list[str] = []
@@ -417,7 +420,9 @@ def type_turn(lexicon: ActLexicon, turn: NormalizedTurn) -> TurnActs:
             found.append("hypothetical")
         if lexicon.says("reported_speech", words):
             found.append("reported_speech")
-        told = bool(found)  # an act inside a conditional or someone's report is not done
+        # An act inside a conditional or someone's report is not done, nor is one in the
+        # clause that follows a condition ("如果您同意，就给您开通").
+        told = bool(found) or conditional
         if asks:
             a_not_a = (
                 _A_NOT_A_EN.search(words) is not None
@@ -441,8 +446,9 @@ def type_turn(lexicon: ActLexicon, turn: NormalizedTurn) -> TurnActs:
         if not asks and not told:
             if lexicon.says("completed", words):
                 found.append("completed")
-            elif lexicon.says("proposal", words):
+            elif not in_question and lexicon.says("proposal", words):
                 found.append("proposal")
+        conditional = "hypothetical" in found
         spans.extend((act, clause.start, clause.end) for act in found)
     acts = frozenset(a for a, _, _ in spans)
     asked_at = [i for i, c in enumerate(clauses) if c.asks]

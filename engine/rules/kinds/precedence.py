@@ -67,7 +67,8 @@ class Precedence(Rule):
             last = answers[-1]
             evidence.append(Hit(last.turn, last.start, last.end))
         yield Draft(marks(ctx, evidence),
-                    f"answered {answers[-1].answer_class}" if answers else "never answered")
+                    f"the customer's answer to it: {answers[-1].answer_class}" if answers
+                    else "the customer did not answer it")
 
     def matchers(self) -> tuple[str, ...]:
         return (self.trigger, *self.requires_before)
