@@ -133,11 +133,11 @@ def _dialogue_lines(
     """A turn's act types ("acts: offer, tag_question") and, for an answer, the turn it
     answers with its class and deciding words ("answers #3: refuse «不需要»")."""
     lines = []
-    acts = dialogue.acts[number]
+    acts = dialogue.acts_at(number)
     if acts.acts:
         asks = " (asks)" if acts.asks else ""
         lines.append(f"       acts: {', '.join(sorted(acts.acts))}{asks}")
-    answer = dialogue.answers[number]
+    answer = dialogue.answer_at(number)
     if answer is not None:
         words = ""
         if turns is not None and answer.end > answer.start:

@@ -164,7 +164,11 @@ class Answered:
             if not asked:
                 return None
         dialogue = ctx.dialogue
-        found = [(answer, question) for answer in dialogue.answers if answer is not None
+        if asked is not None:  # only the turns around the questions are read
+            answers = [a for number in sorted(asked) for a in dialogue.answers_to(number)]
+        else:
+            answers = [a for a in dialogue.answers if a is not None]
+        found = [(answer, question) for answer in answers
                  for question in [self._question(ctx, answer.question, asked)]
                  if question is not None]
         for index, (answer, question) in enumerate(found):
@@ -183,7 +187,7 @@ class Answered:
 
     def _question(self, ctx: CallContext, number: int, asked: dict[int, Hit] | None) -> Hit | None:
         """The evidence for the question of turn `number`, None when it is not one wanted."""
-        turn_acts = ctx.dialogue.acts[number]
+        turn_acts = ctx.dialogue.acts_at(number)
         if self.acts and turn_acts.acts.isdisjoint(self.acts):
             return None
         if asked is not None:

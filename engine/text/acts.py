@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+import ahocorasick_rs
 
 from engine.text.normalize import NormalizedTurn
 
@@ -39,6 +41,7 @@ ACT_TYPES: tuple[str, ...] = (
 # The acts that ask: a customer turn after one of them is read as its answer.
 QUESTION_ACTS = frozenset({"yes_no_question", "a_not_a_question", "tag_question", "open_question"})
 ANSWER_CLASSES: tuple[str, ...] = ("accept", "refuse", "hedge", "other")
+REACH = 4  # turns looked back from an answer for the question it answers
 
 # The word lists of a lexicon, each overridable in pack.yaml (`acts:`).
 LEXICON_KEYS: tuple[str, ...] = (
@@ -219,6 +222,8 @@ _EN_ECHO_NO = re.compile(
 # Particles and pronouns trimmed before a Chinese answer is compared with its question.
 _ZH_PARTICLES = "吧呀啊的了哈嘞呢啦嘛哟哇噢哦"
 _ZH_QUESTION_NOISE = re.compile("[吗么呢吧啊呀]|您看|你看|您|你|请问|那")
+_TYPING_KEYS = ("tags", "wh_words", "permission", "offer", "proposal", "completed",
+                "hypothetical", "reported_speech")
 _ECHO_LENGTH = 4  # an answer this short (characters, after particles) may echo its question
 _RHETORICAL = ("咋", "怎么", "哪能", "哪有", "有啥", "有什么")
 # "if" meaning "whether" is no conditional: "is it okay if I take a minute?"
@@ -239,6 +244,10 @@ class ActLexicon:
     _patterns: dict[str, re.Pattern[str] | None] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # The typing lists' automaton and, per phrase, the lists it is in (built on first use).
+    _typing: list[tuple[ahocorasick_rs.AhoCorasick | None, list[list[str]]]] = field(
+        default_factory=list, compare=False, repr=False
+    )
 
     def pattern(self, key: str) -> re.Pattern[str] | None:
         """One alternation of a list's phrases, longest first (whole words in English)."""
@@ -252,6 +261,26 @@ class ActLexicon:
                     rf"(?<![\w'])(?:{body})(?![\w'])" if self.language == "en" else body
                 )
         return self._patterns[key]
+
+    def typing_hits(self, text: str) -> list[tuple[str, int, int]]:
+        """Every word of the act-typing lists in a turn, overlaps included, in one pass."""
+        if not self._typing:
+            entries: dict[str, list[str]] = {}
+            for key in _TYPING_KEYS:
+                for phrase in self.words.get(key, ()):
+                    entries.setdefault(phrase, []).append(key)
+            automaton = ahocorasick_rs.AhoCorasick(list(entries)) if entries else None
+            self._typing.append((automaton, list(entries.values())))
+        automaton, keys = self._typing[0]
+        if automaton is None:
+            return []
+        en = self.language == "en"
+        hits = []
+        for index, start, end in automaton.find_matches_as_indexes(text, overlapping=True):
+            if en and not _whole_word(text, start, end):
+                continue
+            hits.extend((key, start, end) for key in keys[index])
+        return hits
 
     def finds(self, key: str, text: str) -> list[tuple[int, int]]:
         pattern = self.pattern(key)
@@ -299,6 +328,7 @@ class TurnActs:
     asks: bool = False
     # The clause asked last (match text), which an echo answer repeats: "开不开" → "开".
     asked: str = ""
+    clauses: tuple[Clause, ...] = ()
 
     def span_of(self, act: str) -> tuple[int, int] | None:
         return next(((s, e) for a, s, e in self.spans if a == act), None)
@@ -318,15 +348,52 @@ class Answer:
     end: int
 
 
-@dataclass(frozen=True)
 class Dialogue:
-    """A call's turns typed, and each customer turn linked to the question it answers."""
+    """A call's turns typed, and each customer turn linked to the question it answers.
 
-    acts: tuple[TurnActs, ...]
-    answers: tuple[Answer | None, ...]  # per turn: None for agent turns and non-answers
+    Read lazily: a rule that asks about the answers to a few questions types only the turns
+    around them (`answer_at`); `acts` and `answers` read the whole call."""
 
-    def answer_to(self, question: int) -> list[Answer]:
-        return [a for a in self.answers if a is not None and a.question == question]
+    def __init__(
+        self, reader: ActReader, turns: Sequence[NormalizedTurn], speakers: Sequence[str]
+    ) -> None:
+        self._reader = reader
+        self._turns = turns
+        self._speakers = speakers
+        self._acts: list[TurnActs | None] = [None] * len(turns)
+        self._answers: dict[int, Answer | None] = {}
+
+    def acts_at(self, number: int) -> TurnActs:
+        found = self._acts[number]
+        if found is None:
+            found = self._acts[number] = self._reader.acts_of(self._turns[number])
+        return found
+
+    def answer_at(self, number: int) -> Answer | None:
+        """The answer a customer turn gives (None: an agent turn, or no answer)."""
+        if number not in self._answers:
+            self._answers[number] = answer_at(
+                self._reader.lexicon, self._turns, self._speakers, self.acts_at, number,
+                memo=self._reader.answers_memo(),
+            )
+        return self._answers[number]
+
+    def answers_to(self, question: int, reach: int = REACH) -> list[Answer]:
+        """The customer's answers to the agent's turn `question`."""
+        found = []
+        for number in range(question + 1, min(len(self._turns), question + 1 + reach)):
+            answer = self.answer_at(number)
+            if answer is not None and answer.question == question:
+                found.append(answer)
+        return found
+
+    @property
+    def acts(self) -> tuple[TurnActs, ...]:
+        return tuple(self.acts_at(n) for n in range(len(self._turns)))
+
+    @property
+    def answers(self) -> tuple[Answer | None, ...]:
+        return tuple(self.answer_at(n) for n in range(len(self._turns)))
 
 
 class ActReader:
@@ -344,6 +411,7 @@ class ActReader:
         self._recipe = (language, shape, dict(changes or {}))
         self._lexicon: ActLexicon | None = None
         self._kept: dict[str, TurnActs] = {}
+        self._answers: dict = {}  # link_answers' memo: what a text yields as an answer
         self._lock = threading.Lock()
 
     @property
@@ -365,9 +433,13 @@ class ActReader:
         return found
 
     def read(self, turns: Sequence[NormalizedTurn], speakers: Sequence[str]) -> Dialogue:
-        """Every turn typed and every customer turn linked to the question it answers."""
-        acts = tuple(self.acts_of(t) for t in turns)
-        return Dialogue(acts, link_answers(self.lexicon, turns, speakers, acts))
+        """The call's dialogue, typed and linked as rules ask."""
+        return Dialogue(self, turns, speakers)
+
+    def answers_memo(self) -> dict:
+        if len(self._answers) >= 2 * self.KEPT:
+            self._answers.clear()
+        return self._answers
 
 
 def clauses_of(lexicon: ActLexicon, turn: NormalizedTurn) -> list[Clause]:
@@ -395,11 +467,15 @@ def clauses_of(lexicon: ActLexicon, turn: NormalizedTurn) -> list[Clause]:
 def _asks(lexicon: ActLexicon, clause: str) -> bool:
     if lexicon.language == "en":
         return _EN_ASKS.search(clause) is not None or _A_NOT_A_EN.search(clause) is not None
+    if "不" not in clause and "没" not in clause:
+        return False
     return _A_NOT_A_ZH.search(clause) is not None and _INDIRECT_ZH.search(clause) is None
 
 
-def _ends_with(lexicon: ActLexicon, key: str, clause: str) -> bool:
-    return any(end == len(clause) for _, end in lexicon.finds(key, clause))
+def _whole_word(text: str, start: int, end: int) -> bool:
+    before = text[start - 1] if start else " "
+    after = text[end] if end < len(text) else " "
+    return not (before.isalnum() or before == "'") and not (after.isalnum() or after == "'")
 
 
 def type_turn(lexicon: ActLexicon, turn: NormalizedTurn) -> TurnActs:
@@ -409,47 +485,55 @@ def type_turn(lexicon: ActLexicon, turn: NormalizedTurn) -> TurnActs:
         return NO_ACTS
     en = lexicon.language == "en"
     clauses = clauses_of(lexicon, turn)
+    hits = lexicon.typing_hits(text)
+    if en:  # "okay if I…" asks whether: no conditional
+        hits = [h for h in hits if not (h[0] == "hypothetical" and text[h[1] : h[2]] == "if"
+                                         and _WHETHER_EN.search(text, max(0, h[1] - 12), h[2]))]
     spans: list[tuple[str, int, int]] = []
     conditional = False
     for index, clause in enumerate(clauses):
-        words = text[clause.start : clause.end]
+        first, last = clause.start, clause.end
+        inside = [h for h in hits if first <= h[1] and h[2] <= last]
+        keys = {h[0] for h in inside}
         found: list[str] = []
         asks = clause.asks
         tag_next = index + 1 < len(clauses) and clauses[index + 1].asks  # "给您开通，好吗？"
-        if lexicon.says("hypothetical", _WHETHER_EN.sub(" ", words) if en else words):
+        if "hypothetical" in keys:
             found.append("hypothetical")
-        if lexicon.says("reported_speech", words):
+        if "reported_speech" in keys:
             found.append("reported_speech")
         # An act inside a conditional or someone's report is not done, nor is one in the
         # clause that follows a condition ("如果您同意，就给您开通").
         told = bool(found) or conditional
         if asks:
+            words = text[first:last]
             a_not_a = (
                 _A_NOT_A_EN.search(words) is not None
                 if en
                 else _A_NOT_A_ZH.search(words) is not None or _V_NOT_ZH.search(words) is not None
             )
-            tag = _ends_with(lexicon, "tags", words) and (index > 0 or _has_body(lexicon, words))
+            # A tag ends the clause, after other words of it or of an earlier clause.
+            tag = any(k == "tags" and e == last and (index > 0 or s > first)
+                      for k, s, e in inside)
             if a_not_a:
                 found.append("a_not_a_question")
             if tag:
                 found.append("tag_question")
             if not a_not_a and not tag:
-                wh = lexicon.finds("wh_words", words)
-                opens = any(s == 0 for s, _ in wh) if en else bool(wh)
+                opens = any(k == "wh_words" and (not en or s == first) for k, s, _ in inside)
                 found.append("open_question" if opens else "yes_no_question")
         in_question = asks or tag_next
-        if in_question and lexicon.says("permission", words):
+        if in_question and "permission" in keys:
             found.append("permission_request")
-        if in_question and not told and lexicon.says("offer", words):
+        if in_question and not told and "offer" in keys:
             found.append("offer")
         if not asks and not told:
-            if lexicon.says("completed", words):
+            if "completed" in keys:
                 found.append("completed")
-            elif not in_question and lexicon.says("proposal", words):
+            elif not in_question and "proposal" in keys:
                 found.append("proposal")
         conditional = "hypothetical" in found
-        spans.extend((act, clause.start, clause.end) for act in found)
+        spans.extend((act, first, last) for act in found)
     acts = frozenset(a for a, _, _ in spans)
     asked_at = [i for i, c in enumerate(clauses) if c.asks]
     # The turn asks when one of its last two clauses does ("…，好吗？您放心").
@@ -458,60 +542,67 @@ def type_turn(lexicon: ActLexicon, turn: NormalizedTurn) -> TurnActs:
     if asks_last:
         last = clauses[asked_at[-1]]
         asked = text[last.start : last.end]
-    return TurnActs(acts, tuple(spans), asks_last, asked)
+    return TurnActs(acts, tuple(spans), asks_last, asked, tuple(clauses))
 
 
-def _has_body(lexicon: ActLexicon, words: str) -> bool:
-    """A clause holds more than its tag ("这个帮您开通好吗" as one clause)."""
-    found = lexicon.finds("tags", words)
-    return bool(found) and found[-1][0] > 0
-
-
-def link_answers(
+def answer_at(
     lexicon: ActLexicon,
     turns: Sequence[NormalizedTurn],
     speakers: Sequence[str],
-    acts: Sequence[TurnActs],
-    reach: int = 4,
-) -> tuple[Answer | None, ...]:
-    """Each customer turn linked to the agent question it answers, and classed.
+    acts_at: Callable[[int], TurnActs],
+    number: int,
+    reach: int = REACH,
+    memo: dict | None = None,
+) -> Answer | None:
+    """A customer turn linked to the agent question it answers, and classed.
 
     The question is the nearest agent turn before it that ends in a question, looking back
     (at most `reach` turns) past the customer's back-channels and earlier words of the same
     answer, and past the agent's own turns while the agent holds the floor (several turns
     in a row). A customer question in between breaks the link, unless the agent asks again.
+    What a text yields as an answer (to a question of the same shape) is kept in `memo`.
     """
-    answers: list[Answer | None] = []
-    clauses = [clauses_of(lexicon, t) if s == "customer" else [] for t, s in
-               zip(turns, speakers, strict=True)]
-    for number, speaker in enumerate(speakers):
-        if speaker != "customer":
-            answers.append(None)
-            continue
-        turn = turns[number]
-        end = _answer_end(clauses[number], len(turn.text))
-        if end is None:
-            # It opens with a question: an answer only when its other clauses say one
-            # ("云盘？你先说说吧"), or it hedges in the question ("能先发短信给我看看吗？").
-            said = [c for c in clauses[number] if not c.asks]
-            hedged = _longest_hits(lexicon, turn.text, clauses[number])
-            if said and classify_answer(lexicon, turn.text, NO_ACTS, said)[0] != "other":
-                clauses[number] = said
-            elif not any(k == "hedge" for k, _, _ in hedged):
-                answers.append(None)
-                continue
-            end = len(turn.text)
-        question = _question_before(lexicon, turns, speakers, acts, clauses, number, reach)
-        if question is None:
-            answers.append(None)
-            continue
-        # Words in a conditional or someone's report do not answer ("他说已经给我开通了").
-        aside = {s for a, s, _ in acts[number].spans if a in ("hypothetical", "reported_speech")}
-        kept = [c for c in clauses[number] if c.start < end and c.start not in aside]
-        answer_class, start, stop = classify_answer(lexicon, turn.text[:end], acts[question],
-                                                    kept)
-        answers.append(Answer(number, question, answer_class, start, stop))
-    return tuple(answers)
+    if speakers[number] != "customer":
+        return None
+    memo = {} if memo is None else memo
+    turn = turns[number]
+    part_key = ("part", turn.marked)
+    part = memo.get(part_key, memo)
+    if part is memo:
+        part = memo[part_key] = _answer_part(lexicon, turn, acts_at(number))
+    if part is None:
+        return None
+    question = _question_before(speakers, acts_at, number, reach)
+    if question is None:
+        return None
+    asked = acts_at(question)
+    class_key = ("class", turn.marked, asked.asked, "permission_request" in asked.acts)
+    classed = memo.get(class_key)
+    if classed is None:
+        end, kept = part
+        classed = memo[class_key] = classify_answer(lexicon, turn.text[:end], asked, kept)
+    return Answer(number, question, *classed)
+
+
+def _answer_part(
+    lexicon: ActLexicon, turn: NormalizedTurn, turn_acts: TurnActs
+) -> tuple[int, tuple[Clause, ...]] | None:
+    """Where a customer turn's answering words end and the clauses that may answer; None
+    when the turn is not an answer (it opens with a question that says nothing)."""
+    clauses = turn_acts.clauses
+    end = _answer_end(clauses, len(turn.text))
+    if end is None:
+        # It opens with a question: an answer only when its other clauses say one
+        # ("云盘？你先说说吧"), or it hedges in the question ("能先发短信给我看看吗？").
+        said = tuple(c for c in clauses if not c.asks)
+        if said and classify_answer(lexicon, turn.text, NO_ACTS, said)[0] != "other":
+            clauses = said
+        elif not any(k == "hedge" for k, _, _ in _longest_hits(lexicon, turn.text, clauses)):
+            return None
+        end = len(turn.text)
+    # Words in a conditional or someone's report do not answer ("他说已经给我开通了").
+    aside = {s for a, s, _ in turn_acts.spans if a in ("hypothetical", "reported_speech")}
+    return end, tuple(c for c in clauses if c.start < end and c.start not in aside)
 
 
 def _answer_end(clauses: Sequence[Clause], length: int) -> int | None:
@@ -524,25 +615,19 @@ def _answer_end(clauses: Sequence[Clause], length: int) -> int | None:
 
 
 def _question_before(
-    lexicon: ActLexicon,
-    turns: Sequence[NormalizedTurn],
-    speakers: Sequence[str],
-    acts: Sequence[TurnActs],
-    clauses: Sequence[Sequence[Clause]],
-    number: int,
-    reach: int,
+    speakers: Sequence[str], acts_at: Callable[[int], TurnActs], number: int, reach: int
 ) -> int | None:
     in_agent_run = False  # passing the agent's run of turns just before the answer
     for earlier in range(number - 1, max(-1, number - 1 - reach), -1):
         speaker = speakers[earlier]
         if speaker == "agent":
-            if acts[earlier].asks:
+            if acts_at(earlier).asks:
                 return earlier
             in_agent_run = True
             continue
         if in_agent_run or speaker != "customer":
             return None  # the agent's last words, said after the customer spoke, do not ask
-        if any(c.asks for c in clauses[earlier]):
+        if any(c.asks for c in acts_at(earlier).clauses):
             return None  # a customer question in between
     return None
 

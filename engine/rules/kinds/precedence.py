@@ -55,8 +55,10 @@ class Precedence(Rule):
         if not triggers:
             return
         first = triggers[0]
-        answers = [a for a in ctx.dialogue.answers
-                   if a is not None and a.question in asked and a.turn < first.turn]
+        dialogue = ctx.dialogue
+        answers = sorted((a for number in asked if number < first.turn
+                          for a in dialogue.answers_to(number) if a.turn < first.turn),
+                         key=lambda a: a.turn)
         for answer in answers:
             if answer.answer_class in self.answered_with and (
                 self.within_turns is None or first.turn - answer.turn <= self.within_turns
