@@ -165,7 +165,11 @@ class Answered:
                 return None
         dialogue = ctx.dialogue
         if asked is not None:  # only the turns around the questions are read
-            answers = [a for number in sorted(asked) for a in dialogue.answers_to(number)]
+            answers = [a for number in sorted(asked)
+                       for a in dialogue.answers_to(number, self.classes)]
+            if self.then is not None and any(a.answer_class in self.classes for a in answers):
+                # ...and, to see a change of mind, every answer to them
+                answers = [a for number in sorted(asked) for a in dialogue.answers_to(number)]
         else:
             answers = [a for a in dialogue.answers if a is not None]
         found = [(answer, question) for answer in answers

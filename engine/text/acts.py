@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import ahocorasick_rs
@@ -378,10 +378,30 @@ class Dialogue:
             )
         return self._answers[number]
 
-    def answers_to(self, question: int, reach: int = REACH) -> list[Answer]:
-        """The customer's answers to the agent's turn `question`."""
-        found = []
+    def answers_to(
+        self, question: int, classes: Collection[str] | None = None, reach: int = REACH
+    ) -> list[Answer]:
+        """The customer's answers to the agent's turn `question` (of these classes): only
+        the customer's run of turns right after it can hold them (the agent speaking again
+        ends it). A turn without a word of the classes asked for is not read further."""
+        found: list[Answer] = []
+        speakers = self._speakers
+        lexicon = self._reader.lexicon
+        wanted = None if classes is None or "other" in classes else frozenset(classes)
+        asks: bool | None = None
+        customer_spoke = False
         for number in range(question + 1, min(len(self._turns), question + 1 + reach)):
+            if speakers[number] != "customer":
+                if customer_spoke:
+                    break
+                continue
+            customer_spoke = True
+            if wanted is not None and not _may_be(lexicon, self._turns[number].text, wanted):
+                continue
+            if asks is None:
+                asks = self.acts_at(question).asks
+            if not asks:
+                break
             answer = self.answer_at(number)
             if answer is not None and answer.question == question:
                 found.append(answer)
@@ -612,6 +632,21 @@ def _answer_end(clauses: Sequence[Clause], length: int) -> int | None:
         if clause.asks:
             return clause.start or None
     return length
+
+
+def _may_be(lexicon: ActLexicon, text: str, classes: frozenset[str]) -> bool:
+    """Whether a customer turn could be an answer of these classes at all: it says a word
+    of one of them (or, for a yes or a no, is short enough to echo the question)."""
+    if not text:
+        return False
+    short = len(text) <= _ECHO_LENGTH + 2 if lexicon.language == "zh" else text.count(" ") < 4
+    if "accept" in classes and (short or lexicon.says("accept", text)):
+        return True
+    if "refuse" in classes and (
+        short or lexicon.says("refuse", text) or lexicon.says("busy", text)
+    ):
+        return True
+    return "hedge" in classes and lexicon.says("hedge", text)
 
 
 def _question_before(
