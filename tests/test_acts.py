@@ -103,6 +103,8 @@ def test_an_indirect_a_not_a_is_not_a_question(pack_factory):
     ("zh", "给您开通一下，行吗？", "我考虑考虑", "hedge"),
     ("zh", "给您开通一下，行吗？", "好的，我再考虑一下", "hedge"),
     ("zh", "给您开通一下，行吗？", "再说吧", "hedge"),
+    ("zh", "您看还继续用吗？", "我还没想好", "hedge"),
+    ("zh", "那我改天再给您打，您看行吗？", "哦……那也行", "accept"),
     ("zh", "给您开通一下，行吗？", "不需要，谢谢", "refuse"),
     ("zh", "给您开通一下，行吗？", "中国移动的吗", None),   # a question: not an answer
     ("zh", "请问您是机主本人吗？", "是 是我 这边信号不好啊", "accept"),

@@ -21,6 +21,7 @@ import re
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import ahocorasick_rs
 
@@ -96,7 +97,8 @@ _ZH = {
                "好呀", "好嘞", "好滴", "行啊", "得嘞", "没问题", "同意", "愿意", "是的", "是啊",
                "对的", "对啊", "没错", "就是", "我是", "是我", "我就是", "本人", "我本人",
                "要的", "需要", "那就办", "那就开", "那就订",
-               "那就这样", "办吧", "开吧", "订吧", "开通吧", "办理吧", "来吧", "来一个",
+               "那就这样", "也行", "那也行", "办吧", "开吧", "订吧", "开通吧", "办理吧", "来吧",
+               "来一个",
                "给我开", "给我办", "帮我开", "帮我办", "确认", "确定", "方便", "你说",
                "您说", "说吧", "讲吧", "请讲", "请说", "说说", "讲讲", "快说", "快点说",
                "你讲", "您讲", "先说", "妥", "可以的", "OK", "ok"],
@@ -108,7 +110,7 @@ _ZH = {
               "不确定", "不知道", "说不好", "不好说", "问问家里", "问问我", "商量", "发短信",
               "发个短信",
               "发信息", "发给我看看", "随便", "看着办", "都行", "到时候", "先不", "等等",
-              "犹豫", "再看"],
+              "犹豫", "再看", "没想好", "还没定", "定不下来", "琢磨"],
     "busy": ["开车", "在忙", "忙着", "很忙", "正忙", "开会", "上班", "没空", "没时间",
              "说不了", "不方便说", "晚点打", "晚点再", "稍后打", "回头打", "一会再打",
              "等会再说", "在外面", "睡觉", "在吃饭", "做饭", "在洗澡", "带孩子"],
@@ -291,19 +293,25 @@ class ActLexicon:
         return pattern is not None and pattern.search(text) is not None
 
 
+class Shaper(Protocol):
+    """What shapes a phrase like the match text (a pack's Normalizer)."""
+
+    def phrase(self, phrase: str) -> str: ...
+
+
 def make_lexicon(
     language: str,
-    shape: object,
+    shape: Shaper,
     changes: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None,
 ) -> ActLexicon:
     """A language's default lexicon with a pack's additions and removals, every phrase in
-    the match-text shape (`shape` is the pack's Normalizer: `shape.phrase(text)`)."""
+    the match-text shape."""
     defaults = DEFAULT_LEXICONS.get(language, _ZH)
     words: dict[str, tuple[str, ...]] = {}
     for key in LEXICON_KEYS:
         added, removed = (changes or {}).get(key, ((), ()))
-        gone = {shape.phrase(p) for p in removed}  # type: ignore[attr-defined]
-        listed = [shape.phrase(p) for p in (*defaults.get(key, ()), *added)]  # type: ignore[attr-defined]
+        gone = {shape.phrase(p) for p in removed}
+        listed = [shape.phrase(p) for p in (*defaults.get(key, ()), *added)]
         words[key] = tuple(dict.fromkeys(p for p in listed if p and p not in gone))
     return ActLexicon(language, words)
 
@@ -425,7 +433,7 @@ class ActReader:
     def __init__(
         self,
         language: str,
-        shape: object,
+        shape: Shaper,
         changes: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None,
     ) -> None:
         self._recipe = (language, shape, dict(changes or {}))
