@@ -102,7 +102,9 @@ def check_command(
         for turn, filled in slot_notes(pack.index.matchers, ctx.turns, ctx.hits).items():
             notes.setdefault(turn, []).extend(f"slots: {note}" for note in filled)
         for line in format_matches(chosen, ctx.hits, mask=not no_mask, notes=notes,
-                                   clauses=clause_notes(pack, ctx)):
+                                   clauses=clause_notes(pack, ctx),
+                                   dialogue=ctx.dialogue if pack.acts else None,
+                                   turns=ctx.turns):
             click.echo(line)
         click.echo("")
         for line in format_product(ctx) + format_typed_values(ctx):

@@ -33,7 +33,7 @@ def context_for(pack: RulePack, call: Call) -> CallContext:
         [t.text for t in call.turns], [t.speaker for t in call.turns], product
     )
     ctx = CallContext(call, turns, hits, product=resolution,
-                      by_example=pack.by_example)
+                      by_example=pack.by_example, acts=pack.acts)
     if pack.product_facts:
         apply_product_facts(ctx, pack.product_facts, resolution.entry if resolution else None)
     if pack.sale_made is not None:

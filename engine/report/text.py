@@ -16,6 +16,8 @@ from engine.privacy import mask_numbers_in_text, mask_phone
 from engine.rules.context import CallContext
 from engine.rules.matchers import Hit
 from engine.rules.scope import ClauseNote
+from engine.text.acts import Dialogue
+from engine.text.normalize import NormalizedTurn
 
 Style = Callable[..., str]
 
@@ -106,11 +108,14 @@ def format_matches(
     mask: bool = True,
     notes: dict[int, list[str]] | None = None,
     clauses: Mapping[int, Sequence[ClauseNote]] | None = None,
+    dialogue: Dialogue | None = None,
+    turns: Sequence[NormalizedTurn] | None = None,
 ) -> list[str]:
     """Every turn with the matchers that matched in it: how a rule author debugs a rule.
     `notes` adds lines under a turn (what filled a template's slots, why a matcher matched
     by example); `clauses` what each clause holding a match is, and the matches its clause
-    set aside ("clause 「打了12315才退」: past, about other · set aside: complaint_threat")."""
+    set aside ("clause 「打了12315才退」: past, about other · set aside: complaint_threat");
+    `dialogue` the turn's act types and the question it answers."""
     by_turn: dict[int, list[str]] = {}
     for name, found in sorted(hits.items()):
         for hit in found:
@@ -122,6 +127,8 @@ def format_matches(
         text = mask_numbers_in_text(turn.text) if mask else turn.text
         lines.append(f"#{number + 1:<3} [{clock(turn.start)}] {shown(turn.speaker)}: "
                      f"{shown(text)}")
+        if dialogue is not None:
+            lines.extend(_dialogue_lines(dialogue, turns, number, mask))
         if number in by_turn:
             lines.append(f"       matches: {', '.join(by_turn[number])}")
         for note in (notes or {}).get(number, ()):
@@ -156,3 +163,24 @@ def example_notes(ctx: CallContext) -> dict[int, list[str]]:
                 f"example “{hit.example}” (similarity {hit.similarity:.2f})"
             )
     return notes
+
+
+def _dialogue_lines(
+    dialogue: Dialogue, turns: Sequence[NormalizedTurn] | None, number: int, mask: bool
+) -> list[str]:
+    """A turn's act types ("acts: offer, tag_question") and, for an answer, the turn it
+    answers with its class and deciding words ("answers #3: refuse «不需要»")."""
+    lines = []
+    acts = dialogue.acts_at(number)
+    if acts.acts:
+        asks = " (asks)" if acts.asks else ""
+        lines.append(f"       acts: {', '.join(sorted(acts.acts))}{asks}")
+    answer = dialogue.answer_at(number)
+    if answer is not None:
+        words = ""
+        if turns is not None and answer.end > answer.start:
+            start, end = turns[number].to_original(answer.start, answer.end)
+            quote = turns[number].original[start:end]
+            words = f" «{shown(mask_numbers_in_text(quote) if mask else quote)}»"
+        lines.append(f"       answers #{answer.question + 1}: {answer.answer_class}{words}")
+    return lines

@@ -25,7 +25,9 @@ MATCHER_KEYS = frozenset(
      # clause scope (docs/rules.md, "Scope: clauses, conditionals, who and when")
      "conditional", "about", "time", "reported", "unless_clause_says",
      # matching by example (docs/rules.md, "Matching by example")
-     "like", "unlike", "threshold"}
+     "like", "unlike", "threshold",
+     # dialogue acts (docs/rules.md, "Dialogue acts and answers")
+     "acts"}
 )
 # Matcher flags a pack may switch on for all its matchers in pack.yaml; a matcher's own
 # value wins.
@@ -182,6 +184,7 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
         like=like,
         unlike=unlike,
         threshold=threshold,
+        acts=act_types(fields["acts"], "acts") if "acts" in fields else (),
     )
 
 
@@ -220,6 +223,8 @@ def _templates(
         compiler.slots_used.update(template.labels)
         good.append(template)
     return tuple(good)
+
+
 def _by_example(name: str, fields: dict[str, Node]
                 ) -> tuple[tuple[str, ...], tuple[str, ...], float | None]:
     """`like:` example sentences, `unlike:` counter-examples and the score `threshold`."""
@@ -255,6 +260,15 @@ def _by_example(name: str, fields: dict[str, Node]
         )
         return (), (), None
     return like, unlike, threshold
+
+
+def act_types(node: Node, what: str) -> tuple[str, ...]:
+    """One dialogue act type or a list of them, each from the closed menu (ACT_TYPES)."""
+    from engine.text.acts import ACT_TYPES
+
+    items = [node] if node.is_scalar() else list(node.items(what))
+    chosen = tuple(item.choice(what, ACT_TYPES) for item in items)
+    return tuple(c for c in chosen if c is not None) if all(chosen) else ()
 
 
 def _patterns(node: Node) -> tuple[str, ...]:

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 from engine.model import CALL_TYPES, LANGUAGES
 from engine.rules.base import STANDARDS, Mark
-from engine.rules.compiler import Compiler
+from engine.rules.compiler import Compiler, act_types
 from engine.rules.context import CallContext
 from engine.rules.matchers import Hit
 from engine.rules.problems import suggest
 from engine.rules.yamlsource import Node
+from engine.text.acts import ANSWER_CLASSES
 
 # Hits of matchers (spans of the match text); `found` gives Marks (spans of the original).
 Evidence = tuple[Hit | Mark, ...]
@@ -166,7 +167,71 @@ class Found:
         return None
 
 
-Condition = All | AnyOf | Not | Said | Before | InFirstTurns | CallIs | Found
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The customer answered an agent's question with one of `classes` (accept, refuse,
+    hedge, other): a question the `question` matcher matched in, and/or of an act type in
+    `acts`; with `then`, that matcher also matched after the answer. Evidence: the
+    question, the answer (and the later match)."""
+
+    question: str | None
+    acts: tuple[str, ...]
+    classes: tuple[str, ...]
+    then: str | None = None
+
+    def evaluate(self, ctx: CallContext) -> Evidence | None:
+        asked: dict[int, Hit] | None = None
+        if self.question is not None:
+            asked = {}
+            for hit in ctx.hits_of(self.question):
+                asked.setdefault(hit.turn, hit)
+            if not asked:
+                return None
+        dialogue = ctx.dialogue
+        if asked is not None:  # only the turns around the questions are read
+            answers = [a for number in sorted(asked)
+                       for a in dialogue.answers_to(number, self.classes)]
+            if self.then is not None and any(a.answer_class in self.classes for a in answers):
+                # ...and, to see a change of mind, every answer to them
+                answers = [a for number in sorted(asked) for a in dialogue.answers_to(number)]
+        else:
+            answers = [a for a in dialogue.answers if a is not None]
+        found = [(answer, question) for answer in answers
+                 for question in [self._question(ctx, answer.question, asked)]
+                 if question is not None]
+        for index, (answer, question) in enumerate(found):
+            if answer.answer_class not in self.classes:
+                continue
+            reply = Hit(answer.turn, answer.start, answer.end)
+            if self.then is None:
+                return (question, reply)
+            # Until the customer answers such a question otherwise ("我在开车" … "行，你说").
+            until = next((a.turn for a, _ in found[index + 1 :]
+                          if a.answer_class not in self.classes), None)
+            later = next((h for h in ctx.hits_of(self.then) if h.turn > answer.turn), None)
+            if later is not None and (until is None or later.turn < until):
+                return (question, reply, later)
+        return None
+
+    def _question(self, ctx: CallContext, number: int, asked: dict[int, Hit] | None) -> Hit | None:
+        """The evidence for the question of turn `number`, None when it is not one wanted."""
+        turn_acts = ctx.dialogue.acts_at(number)
+        if self.acts and turn_acts.acts.isdisjoint(self.acts):
+            return None
+        if asked is not None:
+            return asked.get(number)
+        span = next((turn_acts.span_of(a) for a in self.acts if turn_acts.span_of(a)), None)
+        return Hit(number, *(span or (0, len(ctx.turns[number].text))))
+
+    def needs(self) -> frozenset[str] | None:
+        if self.question is not None:
+            return frozenset({self.question})
+        return frozenset({self.then}) if self.then is not None else None
+
+
+Condition = All | AnyOf | Not | Said | Before | InFirstTurns | CallIs | Found | Answered
 
 # What CallIs reads for each field: only the one it is asked (several a call per rule).
 _CALL_FACTS: dict[str, Callable[[CallContext], object]] = {
@@ -288,6 +353,30 @@ def uses_found(condition: Condition | None) -> bool:
     return False
 
 
+def _answered(node: Node, compiler: Compiler) -> Condition | None:
+    fields = node.mapping(
+        "answered", frozenset({"question", "act", "with", "then"}), frozenset({"with"})
+    )
+    if fields is None:
+        return None
+    if "question" not in fields and "act" not in fields:
+        node.error(
+            "'answered' needs the question: 'question:' (a matcher) or 'act:' (an act type)",
+            "write e.g. 'answered: {act: permission_request, with: accept}'",
+        )
+        return None
+    question = compiler.reference(fields["question"], "question") if "question" in fields \
+        else None
+    acts = act_types(fields["act"], "act") if "act" in fields else ()
+    with_nodes = _one_or_many(fields["with"], "with") if "with" in fields else []
+    classes = tuple(n.choice("with", ANSWER_CLASSES) for n in with_nodes)
+    then = compiler.reference(fields["then"], "then") if "then" in fields else None
+    if ("question" in fields and question is None) or ("act" in fields and not acts) \
+            or not classes or None in classes or ("then" in fields and then is None):
+        return None
+    return Answered(question, acts, tuple(c for c in classes if c), then)
+
+
 def _metadata(
     field: str, options: tuple[str, ...] | None
 ) -> Callable[[Node, Compiler], Condition | None]:
@@ -318,6 +407,7 @@ CONDITIONS: dict[str, Callable[[Node, Compiler], Condition | None]] = {
     "before": _before,
     "in_first_turns": _first_turns,
     "found": _found,
+    "answered": _answered,
     "call_type": _metadata("call_type", CALL_TYPES),
     "language": _metadata("language", LANGUAGES),
     "product": _metadata("product", ()),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from engine.findings import Finding
 from engine.model import Call
 from engine.rules.matchers import Hit
 from engine.rules.similar import ExampleHit, ExampleMatchers
+from engine.text.acts import ActReader, Dialogue
 from engine.text.normalize import NormalizedTurn
 
 if TYPE_CHECKING:
@@ -37,6 +39,16 @@ class CallContext:
     # The pack's `like:` matchers: scored only when a rule asks for one (hits_of).
     by_example: ExampleMatchers | None = None
     example_hits: dict[str, list[ExampleHit]] = field(default_factory=dict)
+    # The pack's dialogue-act reader; the call's acts and answers are read once, when a
+    # rule first asks (`dialogue`).
+    acts: ActReader | None = None
+
+    @cached_property
+    def dialogue(self) -> Dialogue:
+        """Each turn's act types and each customer turn's answer link (read on first use)."""
+        if self.acts is None:
+            raise RuntimeError("this call was read without a dialogue-act reader")
+        return self.acts.read(self.turns, [t.speaker for t in self.call.turns])
 
     def hits_of(self, matcher: str, by: str | None = None) -> list[Hit]:
         if (self.by_example is not None and matcher in self.by_example.models

@@ -23,6 +23,7 @@ from re2 import _re2
 from engine.frozen import named_from_tuple
 from engine.rules.problems import Location
 from engine.rules.templates import Template
+from engine.text.acts import ActReader
 from engine.text.clauses import Clause, ClauseReader
 from engine.text.english import phrase_variants
 from engine.text.normalize import NormalizedTurn, Normalizer
@@ -91,6 +92,8 @@ class Matcher:
     like: tuple[str, ...] = ()
     unlike: tuple[str, ...] = ()
     threshold: float | None = None
+    # Only in turns of one of these dialogue act types ("offer", "tag_question"...).
+    acts: tuple[str, ...] = ()
 
 
 class Hit(NamedTuple):
@@ -294,11 +297,13 @@ class PhraseIndex:
         normalizer: Normalizer,
         negation: Negation,
         clauses: ClauseReader | None = None,
+        acts: ActReader | None = None,
     ) -> None:
         self.matchers = tuple(matchers)
         self.negation = negation
         self.normalizer = normalizer
         self.clauses = clauses if clauses is not None else ClauseReader(normalizer.language)
+        self.acts = acts  # types the turns where a matcher restricted by `acts:` matched
         exact: dict[str, list[_Entry]] = defaultdict(list)
         sounds: dict[str, list[_Entry]] = defaultdict(list)
         regexes: list[tuple[int, re2._Regexp]] = []
@@ -566,13 +571,19 @@ class PhraseIndex:
         says_negator: dict[int, bool] = {}
         vetoed, cancels = raw.vetoed, raw.cancels
         negation = self.negation
+        reader = self.acts
         for index, spans in raw.hits.items():
             matcher = self.matchers[index]
             asks, negates, scoped = not matcher.questions, matcher.negation, matcher.scoped
+            wanted_acts = matcher.acts if reader is not None else ()
             kept = []
             for span in spans:
                 number, start, end = span
                 if vetoed and (index, number) in vetoed:
+                    continue
+                if wanted_acts and reader is not None and not reader.acts_of(
+                    turns[number]
+                ).acts.intersection(wanted_acts):
                     continue
                 if cancels:
                     against = cancels.get((index, number))

@@ -35,6 +35,7 @@ from engine.rules.similar import ExampleMatchers, compile_models
 from engine.rules.templates import SLOT_PATTERNS, SLOT_WORDS, default_slots
 from engine.rules.waivers import Waiver, compile_waivers
 from engine.rules.yamlsource import Node, SourceFile, parse, read_source
+from engine.text.acts import LEXICON_KEYS, ActReader
 from engine.text.clauses import CLAUSE_KEYS, ClauseReader, clause_words
 from engine.text.dialect import DEFAULT_DIALECT, compile_dialect
 from engine.text.normalize import Normalizer
@@ -42,7 +43,7 @@ from engine.text.normalize import Normalizer
 PACK_FILE = "pack.yaml"
 PACK_KEYS = frozenset(
     {"name", "version", "language", "description", "fillers", "negation", "clauses",
-     "sale_made", "sale_possible", "outcomes", "slots", "dialect", "catalogue",
+     "sale_made", "sale_possible", "outcomes", "slots", "dialect", "catalogue", "acts",
      *PACK_WIDE_FLAGS}
 )
 NEGATION_KEYS = frozenset({"words", "not_negation", "window"})
@@ -96,6 +97,8 @@ class RulePack:
     product_facts: tuple[ProductFactRef, ...] = ()
     # The matchers with `like:` examples, trained once (None when there are none).
     by_example: ExampleMatchers | None = field(default=None, compare=False)
+    # Dialogue acts and answers (engine/text/acts.py): typed only when a rule asks.
+    acts: ActReader | None = field(default=None, compare=False)
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.info.id == rule_id), None)
@@ -239,8 +242,9 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
         raise RulePackError(errors)
     normalizer = compiler.normalizer or Normalizer(language, header.get("fillers"))
     negation: Negation = header["negation"]
+    acts = ActReader(language, normalizer, header.get("acts"))
     index = PhraseIndex(list(compiler.matchers.values()), normalizer, negation,
-                        ClauseReader(language, header["clauses"]))
+                        ClauseReader(language, header["clauses"]), acts)
     broad = broad_phrase_warnings(compiler.matchers.values(), normalizer, language)
     warnings = tuple(sorted([p for p in problems if p.level == "warning"] + broad))
     return RulePack(
@@ -261,6 +265,7 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
         catalogue=catalogue,
         product_facts=tuple(compiler.product_facts.values()),
         by_example=compile_models(compiler.matchers.values(), language, normalizer),
+        acts=acts,
     )
 
 
@@ -410,6 +415,8 @@ def _pack_header(source: SourceFile, compiler: Compiler) -> dict:
         lists = fields["clauses"].mapping("clauses", frozenset(CLAUSE_KEYS)) or {}
         overrides = {key: node.texts(key) for key, node in lists.items()}
     header["clauses"] = clause_words(language, overrides)
+    if "acts" in fields:
+        header["acts"] = _act_words(fields["acts"])
     _language_settings(fields, header, compiler, language)
     for key in ("sale_made", "sale_possible"):
         if key in fields:
@@ -487,6 +494,22 @@ def _check_slots(header: dict, compiler: Compiler) -> None:
             "templates as {" + name + "}",
             level="warning",
         )
+
+
+def _act_words(node: Node) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """`acts:` in pack.yaml: words added to (a list) or added and removed from
+    (`{add: [...], remove: [...]}`) each built-in list of the dialogue-act lexicon."""
+    fields = node.mapping("acts", frozenset(LEXICON_KEYS)) or {}
+    changes: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    for key, value in fields.items():
+        if value.is_mapping():
+            parts = value.mapping(f"acts: {key}", frozenset({"add", "remove"})) or {}
+            added = parts["add"].texts("add") if "add" in parts else ()
+            removed = parts["remove"].texts("remove") if "remove" in parts else ()
+        else:
+            added, removed = value.texts(f"acts: {key}"), ()
+        changes[key] = (added, removed)
+    return changes
 
 
 def _outcomes(node: Node, compiler: Compiler) -> dict[str, Condition]:
