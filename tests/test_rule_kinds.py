@@ -292,3 +292,17 @@ def test_an_audit_runs_active_rules_experimental_ones_when_asked_deprecated_ones
     with_experimental = audit_call(pack, call, include_experimental=True).findings
     assert sorted(f.rule_id for f in with_experimental) == ["active-rule", "experimental-rule"]
     assert audit_call(pack, call).findings[0].rule_id == "active-rule"  # nothing kept across
+
+
+@pytest.mark.parametrize("text, counts", [
+    ("I promise you it's free", True),
+    ("I don't want to promise you something I can't stand behind", False),
+    ("I won't promise you anything", False),
+    ("I do not promise you anything", False),
+])
+def test_english_contractions_negate(pack_factory, text, counts):
+    matchers = "matchers:\n  promise: {speaker: agent, phrases: [promise you]}\n"
+    pack = pack_factory({"m.yaml": matchers + rule("kind: forbidden\nmatcher: promise")},
+                        language="en")
+    call = make_call([("agent", text)], language="en")
+    assert bool(audit_call(pack, call).findings) is counts

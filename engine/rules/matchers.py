@@ -161,7 +161,9 @@ def compile_negation(
 
     by_words = language == "en"
     if by_words:
-        pattern = rf"(\b(?:{alternation(not_negation)})\b)|((?:\b|n't)(?:{alternation(words)})\b)"
+        # "n't" negates inside its word (don't, can't, isn't): no word edge before it.
+        pattern = (rf"(\b(?:{alternation(not_negation)})\b)"
+                   rf"|(\b(?:{alternation(words)})\b|n't\b)")
     else:
         pattern = f"({alternation(not_negation)})|({alternation(words)})"
     return Negation(re.compile(pattern), window, by_words, re.compile(alternation(words)))
