@@ -207,6 +207,20 @@ def test_one_pass_scores_equal_the_plain_definition():
             assert score == pytest.approx(1 / (1 + math.exp(-raw)), abs=1e-9)
 
 
+def test_the_plain_python_scorer_gives_numpys_floats_exactly():
+    """Audits score a call's few new clauses in plain Python: the verdicts must not depend
+    on which scorer ran, nor on which clauses were scored together, to the last bit."""
+    for language, like, texts in [
+        ("zh", ["我刚喝了几杯，有点晕", "我喝多了，脑子不清醒", "你大点声，我耳朵背"],
+         ["我喝了两瓶啤酒头晕晕晕", "你好", "abc 我喝 多了", "", "晕" * 80]),
+        ("en", ["i had a few drinks", "you woke me up", "speak up i am deaf"],
+         ["i had had too many drinks drinks", "zzz qqq", " hello you ", "drinks " * 70]),
+    ]:
+        model = ExampleModel.build(language, like, ["我喝水呢", "i can hear you"])
+        assert model.scores_of_few(texts) == model.scores(texts).tolist()
+        assert model.scores_of_few(texts[:1]) == model.scores(texts).tolist()[:1]
+
+
 def test_bundled_packs_catch_pleas_and_rules_cited_to_coerce():
     from engine.audit import PackChooser
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+from bisect import bisect_right
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -189,6 +190,45 @@ class ExampleModel:
                                     where=length > 0)
         return 1 / (1 + np.exp(-np.clip(raw, -30, 30)))
 
+    def scores_of_few(self, texts: Sequence[str]) -> list[float]:
+        """`scores` in plain Python, for the few new clauses of a call, where numpy's
+        per-call overhead cost more than the sums; the same operations in the same order,
+        so the same floats (tests/test_similar.py holds them equal)."""
+        if not texts:
+            return []
+        import numpy as np
+
+        search = self._search
+        idf, weights, tf = search.idf_list, search.weights_list, search.tf
+        if self.language == "en":
+            pieces = [" ".join(t.split()) for t in texts]
+            totals = [3 * (len(t) - t.count(" ")) for t in pieces]
+            pieces = [f" {t} " for t in pieces]
+        else:
+            pieces = [t.replace(" ", "") for t in texts]
+            totals = [max(3 * len(t) - 3, len(t)) for t in pieces]
+        starts = list(itertools.accumulate((len(t) + 1 for t in pieces[:-1]), initial=0))
+        counts: list[dict[int, int]] = [{} for _ in pieces]
+        for gram, start, _ in search.automaton.find_matches_as_indexes("\n".join(pieces),
+                                                                         overlapping=True):
+            held = counts[bisect_right(starts, start) - 1]
+            held[gram] = held.get(gram, 0) + 1
+        unseen = self.unseen**2
+        raws = []
+        for held, total in zip(counts, totals, strict=True):
+            dot = length = 0.0
+            known = 0
+            for gram in sorted(held):  # numpy's order: by unit, then n-gram number
+                repeats = held[gram]
+                value = (tf[repeats] if repeats < len(tf) else _tf(repeats)) * idf[gram]
+                dot += value * weights[gram]
+                length += value * value
+                known += repeats
+            length = length + max(total - known, 0) * unseen
+            raw = self.bias + (dot / math.sqrt(length) if length > 0 else 0.0)
+            raws.append(-min(max(raw, -30.0), 30.0))
+        return [1 / (1 + e) for e in np.exp(np.array(raws)).tolist()]
+
     @cached_property
     def _search(self) -> _Search:
         import numpy as np
@@ -199,6 +239,9 @@ class ExampleModel:
             np.array([self.idf[g] for g in grams]),
             np.array([self.weights.get(g, 0.0) for g in grams]),
             len(grams),
+            [self.idf[g] for g in grams],
+            [self.weights.get(g, 0.0) for g in grams],
+            [0.0, *(1 + np.log(np.arange(1, 64))).tolist()],
         )
 
     def nearest(self, text: str) -> tuple[str, float]:
@@ -229,6 +272,17 @@ class _Search(NamedTuple):
     idf: np.ndarray  # by the automaton's pattern number
     weights: np.ndarray
     size: int
+    # The same for scores_of_few, as Python floats; tf[r] is 1 + log(r), as numpy gives it.
+    idf_list: list[float]
+    weights_list: list[float]
+    tf: list[float]
+
+
+def _tf(repeats: int) -> float:
+    """1 + log(repeats) as numpy computes it (repeats beyond _Search.tf)."""
+    import numpy as np
+
+    return float((1 + np.log(np.array([repeats])))[0])
 
 
 def _vector(counts: dict[str, int], idf: dict[str, float], unseen: float = 0.0
@@ -309,6 +363,9 @@ class ExampleMatchers:
         # name -> (model, threshold, speaker, questions count, veto phrases)
         self.models = models
         self._memo: OrderedDict[tuple[str, str], tuple[ExampleHit, ...]] = OrderedDict()
+        # Each matcher's score of each clause text: a new turn text mostly repeats clauses
+        # said before (on the bench's calls 2 of 3 clauses scored were scored already).
+        self._unit_scores: dict[str, dict[str, float]] = {name: {} for name in models}
         self._lock = threading.Lock()
 
     def __bool__(self) -> bool:
@@ -339,7 +396,8 @@ class ExampleMatchers:
                     known[number] = found
         if todo:
             firsts = [turns[numbers[0]] for numbers in todo.values()]
-            fresh = _turns_hits(model, threshold, questions, vetoes, firsts)
+            fresh = _turns_hits(model, threshold, questions, vetoes, firsts,
+                                self._unit_scores[name])
             with self._lock:
                 for (text, numbers), found in zip(todo.items(), fresh, strict=True):
                     self._memo[(name, text)] = found
@@ -360,9 +418,10 @@ def _turns_hits(
     questions: bool,
     vetoes: tuple[str, ...],
     turns: Sequence[NormalizedTurn],
+    known: dict[str, float] | None = None,
 ) -> list[tuple[ExampleHit, ...]]:
     """Each turn's best unit at or above the threshold (nothing when none is), all the
-    turns' units scored in one pass."""
+    turns' units not in `known` (scores by unit text, updated) scored in one pass."""
     spans: list[tuple[int, int, int]] = []  # (turn, start, end) of each unit scored
     for index, turn in enumerate(turns):
         text = turn.text
@@ -377,9 +436,10 @@ def _turns_hits(
             start, end = starts[i], ends[j - 1]
             if long_enough(text[start:end], model.language):
                 spans.append((index, start, end))
-    scores = model.scores([turns[i].text[s:e] for i, s, e in spans])
+    scores = _unit_scores(model, [turns[i].text[s:e] for i, s, e in spans],
+                          {} if known is None else known)
     best: dict[int, tuple[float, int, int]] = {}
-    for (index, start, end), score in zip(spans, scores.tolist(), strict=True):
+    for (index, start, end), score in zip(spans, scores, strict=True):
         if score >= threshold and (index not in best or score > best[index][0]):
             best[index] = (score, start, end)
     found: list[tuple[ExampleHit, ...]] = [()] * len(turns)
@@ -394,6 +454,26 @@ def _turns_hits(
         found[index] = (ExampleHit(-1, start, end, round(score, 3), example,
                                    round(similarity, 3)),)
     return found
+
+
+def _unit_scores(model: ExampleModel, texts: list[str], known: dict[str, float]
+                 ) -> list[float]:
+    """The model's score of each text, scoring only those not in `known` (then kept
+    there). A text scores the same whatever else is scored with it."""
+    scores = [known.get(text) for text in texts]
+    fresh = list(dict.fromkeys(t for t, score in zip(texts, scores, strict=True)
+                               if score is None))
+    if not fresh:
+        return scores  # type: ignore[return-value]
+    new = dict(zip(fresh, model.scores_of_few(fresh), strict=True))
+    if len(known) > UNITS_KEPT:
+        known.clear()
+    known.update(new)
+    return [new[t] if score is None else score
+            for t, score in zip(texts, scores, strict=True)]
+
+
+UNITS_KEPT = 4 * MEMO_SIZE
 
 
 def compile_models(
