@@ -574,10 +574,12 @@ class PhraseIndex:
         '.' then yields no span for each character of every other turn."""
         reader = self.acts
         assert reader is not None
+        match = regex._regexp.Match  # the compiled matcher: re2's Python search is slower
         for number, text in zip(numbers, texts, strict=True):
-            if regex.search(text) is not None and reader.acts_of(
-                turns[number]
-            ).acts.intersection(wanted_acts):
+            data = text.encode()
+            if match(_UNANCHORED, data, 0, len(data))[0][0] < 0:
+                continue
+            if reader.acts_of(turns[number]).acts.intersection(wanted_acts):
                 raw.add_spans(index, number, regex, text)
 
     def _confirmed(self, turns: Sequence[NormalizedTurn], raw: _RawHits) -> dict[str, list[Hit]]:
