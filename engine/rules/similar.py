@@ -18,7 +18,6 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-from bisect import bisect_right
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -190,45 +189,6 @@ class ExampleModel:
                                     where=length > 0)
         return 1 / (1 + np.exp(-np.clip(raw, -30, 30)))
 
-    def scores_of_few(self, texts: Sequence[str]) -> list[float]:
-        """`scores` in plain Python, for the few new clauses of a call, where numpy's
-        per-call overhead cost more than the sums; the same operations in the same order,
-        so the same floats (tests/test_similar.py holds them equal)."""
-        if not texts:
-            return []
-        import numpy as np
-
-        search = self._search
-        idf, weights, tf = search.idf_list, search.weights_list, search.tf
-        if self.language == "en":
-            pieces = [" ".join(t.split()) for t in texts]
-            totals = [3 * (len(t) - t.count(" ")) for t in pieces]
-            pieces = [f" {t} " for t in pieces]
-        else:
-            pieces = [t.replace(" ", "") for t in texts]
-            totals = [max(3 * len(t) - 3, len(t)) for t in pieces]
-        starts = list(itertools.accumulate((len(t) + 1 for t in pieces[:-1]), initial=0))
-        counts: list[dict[int, int]] = [{} for _ in pieces]
-        for gram, start, _ in search.automaton.find_matches_as_indexes("\n".join(pieces),
-                                                                         overlapping=True):
-            held = counts[bisect_right(starts, start) - 1]
-            held[gram] = held.get(gram, 0) + 1
-        unseen = self.unseen**2
-        raws = []
-        for held, total in zip(counts, totals, strict=True):
-            dot = length = 0.0
-            known = 0
-            for gram in sorted(held):  # numpy's order: by unit, then n-gram number
-                repeats = held[gram]
-                value = (tf[repeats] if repeats < len(tf) else _tf(repeats)) * idf[gram]
-                dot += value * weights[gram]
-                length += value * value
-                known += repeats
-            length = length + max(total - known, 0) * unseen
-            raw = self.bias + (dot / math.sqrt(length) if length > 0 else 0.0)
-            raws.append(-min(max(raw, -30.0), 30.0))
-        return [1 / (1 + e) for e in np.exp(np.array(raws)).tolist()]
-
     @cached_property
     def _search(self) -> _Search:
         import numpy as np
@@ -239,9 +199,6 @@ class ExampleModel:
             np.array([self.idf[g] for g in grams]),
             np.array([self.weights.get(g, 0.0) for g in grams]),
             len(grams),
-            [self.idf[g] for g in grams],
-            [self.weights.get(g, 0.0) for g in grams],
-            [0.0, *(1 + np.log(np.arange(1, 64))).tolist()],
         )
 
     def nearest(self, text: str) -> tuple[str, float]:
@@ -272,17 +229,6 @@ class _Search(NamedTuple):
     idf: np.ndarray  # by the automaton's pattern number
     weights: np.ndarray
     size: int
-    # The same for scores_of_few, as Python floats; tf[r] is 1 + log(r), as numpy gives it.
-    idf_list: list[float]
-    weights_list: list[float]
-    tf: list[float]
-
-
-def _tf(repeats: int) -> float:
-    """1 + log(repeats) as numpy computes it (repeats beyond _Search.tf)."""
-    import numpy as np
-
-    return float((1 + np.log(np.array([repeats])))[0])
 
 
 def _vector(counts: dict[str, int], idf: dict[str, float], unseen: float = 0.0
@@ -465,7 +411,7 @@ def _unit_scores(model: ExampleModel, texts: list[str], known: dict[str, float]
                                if score is None))
     if not fresh:
         return scores  # type: ignore[return-value]
-    new = dict(zip(fresh, model.scores_of_few(fresh), strict=True))
+    new = dict(zip(fresh, model.scores(fresh).tolist(), strict=True))
     if len(known) > UNITS_KEPT:
         known.clear()
     known.update(new)
