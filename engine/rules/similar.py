@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib.resources import files
+from operator import itemgetter
 from typing import TYPE_CHECKING, NamedTuple
 
 import ahocorasick_rs
@@ -189,6 +190,80 @@ class ExampleModel:
                                     where=length > 0)
         return 1 / (1 + np.exp(-np.clip(raw, -30, 30)))
 
+    def scores_of_few(self, texts: Sequence[str]) -> list[float]:
+        """`scores` in plain Python, for the one or two clauses of a call that
+        `may_reach` leaves, where numpy's fixed cost a call (~0.2 ms) outweighs the sums;
+        numpy's operations in numpy's order, so the same floats (tests/test_similar.py)."""
+        if not texts:
+            return []
+        import numpy as np
+
+        search = self._search
+        idf, weights, tf = search.idf_list, search.weights_list, search.tf
+        if self.language == "en":
+            pieces = [" ".join(t.split()) for t in texts]
+            totals = [3 * (len(t) - t.count(" ")) for t in pieces]
+            pieces = [f" {t} " for t in pieces]
+        else:
+            pieces = [t.replace(" ", "") for t in texts]
+            totals = [max(3 * len(t) - 3, len(t)) for t in pieces]
+        find = search.automaton.find_matches_as_indexes
+        counts = [Counter(map(itemgetter(0), find(piece, overlapping=True)))
+                  for piece in pieces]
+        unseen = self.unseen**2
+        raws = []
+        for held, total in zip(counts, totals, strict=True):
+            dot = length = 0.0
+            known = 0
+            for gram in sorted(held):  # numpy's order: by unit, then n-gram number
+                repeats = held[gram]
+                value = (tf[repeats] if repeats < len(tf) else _tf(repeats)) * idf[gram]
+                dot += value * weights[gram]
+                length += value * value
+                known += repeats
+            length = length + max(total - known, 0) * unseen
+            raw = self.bias + (dot / math.sqrt(length) if length > 0 else 0.0)
+            raws.append(-min(max(raw, -30.0), 30.0))
+        return [1 / (1 + e) for e in np.exp(np.array(raws)).tolist()]
+
+    def _pieces(self, texts: Sequence[str]) -> list[str]:
+        """The texts as `scores` searches them: English words padded with one space each
+        side, Chinese without spaces."""
+        if self.language == "en":
+            return [f" {' '.join(t.split())} " for t in texts]
+        return [t.replace(" ", "") for t in texts]
+
+    def may_reach(self, texts: Sequence[str], threshold: float) -> list[bool]:
+        """False for each text whose score is surely below `threshold`, told without
+        scoring it: most clauses of a call are like no example.
+
+        The score is sigmoid(bias + v·w / |v|) with v ≥ 0 the text's tf-idf vector, so by
+        Cauchy–Schwarz v·w / |v| ≤ |w⁺|, the length of the positive weights of the
+        n-grams the text holds (a few of the model's n-grams, found by one search). The
+        margin keeps a text whose bound is within rounding of the threshold."""
+        if not 0 < threshold < 1:
+            return [True] * len(texts)
+        need = math.log(threshold / (1 - threshold)) - self.bias - 1e-9
+        if need <= 0:
+            return [True] * len(texts)
+        automaton, squares = self._positive
+        if automaton is None:
+            return [False] * len(texts)
+        need *= need
+        return [sum(squares[g] for g in {g for g, _, _ in
+                                         automaton.find_matches_as_indexes(piece,
+                                                                           overlapping=True)})
+                >= need for piece in self._pieces(texts)]
+
+    @cached_property
+    def _positive(self) -> tuple[ahocorasick_rs.AhoCorasick | None, list[float]]:
+        """The n-grams of positive weight (searched by `may_reach`) and their squares."""
+        grams = [g for g, w in self.weights.items() if w > 0]
+        if not grams:
+            return None, []
+        return (ahocorasick_rs.AhoCorasick(grams, matchkind=ahocorasick_rs.MatchKind.Standard),
+                [self.weights[g] ** 2 for g in grams])
+
     @cached_property
     def _search(self) -> _Search:
         import numpy as np
@@ -199,6 +274,9 @@ class ExampleModel:
             np.array([self.idf[g] for g in grams]),
             np.array([self.weights.get(g, 0.0) for g in grams]),
             len(grams),
+            [self.idf[g] for g in grams],
+            [self.weights.get(g, 0.0) for g in grams],
+            [0.0, *(1 + np.log(np.arange(1, 64))).tolist()],
         )
 
     def nearest(self, text: str) -> tuple[str, float]:
@@ -229,6 +307,17 @@ class _Search(NamedTuple):
     idf: np.ndarray  # by the automaton's pattern number
     weights: np.ndarray
     size: int
+    # The same for scores_of_few, as Python floats; tf[r] is 1 + log(r), as numpy gives it.
+    idf_list: list[float]
+    weights_list: list[float]
+    tf: list[float]
+
+
+def _tf(repeats: int) -> float:
+    """1 + log(repeats) as numpy computes it (repeats beyond _Search.tf)."""
+    import numpy as np
+
+    return float((1 + np.log(np.array([repeats])))[0])
 
 
 def _vector(counts: dict[str, int], idf: dict[str, float], unseen: float = 0.0
@@ -382,7 +471,7 @@ def _turns_hits(
             start, end = starts[i], ends[j - 1]
             if long_enough(text[start:end], model.language):
                 spans.append((index, start, end))
-    scores = _unit_scores(model, [turns[i].text[s:e] for i, s, e in spans],
+    scores = _unit_scores(model, [turns[i].text[s:e] for i, s, e in spans], threshold,
                           {} if known is None else known)
     best: dict[int, tuple[float, int, int]] = {}
     for (index, start, end), score in zip(spans, scores, strict=True):
@@ -402,8 +491,8 @@ def _turns_hits(
     return found
 
 
-def _unit_scores(model: ExampleModel, texts: list[str], known: dict[str, float]
-                 ) -> list[float]:
+def _unit_scores(model: ExampleModel, texts: list[str], threshold: float,
+                 known: dict[str, float]) -> list[float]:
     """The model's score of each text, scoring only those not in `known` (then kept
     there). A text scores the same whatever else is scored with it."""
     scores = [known.get(text) for text in texts]
@@ -411,7 +500,11 @@ def _unit_scores(model: ExampleModel, texts: list[str], known: dict[str, float]
                                if score is None))
     if not fresh:
         return scores  # type: ignore[return-value]
-    new = dict(zip(fresh, model.scores(fresh).tolist(), strict=True))
+    reach = model.may_reach(fresh, threshold)
+    few = [t for t, may in zip(fresh, reach, strict=True) if may]
+    new = dict(zip(few, model.scores_of_few(few), strict=True))
+    # Below the threshold, a clause's exact score is never read: 0.0 stands for it.
+    new.update((t, 0.0) for t, may in zip(fresh, reach, strict=True) if not may)
     if len(known) > UNITS_KEPT:
         known.clear()
     known.update(new)
