@@ -237,32 +237,37 @@ class ExampleModel:
         """False for each text whose score is surely below `threshold`, told without
         scoring it: most clauses of a call are like no example.
 
-        The score is sigmoid(bias + v·w / |v|) with v ≥ 0 the text's tf-idf vector, so by
-        Cauchy–Schwarz v·w / |v| ≤ |w⁺|, the length of the positive weights of the
-        n-grams the text holds (a few of the model's n-grams, found by one search). The
-        margin keeps a text whose bound is within rounding of the threshold."""
+        The score is sigmoid(bias + v·w / |v|) with v ≥ 0 the text's tf-idf vector. Only
+        the n-grams of positive weight (P, a few of the model's, found by one search) add
+        to v·w, and |v| ≥ |v_P|, so v·w / |v| ≤ v_P·w_P / |v_P|. The margin keeps a text
+        whose bound is within rounding of the threshold."""
         if not 0 < threshold < 1:
             return [True] * len(texts)
         need = math.log(threshold / (1 - threshold)) - self.bias - 1e-9
         if need <= 0:
             return [True] * len(texts)
-        automaton, squares = self._positive
+        automaton, weights, idf = self._positive
         if automaton is None:
             return [False] * len(texts)
-        need *= need
-        return [sum(squares[g] for g in {g for g, _, _ in
-                                         automaton.find_matches_as_indexes(piece,
-                                                                           overlapping=True)})
-                >= need for piece in self._pieces(texts)]
+        find = automaton.find_matches_as_indexes
+        reach = []
+        for piece in self._pieces(texts):
+            dot = length = 0.0
+            for gram, count in Counter(map(itemgetter(0), find(piece, overlapping=True))).items():
+                value = (1 + math.log(count)) * idf[gram]
+                dot += value * weights[gram]
+                length += value * value
+            reach.append(dot > 0 and dot >= need * math.sqrt(length))
+        return reach
 
     @cached_property
-    def _positive(self) -> tuple[ahocorasick_rs.AhoCorasick | None, list[float]]:
-        """The n-grams of positive weight (searched by `may_reach`) and their squares."""
+    def _positive(self) -> tuple[ahocorasick_rs.AhoCorasick | None, list[float], list[float]]:
+        """The n-grams of positive weight (searched by `may_reach`), their weights and idf."""
         grams = [g for g, w in self.weights.items() if w > 0]
         if not grams:
-            return None, []
+            return None, [], []
         return (ahocorasick_rs.AhoCorasick(grams, matchkind=ahocorasick_rs.MatchKind.Standard),
-                [self.weights[g] ** 2 for g in grams])
+                [self.weights[g] for g in grams], [self.idf[g] for g in grams])
 
     @cached_property
     def _search(self) -> _Search:
