@@ -254,7 +254,7 @@ class ExampleModel:
         for piece in self._pieces(texts):
             dot = length = 0.0
             for gram, count in Counter(map(itemgetter(0), find(piece, overlapping=True))).items():
-                value = (1 + math.log(count)) * idf[gram]
+                value = (_TF[count] if count < len(_TF) else 1 + math.log(count)) * idf[gram]
                 dot += value * weights[gram]
                 length += value * value
             reach.append(dot > 0 and dot >= need * math.sqrt(length))
@@ -323,6 +323,9 @@ def _tf(repeats: int) -> float:
     import numpy as np
 
     return float((1 + np.log(np.array([repeats])))[0])
+
+
+_TF = [0.0, *(1 + math.log(count) for count in range(1, 64))]  # may_reach's tf, by count
 
 
 def _vector(counts: dict[str, int], idf: dict[str, float], unseen: float = 0.0
