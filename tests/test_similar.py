@@ -207,6 +207,47 @@ def test_one_pass_scores_equal_the_plain_definition():
             assert score == pytest.approx(1 / (1 + math.exp(-raw)), abs=1e-9)
 
 
+def test_a_clause_scores_the_same_whatever_is_scored_with_it():
+    """Audits remember each clause's score across calls: the verdicts must not depend on
+    which clauses were scored together, to the last bit."""
+    for language, like, texts in [
+        ("zh", ["我刚喝了几杯，有点晕", "我喝多了，脑子不清醒", "你大点声，我耳朵背"],
+         ["我喝了两瓶啤酒头晕晕晕", "你好", "abc 我喝 多了", "", "晕" * 80]),
+        ("en", ["i had a few drinks", "you woke me up", "speak up i am deaf"],
+         ["i had had too many drinks drinks", "zzz qqq", " hello you ", "drinks " * 70]),
+    ]:
+        model = ExampleModel.build(language, like, ["我喝水呢", "i can hear you"])
+        together = model.scores(texts).tolist()
+        assert [model.scores([t]).tolist()[0] for t in texts] == together
+        assert model.scores(texts[::-1]).tolist() == together[::-1]
+
+
+def test_the_plain_python_scorer_gives_numpys_floats_exactly():
+    """Audits score a call's few new clauses in plain Python: the verdicts must not depend
+    on which scorer ran, to the last bit."""
+    for language, like, texts in [
+        ("zh", ["我刚喝了几杯，有点晕", "我喝多了，脑子不清醒", "你大点声，我耳朵背"],
+         ["我喝了两瓶啤酒头晕晕晕", "你好", "abc 我喝 多了", "", "晕" * 80]),
+        ("en", ["i had a few drinks", "you woke me up", "speak up i am deaf"],
+         ["i had had too many drinks drinks", "zzz qqq", " hello you ", "drinks " * 70]),
+    ]:
+        model = ExampleModel.build(language, like, ["我喝水呢", "i can hear you"])
+        assert model.scores_of_few(texts) == model.scores(texts).tolist()
+
+
+@pytest.mark.parametrize("threshold", [0.2, 0.5, 0.8])
+def test_clauses_set_aside_unscored_are_below_the_threshold(threshold):
+    """may_reach may keep a clause that scores low, never drop one that reaches."""
+    like = ["我刚喝了几杯，有点晕", "我喝多了，脑子不清醒", "你大点声，我耳朵背"]
+    texts = ["我喝了两瓶啤酒头晕晕晕", "我喝多了", "你好", "有点晕", "今天天气不错", "脑子不清醒了",
+             "您的套餐每月十九元", "喝了几杯", "我耳朵背，你大点声"]
+    model = ExampleModel.build("zh", like, ["我喝水呢"])
+    reach = model.may_reach(texts, threshold)
+    scores = model.scores(texts).tolist()
+    assert all(may for may, score in zip(reach, scores, strict=True) if score >= threshold)
+    assert not all(reach)  # it does set some aside
+
+
 def test_bundled_packs_catch_pleas_and_rules_cited_to_coerce():
     from engine.audit import PackChooser
 

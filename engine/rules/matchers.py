@@ -446,7 +446,8 @@ class PhraseIndex:
                 by_table.setdefault(table, []).append(number)
         raw = _RawHits()
         for table, numbers in by_table.items():
-            self._search(self._tables[table], [turns[n].text for n in numbers], numbers, raw)
+            self._search(self._tables[table], [turns[n].text for n in numbers], numbers, raw,
+                         turns)
         spans: list[list[tuple[int, int, int]]] = [[] for _ in turns]
         for index, hits in self._kept(turns, raw).items():
             for number, start, end in hits:
@@ -508,7 +509,12 @@ class PhraseIndex:
         return self._replied(found)
 
     def _search(
-        self, tables: _SpeakerTables, texts: list[str], numbers: list[int], raw: _RawHits
+        self,
+        tables: _SpeakerTables,
+        texts: list[str],
+        numbers: list[int],
+        raw: _RawHits,
+        turns: Sequence[NormalizedTurn],
     ) -> None:
         """Raw spans in one speaker's turns, searched as one text of lines."""
         joined = "\n".join(texts)
@@ -529,6 +535,10 @@ class PhraseIndex:
                          for found in regex_set.Match(encoded) or ()]  # type: ignore[attr-defined]
             for position in positions:
                 index, regex = tables.regexes[position]
+                wanted_acts = self.matchers[index].acts if self.acts is not None else ()
+                if wanted_acts:
+                    self._search_acting(index, regex, wanted_acts, texts, numbers, raw, turns)
+                    continue
                 by_line = tables.joined_regexes[position]
                 if by_line is None:
                     for number, text in zip(numbers, texts, strict=True):
@@ -550,6 +560,29 @@ class PhraseIndex:
                         raw.hits[index].add((numbers[line], start, end))
                 for line in sorted(redo):
                     raw.add_spans(index, numbers[line], regex, texts[line])
+
+    def _search_acting(
+        self,
+        index: int,
+        regex: re2._Regexp,
+        wanted_acts: tuple[str, ...],
+        texts: list[str],
+        numbers: list[int],
+        raw: _RawHits,
+        turns: Sequence[NormalizedTurn],
+    ) -> None:
+        """A regex of a matcher restricted by `acts:`, searched only in the turns that do
+        one of those acts (`_kept` would drop its spans in the others): a regex such as
+        '.' then yields no span for each character of every other turn."""
+        reader = self.acts
+        assert reader is not None
+        match = regex._regexp.Match  # the compiled matcher: re2's Python search is slower
+        for number, text in zip(numbers, texts, strict=True):
+            data = text.encode()
+            if match(_UNANCHORED, data, 0, len(data))[0][0] < 0:
+                continue
+            if reader.acts_of(turns[number]).acts.intersection(wanted_acts):
+                raw.add_spans(index, number, regex, text)
 
     def _confirmed(self, turns: Sequence[NormalizedTurn], raw: _RawHits) -> dict[str, list[Hit]]:
         """Raw spans of a whole call that survive vetoes, exceptions, questions, negation
@@ -646,7 +679,8 @@ class PhraseIndex:
                 by_table.setdefault(table, []).append(number)
         raw = _RawHits()
         for table, numbers in by_table.items():
-            self._search(self._tables[table], [turns[n].text for n in numbers], numbers, raw)
+            self._search(self._tables[table], [turns[n].text for n in numbers], numbers, raw,
+                         turns)
         dropped: list[tuple[int, Hit, str]] = []
         self._kept(turns, raw, dropped)
         found: dict[str, list[tuple[Hit, str]]] = {}

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib.resources import files
+from operator import itemgetter
 from typing import TYPE_CHECKING, NamedTuple
 
 import ahocorasick_rs
@@ -189,6 +190,85 @@ class ExampleModel:
                                     where=length > 0)
         return 1 / (1 + np.exp(-np.clip(raw, -30, 30)))
 
+    def scores_of_few(self, texts: Sequence[str]) -> list[float]:
+        """`scores` in plain Python, for the one or two clauses of a call that
+        `may_reach` leaves, where numpy's fixed cost a call (~0.2 ms) outweighs the sums;
+        numpy's operations in numpy's order, so the same floats (tests/test_similar.py)."""
+        if not texts:
+            return []
+        import numpy as np
+
+        search = self._search
+        idf, weights, tf = search.idf_list, search.weights_list, search.tf
+        if self.language == "en":
+            pieces = [" ".join(t.split()) for t in texts]
+            totals = [3 * (len(t) - t.count(" ")) for t in pieces]
+            pieces = [f" {t} " for t in pieces]
+        else:
+            pieces = [t.replace(" ", "") for t in texts]
+            totals = [max(3 * len(t) - 3, len(t)) for t in pieces]
+        find = search.automaton.find_matches_as_indexes
+        counts = [Counter(map(itemgetter(0), find(piece, overlapping=True)))
+                  for piece in pieces]
+        unseen = self.unseen**2
+        raws = []
+        for held, total in zip(counts, totals, strict=True):
+            dot = length = 0.0
+            known = 0
+            for gram in sorted(held):  # numpy's order: by unit, then n-gram number
+                repeats = held[gram]
+                value = (tf[repeats] if repeats < len(tf) else _tf(repeats)) * idf[gram]
+                dot += value * weights[gram]
+                length += value * value
+                known += repeats
+            length = length + max(total - known, 0) * unseen
+            raw = self.bias + (dot / math.sqrt(length) if length > 0 else 0.0)
+            raws.append(-min(max(raw, -30.0), 30.0))
+        return [1 / (1 + e) for e in np.exp(np.array(raws)).tolist()]
+
+    def _pieces(self, texts: Sequence[str]) -> list[str]:
+        """The texts as `scores` searches them: English words padded with one space each
+        side, Chinese without spaces."""
+        if self.language == "en":
+            return [f" {' '.join(t.split())} " for t in texts]
+        return [t.replace(" ", "") for t in texts]
+
+    def may_reach(self, texts: Sequence[str], threshold: float) -> list[bool]:
+        """False for each text whose score is surely below `threshold`, told without
+        scoring it: most clauses of a call are like no example.
+
+        The score is sigmoid(bias + v·w / |v|) with v ≥ 0 the text's tf-idf vector. Only
+        the n-grams of positive weight (P, a few of the model's, found by one search) add
+        to v·w, and |v| ≥ |v_P|, so v·w / |v| ≤ v_P·w_P / |v_P|. The margin keeps a text
+        whose bound is within rounding of the threshold."""
+        if not 0 < threshold < 1:
+            return [True] * len(texts)
+        need = math.log(threshold / (1 - threshold)) - self.bias - 1e-9
+        if need <= 0:
+            return [True] * len(texts)
+        automaton, weights, idf = self._positive
+        if automaton is None:
+            return [False] * len(texts)
+        find = automaton.find_matches_as_indexes
+        reach = []
+        for piece in self._pieces(texts):
+            dot = length = 0.0
+            for gram, count in Counter(map(itemgetter(0), find(piece, overlapping=True))).items():
+                value = (_TF[count] if count < len(_TF) else 1 + math.log(count)) * idf[gram]
+                dot += value * weights[gram]
+                length += value * value
+            reach.append(dot > 0 and dot >= need * math.sqrt(length))
+        return reach
+
+    @cached_property
+    def _positive(self) -> tuple[ahocorasick_rs.AhoCorasick | None, list[float], list[float]]:
+        """The n-grams of positive weight (searched by `may_reach`), their weights and idf."""
+        grams = [g for g, w in self.weights.items() if w > 0]
+        if not grams:
+            return None, [], []
+        return (ahocorasick_rs.AhoCorasick(grams, matchkind=ahocorasick_rs.MatchKind.Standard),
+                [self.weights[g] for g in grams], [self.idf[g] for g in grams])
+
     @cached_property
     def _search(self) -> _Search:
         import numpy as np
@@ -199,6 +279,9 @@ class ExampleModel:
             np.array([self.idf[g] for g in grams]),
             np.array([self.weights.get(g, 0.0) for g in grams]),
             len(grams),
+            [self.idf[g] for g in grams],
+            [self.weights.get(g, 0.0) for g in grams],
+            [0.0, *(1 + np.log(np.arange(1, 64))).tolist()],
         )
 
     def nearest(self, text: str) -> tuple[str, float]:
@@ -229,6 +312,20 @@ class _Search(NamedTuple):
     idf: np.ndarray  # by the automaton's pattern number
     weights: np.ndarray
     size: int
+    # The same for scores_of_few, as Python floats; tf[r] is 1 + log(r), as numpy gives it.
+    idf_list: list[float]
+    weights_list: list[float]
+    tf: list[float]
+
+
+def _tf(repeats: int) -> float:
+    """1 + log(repeats) as numpy computes it (repeats beyond _Search.tf)."""
+    import numpy as np
+
+    return float((1 + np.log(np.array([repeats])))[0])
+
+
+_TF = [0.0, *(1 + math.log(count) for count in range(1, 64))]  # may_reach's tf, by count
 
 
 def _vector(counts: dict[str, int], idf: dict[str, float], unseen: float = 0.0
@@ -309,6 +406,9 @@ class ExampleMatchers:
         # name -> (model, threshold, speaker, questions count, veto phrases)
         self.models = models
         self._memo: OrderedDict[tuple[str, str], tuple[ExampleHit, ...]] = OrderedDict()
+        # Each matcher's score of each clause text: a new turn text mostly repeats clauses
+        # said before (on the bench's calls 2 of 3 clauses scored were scored already).
+        self._unit_scores: dict[str, dict[str, float]] = {name: {} for name in models}
         self._lock = threading.Lock()
 
     def __bool__(self) -> bool:
@@ -339,7 +439,8 @@ class ExampleMatchers:
                     known[number] = found
         if todo:
             firsts = [turns[numbers[0]] for numbers in todo.values()]
-            fresh = _turns_hits(model, threshold, questions, vetoes, firsts)
+            fresh = _turns_hits(model, threshold, questions, vetoes, firsts,
+                                self._unit_scores[name])
             with self._lock:
                 for (text, numbers), found in zip(todo.items(), fresh, strict=True):
                     self._memo[(name, text)] = found
@@ -360,9 +461,10 @@ def _turns_hits(
     questions: bool,
     vetoes: tuple[str, ...],
     turns: Sequence[NormalizedTurn],
+    known: dict[str, float] | None = None,
 ) -> list[tuple[ExampleHit, ...]]:
     """Each turn's best unit at or above the threshold (nothing when none is), all the
-    turns' units scored in one pass."""
+    turns' units not in `known` (scores by unit text, updated) scored in one pass."""
     spans: list[tuple[int, int, int]] = []  # (turn, start, end) of each unit scored
     for index, turn in enumerate(turns):
         text = turn.text
@@ -377,9 +479,10 @@ def _turns_hits(
             start, end = starts[i], ends[j - 1]
             if long_enough(text[start:end], model.language):
                 spans.append((index, start, end))
-    scores = model.scores([turns[i].text[s:e] for i, s, e in spans])
+    scores = _unit_scores(model, [turns[i].text[s:e] for i, s, e in spans], threshold,
+                          {} if known is None else known)
     best: dict[int, tuple[float, int, int]] = {}
-    for (index, start, end), score in zip(spans, scores.tolist(), strict=True):
+    for (index, start, end), score in zip(spans, scores, strict=True):
         if score >= threshold and (index not in best or score > best[index][0]):
             best[index] = (score, start, end)
     found: list[tuple[ExampleHit, ...]] = [()] * len(turns)
@@ -394,6 +497,30 @@ def _turns_hits(
         found[index] = (ExampleHit(-1, start, end, round(score, 3), example,
                                    round(similarity, 3)),)
     return found
+
+
+def _unit_scores(model: ExampleModel, texts: list[str], threshold: float,
+                 known: dict[str, float]) -> list[float]:
+    """The model's score of each text, scoring only those not in `known` (then kept
+    there). A text scores the same whatever else is scored with it."""
+    scores = [known.get(text) for text in texts]
+    fresh = list(dict.fromkeys(t for t, score in zip(texts, scores, strict=True)
+                               if score is None))
+    if not fresh:
+        return scores  # type: ignore[return-value]
+    reach = model.may_reach(fresh, threshold)
+    few = [t for t, may in zip(fresh, reach, strict=True) if may]
+    new = dict(zip(few, model.scores_of_few(few), strict=True))
+    # Below the threshold, a clause's exact score is never read: 0.0 stands for it.
+    new.update((t, 0.0) for t, may in zip(fresh, reach, strict=True) if not may)
+    if len(known) > UNITS_KEPT:
+        known.clear()
+    known.update(new)
+    return [new[t] if score is None else score
+            for t, score in zip(texts, scores, strict=True)]
+
+
+UNITS_KEPT = 4 * MEMO_SIZE
 
 
 def compile_models(
