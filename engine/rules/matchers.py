@@ -440,14 +440,7 @@ class PhraseIndex:
         Each speaker's turns are searched together, one turn per line, so this costs a few
         passes of the automata and of the regex set whatever the number of turns.
         """
-        by_table: dict[str, list[int]] = {}
-        for number, (turn, table) in enumerate(zip(turns, tables, strict=True)):
-            if turn.text:
-                by_table.setdefault(table, []).append(number)
-        raw = _RawHits()
-        for table, numbers in by_table.items():
-            self._search(self._tables[table], [turns[n].text for n in numbers], numbers, raw,
-                         turns)
+        raw = self._raw_hits(turns, tables)
         spans: list[list[tuple[int, int, int]]] = [[] for _ in turns]
         for index, hits in self._kept(turns, raw).items():
             for number, start, end in hits:
@@ -666,13 +659,8 @@ class PhraseIndex:
             return "unless_clause_says"
         return matcher.out_of_scope(clause)
 
-    def set_aside(
-        self, turns: Sequence[NormalizedTurn], speakers: Sequence[str]
-    ) -> dict[str, list[tuple[Hit, str]]]:
-        """The matches of a call's turns that questions or clause scope set aside, with the
-        reason: what `check --show-matches` prints so a rule author sees why a phrase that
-        is there did not count. Not used by audits (it searches the call again)."""
-        tables = self._tables_of(speakers)
+    def _raw_hits(self, turns: Sequence[NormalizedTurn], tables: Sequence[str]) -> _RawHits:
+        """Candidate spans of a call's turns: each speaker's turns searched together."""
         by_table: dict[str, list[int]] = {}
         for number, (turn, table) in enumerate(zip(turns, tables, strict=True)):
             if turn.text:
@@ -681,6 +669,16 @@ class PhraseIndex:
         for table, numbers in by_table.items():
             self._search(self._tables[table], [turns[n].text for n in numbers], numbers, raw,
                          turns)
+        return raw
+
+    def set_aside(
+        self, turns: Sequence[NormalizedTurn], speakers: Sequence[str]
+    ) -> dict[str, list[tuple[Hit, str]]]:
+        """The matches of a call's turns that questions or clause scope set aside, with the
+        reason: what `check --show-matches` prints so a rule author sees why a phrase that
+        is there did not count. Not used by audits (it searches the call again)."""
+        tables = self._tables_of(speakers)
+        raw = self._raw_hits(turns, tables)
         dropped: list[tuple[int, Hit, str]] = []
         self._kept(turns, raw, dropped)
         found: dict[str, list[tuple[Hit, str]]] = {}
