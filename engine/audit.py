@@ -89,11 +89,10 @@ def audit_call(pack: RulePack, call: Call, *, include_experimental: bool = False
             if matched.isdisjoint(need):
                 break  # a matcher it needs never matched: it cannot fire
         else:
-            found = run_rule(rule, ctx)
+            found = [_waived(pack, call, f) for f in run_rule(rule, ctx)]
             findings.extend(found)
-            if found and composed:
-                ctx.findings.extend(_waived(pack, call, f) for f in found)
-    findings = [_waived(pack, call, f) for f in findings]
+            if composed:
+                ctx.findings.extend(found)
     if not ctx.sale_made:
         findings = [_coaching(f) if f.standard in SALE_STANDARDS else f for f in findings]
     findings.sort(key=lambda f: f.sort_key)
