@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 
 from engine.audit import CallAudit
-from engine.rules.base import SIGNALS, STANDARDS
+from engine.rules.base import STANDARDS
 
 
 @dataclass(frozen=True)
@@ -206,9 +206,8 @@ def evaluate(audits: Iterable[CallAudit], labels: dict[str, Label]) -> EvalRepor
 
 
 def counted_standards(audit: CallAudit) -> set[str]:
-    """The standards and signals a call is predicted to have."""
-    return {f.standard for f in audit.findings if f.waiver is None
-            and (f.severity != "info" or f.standard in SIGNALS)}
+    """The standards and signals a call is predicted to have: its verdict's."""
+    return {*audit.verdict.violations, *audit.verdict.signals}
 
 
 def macro_f1(scores: Sequence[Score]) -> float | None:
