@@ -207,15 +207,19 @@ def test_one_pass_scores_equal_the_plain_definition():
             assert score == pytest.approx(1 / (1 + math.exp(-raw)), abs=1e-9)
 
 
+# (language, `like` examples, texts to score): odd texts included (empty, repeated n-grams).
+SCORING_CASES = [
+    ("zh", ["我刚喝了几杯，有点晕", "我喝多了，脑子不清醒", "你大点声，我耳朵背"],
+     ["我喝了两瓶啤酒头晕晕晕", "你好", "abc 我喝 多了", "", "晕" * 80]),
+    ("en", ["i had a few drinks", "you woke me up", "speak up i am deaf"],
+     ["i had had too many drinks drinks", "zzz qqq", " hello you ", "drinks " * 70]),
+]
+
+
 def test_a_clause_scores_the_same_whatever_is_scored_with_it():
     """Audits remember each clause's score across calls: the verdicts must not depend on
     which clauses were scored together, to the last bit."""
-    for language, like, texts in [
-        ("zh", ["我刚喝了几杯，有点晕", "我喝多了，脑子不清醒", "你大点声，我耳朵背"],
-         ["我喝了两瓶啤酒头晕晕晕", "你好", "abc 我喝 多了", "", "晕" * 80]),
-        ("en", ["i had a few drinks", "you woke me up", "speak up i am deaf"],
-         ["i had had too many drinks drinks", "zzz qqq", " hello you ", "drinks " * 70]),
-    ]:
+    for language, like, texts in SCORING_CASES:
         model = ExampleModel.build(language, like, ["我喝水呢", "i can hear you"])
         together = model.scores(texts).tolist()
         assert [model.scores([t]).tolist()[0] for t in texts] == together
@@ -225,12 +229,7 @@ def test_a_clause_scores_the_same_whatever_is_scored_with_it():
 def test_the_plain_python_scorer_gives_numpys_floats_exactly():
     """Audits score a call's few new clauses in plain Python: the verdicts must not depend
     on which scorer ran, to the last bit."""
-    for language, like, texts in [
-        ("zh", ["我刚喝了几杯，有点晕", "我喝多了，脑子不清醒", "你大点声，我耳朵背"],
-         ["我喝了两瓶啤酒头晕晕晕", "你好", "abc 我喝 多了", "", "晕" * 80]),
-        ("en", ["i had a few drinks", "you woke me up", "speak up i am deaf"],
-         ["i had had too many drinks drinks", "zzz qqq", " hello you ", "drinks " * 70]),
-    ]:
+    for language, like, texts in SCORING_CASES:
         model = ExampleModel.build(language, like, ["我喝水呢", "i can hear you"])
         assert model.scores_of_few(texts) == model.scores(texts).tolist()
 
