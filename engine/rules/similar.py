@@ -239,8 +239,9 @@ class ExampleModel:
 
         The score is sigmoid(bias + v·w / |v|) with v ≥ 0 the text's tf-idf vector. Only
         the n-grams of positive weight (P, a few of the model's, found by one search) add
-        to v·w, and |v| ≥ |v_P|, so v·w / |v| ≤ v_P·w_P / |v_P|. The margin keeps a text
-        whose bound is within rounding of the threshold."""
+        to v·w. The text's other R n-gram occurrences add at least R·m·idf_min² to |v|²
+        (`_floor`), so v·w / |v| ≤ v_P·w_P / √(|v_P|² + R·m·idf_min²). The margin keeps a
+        text whose bound is within rounding of the threshold."""
         if not 0 < threshold < 1:
             return [True] * len(texts)
         need = math.log(threshold / (1 - threshold)) - self.bias - 1e-9
@@ -250,15 +251,31 @@ class ExampleModel:
         if automaton is None:
             return [False] * len(texts)
         find = automaton.find_matches_as_indexes
+        floor = self._idf_floor
+        english = self.language == "en"
         reach = []
         for piece in self._pieces(texts):
             dot = length = 0.0
+            known = 0
             for gram, count in Counter(map(itemgetter(0), find(piece, overlapping=True))).items():
                 value = (_TF[count] if count < len(_TF) else 1 + math.log(count)) * idf[gram]
                 dot += value * weights[gram]
                 length += value * value
-            reach.append(dot > 0 and dot >= need * math.sqrt(length))
+                known += count
+            if dot <= 0:
+                reach.append(False)
+                continue
+            others = _occurrences(piece, english) - known
+            length += _floor(others) * floor
+            reach.append(dot >= need * math.sqrt(length) * (1 - 1e-9))
         return reach
+
+    @cached_property
+    def _idf_floor(self) -> float:
+        """The least square idf an n-gram can have in this model (seen or not), less a
+        hair for rounding."""
+        least = min([*self.idf.values(), self.unseen]) if self.idf else self.unseen
+        return least * least * (1 - 1e-9)
 
     @cached_property
     def _positive(self) -> tuple[ahocorasick_rs.AhoCorasick | None, list[float], list[float]]:
@@ -326,6 +343,23 @@ def _tf(repeats: int) -> float:
 
 
 _TF = [0.0, *(1 + math.log(count) for count in range(1, 64))]  # may_reach's tf, by count
+
+
+def _occurrences(piece: str, english: bool) -> int:
+    """How many n-gram occurrences `scores` counts in a searched piece (`_pieces`): 2-4
+    characters inside each padded English word, 1-3 characters of Chinese."""
+    if english:
+        return 3 * (len(piece) - piece.count(" "))
+    return max(3 * len(piece) - 3, len(piece))
+
+
+def _floor(occurrences: int) -> float:
+    """The least Σ(1 + ln r_i)² over n-grams whose counts r_i add up to `occurrences`:
+    (1 + ln r)² / r, the square tf per occurrence, is least at r = 1 or at r = the whole."""
+    if occurrences <= 0:
+        return 0.0
+    per = (1 + math.log(occurrences)) ** 2 / occurrences
+    return occurrences * min(1.0, per)
 
 
 def _vector(counts: dict[str, int], idf: dict[str, float], unseen: float = 0.0
