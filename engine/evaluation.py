@@ -10,6 +10,7 @@ calls.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 import orjson
 
 from engine.audit import CallAudit
-from engine.rules.base import STANDARDS
+from engine.rules.base import STANDARDS, VALIDITY_STANDARDS
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class Label:
     source: str  # file:line
     # Labels the labellers could not agree on: a finding of one is neither right nor wrong.
     optional: frozenset[str] = frozenset()
+    # True: a plain service conversation, no sale in it (real helpdesk text); any
+    # validity violation found on it is a false alarm, counted apart (`service_flagged`).
+    service: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,9 @@ class EvalReport:
     label_problems: list[LabelProblem] = field(default_factory=list)
     # Per scored call, per label: (labelled, found), or None where the label is optional.
     outcomes: list[dict[str, tuple[bool, bool] | None]] = field(default_factory=list)
+    # Calls labelled "service": true, and those of them given a validity violation.
+    service_calls: int = 0
+    service_flagged: list[str] = field(default_factory=list)
 
     def score(self, label: str) -> Score:
         return next(s for s in self.scores if s.label == label)
@@ -158,13 +165,17 @@ def _label(raw: bytes, where: str, problems: list[LabelProblem]) -> Label | None
         problems.append(LabelProblem(where, f"unknown label(s) {', '.join(unknown)}; "
                                      f"use: {', '.join(STANDARDS)}"))
         return None
+    service = obj.get("service", False)
+    if not isinstance(service, bool):
+        problems.append(LabelProblem(where, "'service' must be true or false"))
+        return None
     both = sorted(set(violations) & set(optional))
     if both:
         problems.append(LabelProblem(where, f"{', '.join(both)} is both a violation and "
                                      "optional; keep it in one list"))
         return None
     return Label(obj["call_id"], frozenset(violations), str(obj.get("note") or ""), where,
-                 frozenset(optional))
+                 frozenset(optional), service)
 
 
 def evaluate(audits: Iterable[CallAudit], labels: dict[str, Label]) -> EvalReport:
@@ -175,6 +186,7 @@ def evaluate(audits: Iterable[CallAudit], labels: dict[str, Label]) -> EvalRepor
     seen: set[str] = set()
     calls = 0
     report_outcomes: list[dict[str, tuple[bool, bool] | None]] = []
+    service_calls, service_flagged = 0, []
     for audit in audits:
         call_id = audit.call.call_id
         label = labels.get(call_id)
@@ -184,6 +196,10 @@ def evaluate(audits: Iterable[CallAudit], labels: dict[str, Label]) -> EvalRepor
         seen.add(call_id)
         calls += 1
         found = counted_standards(audit)
+        if label.service:
+            service_calls += 1
+            if found & set(VALIDITY_STANDARDS):
+                service_flagged.append(call_id)
         outcome: dict[str, tuple[bool, bool] | None] = {}
         report_outcomes.append(outcome)
         for standard in STANDARDS:
@@ -202,7 +218,8 @@ def evaluate(audits: Iterable[CallAudit], labels: dict[str, Label]) -> EvalRepor
                 errors.append(Error(call_id, standard, "miss", (), (), label.note))
     scores = [Score(s, *counts[s]) for s in STANDARDS]
     missing = sorted(set(labels) - seen)
-    return EvalReport(scores, errors, calls, unlabelled, missing, outcomes=report_outcomes)
+    return EvalReport(scores, errors, calls, unlabelled, missing, outcomes=report_outcomes,
+                      service_calls=service_calls, service_flagged=service_flagged)
 
 
 def counted_standards(audit: CallAudit) -> set[str]:
@@ -284,3 +301,15 @@ def _false_alarm(audit: CallAudit, standard: str, note: str) -> Error:
         tuple(e.quote for f in fired for e in f.evidence)[:4],
         note,
     )
+
+
+def wilson(hits: int, total: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion (sound for 0 of n, unlike ±2 s.e.)."""
+    if total <= 0:
+        return 0.0, 1.0
+    z = 1.959964
+    share = hits / total
+    centre = (share + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total))
+    half /= 1 + z * z / total
+    return max(0.0, centre - half), min(1.0, centre + half)

@@ -106,3 +106,39 @@ def test_bootstrap_intervals_cover_the_point_estimate_and_narrow_with_more_calls
     assert (large["consent"]["f1"].high - large["consent"]["f1"].low
             < small["consent"]["f1"].high - small["consent"]["f1"].low)
     assert bootstrap_intervals(report(1), 500) == small  # seeded: the same every time
+
+
+def test_service_conversations_read_as_sales_are_counted_with_an_interval(tmp_path):
+    """Real helpdesk text: a conversation labelled "service" that gets any validity
+    violation is a service call read as a sale, counted and named."""
+    calls = write_jsonl(tmp_path / "calls.jsonl", CALL, CLEAN)
+    labels = tmp_path / "calls.labels.jsonl"
+    labels.write_text("\n".join(json.dumps(x) for x in [
+        {"call_id": "C-1", "violations": [], "service": True},
+        {"call_id": "C-2", "violations": [], "service": True},
+    ]) + "\n", encoding="utf-8")
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(main, ["--rules-root", RULES, "eval", str(calls),
+                                       str(labels), "--rounds", "0", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert ("plain service conversations given a validity violation: 1 of 2 (50.0%, "
+            "95% interval 9.5%–90.5%)") in result.output
+    assert "READ AS SALE C-1" in result.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert (report["service_calls"], report["service_flagged"]) == (2, ["C-1"])
+
+
+def test_a_service_flag_that_is_not_true_or_false_is_refused(tmp_path):
+    from engine.evaluation import read_labels
+    path = tmp_path / "x.labels.jsonl"
+    path.write_text('{"call_id": "C-1", "violations": [], "service": "yes"}\n', encoding="utf-8")
+    labels, problems = read_labels([path])
+    assert not labels and problems[0].reason == "'service' must be true or false"
+
+
+def test_wilson_interval_is_sound_at_zero_and_at_all():
+    from engine.evaluation import wilson
+    low, high = wilson(0, 383)
+    assert low == 0.0 and 0.009 < high < 0.011
+    low, high = wilson(10, 10)
+    assert high > 0.999999 and 0.68 < low < 0.73

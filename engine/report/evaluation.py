@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from engine.evaluation import EvalReport, Interval
+from engine.evaluation import EvalReport, Interval, wilson
 
 Intervals = dict[str, dict[str, Interval | None]]
 
@@ -37,6 +37,12 @@ def format_report(report: EvalReport, intervals: Intervals | None = None) -> Ite
         macro += f" (95% interval {_range(intervals.get('macro', {}).get('f1'))})"
     yield macro
     yield f"{report.calls} labelled calls compared"
+    if report.service_calls:
+        flagged = len(report.service_flagged)
+        low, high = wilson(flagged, report.service_calls)
+        yield (f"plain service conversations given a validity violation: {flagged} of "
+               f"{report.service_calls} ({flagged / report.service_calls:.1%}, 95% interval "
+               f"{low:.1%}–{high:.1%})")
     for error in report.errors:
         line = f"{error.kind.upper():<11} {error.call_id}  {error.label}"
         if error.rules:
@@ -46,6 +52,8 @@ def format_report(report: EvalReport, intervals: Intervals | None = None) -> Ite
             yield "            quoted: " + " | ".join(error.quotes)
         if error.note:
             yield f"            note: {error.note}"
+    for call_id in report.service_flagged:
+        yield f"READ AS SALE {call_id} (labelled a plain service conversation)"
     for call_id in report.unlabelled:
         yield f"UNLABELLED  {call_id} (no label line; not scored)"
     for call_id in report.not_found:
@@ -79,6 +87,8 @@ def report_json(report: EvalReport, intervals: Intervals | None = None) -> dict:
              "quotes": list(e.quotes), "note": e.note}
             for e in report.errors
         ],
+        "service_calls": report.service_calls,
+        "service_flagged": report.service_flagged,
         "unlabelled": report.unlabelled,
         "not_found": report.not_found,
         "label_problems": [{"source": p.source, "reason": p.reason}
