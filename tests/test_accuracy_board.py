@@ -16,8 +16,9 @@ def test_the_board_scores_every_set_but_the_sealed_one(capsys, tmp_path):
             "realtext en"} <= set(board)
     assert not any(name.startswith("SEALED") for name in board)
     assert board["dev, all zh"]["calls"] >= 300 and board["dev, all en"]["calls"] >= 150
-    # Real text sells nothing: every conversation but the persuasion chats is "service".
-    assert board["realtext en"]["service_calls"] >= 40
+    # Real text sells nothing: the open Chinese conversations (CrossWOZ) are all "service";
+    # the fetched corpora count only where they were converted (not in a fresh clone).
+    assert board["realtext zh"]["service_calls"] >= 20
     assert "service read as sale" in printed
 
 
