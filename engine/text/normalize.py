@@ -291,13 +291,18 @@ def _next_break(marked: str, start: int) -> int:
 
 
 _PARTICLE_RE = re.compile(f"[{_QUESTION_PARTICLES}]")
+_WH_BEFORE_ME = frozenset("什怎这那多要")
 
 
 def _particle_questions(
     text: str, starts: list[int], questions: set[int]
 ) -> tuple[list[int], set[int]]:
     """Close a clause after 吗/么 and mark it a question (unpunctuated speech recognition)."""
-    ends = [m.end() for m in _PARTICLE_RE.finditer(text)]
+    # The 么 of 什么, 怎么, 这么, 那么, 多么, 要么 is no particle inside a turn: "给您先开上了
+    # 开通的短信还有怎么去销的", "您什么都不用管". At the turn's end ("你说什么") it still asks.
+    ends = [m.end() for m in _PARTICLE_RE.finditer(text)
+            if not (m.group() == "么" and m.start() and text[m.start() - 1] in _WH_BEFORE_ME
+                    and m.end() < len(text))]
     if not ends:
         return starts, questions
     boundaries = sorted(set(starts) | {e for e in ends if e < len(text)})
