@@ -237,7 +237,7 @@ class NormalizedTurn:
         text = self.text
         if starts[-1] >= len(text) and len(starts) > 1:
             starts.pop()
-        if self._normalizer.asks_by_particle and ("吗" in text or "么" in text):
+        if self._normalizer.asks_by_particle and ("吗" in text or "么" in text or "吧" in text):
             starts, questions = _particle_questions(text, starts, questions)
         self._clauses = (tuple(starts), frozenset(questions))
         return self._clauses
@@ -290,7 +290,8 @@ def _next_break(marked: str, start: int) -> int:
     return clause if question < 0 else min(clause, question)
 
 
-_PARTICLE_RE = re.compile(f"[{_QUESTION_PARTICLES}]")
+# …and the tags 是吧/对吧 ("十五一个月是吧 那行吧 开吧 我同意": the tag asks, the rest answers)
+_PARTICLE_RE = re.compile(f"[{_QUESTION_PARTICLES}]|(?<=[是对])吧")
 _WH_BEFORE_ME = frozenset("什怎这那多要")
 
 
