@@ -273,9 +273,16 @@ def test_free_periods(said, days):
 @pytest.mark.parametrize("said", [
     "体验期结束前三天会提醒您", "前天我打过", "3个月前办过",
     "4.99 a month free trial until december 21st", "first, can you confirm",
+    "一年免费换一次屏",  # an allowance per year, not a free year
 ])
 def test_not_free_periods(said):
     assert [d for d in find_durations(said) if d.free] == []
+
+
+@pytest.mark.parametrize("said", ["前三十天免费 12月20号体验结束", "前30天免费，12月4日体验期截止"])
+def test_a_dates_month_and_day_are_no_free_periods(said):
+    (duration,) = find_durations(said)
+    assert duration.days == (30, 30)
 
 
 def test_billing_start():

@@ -110,6 +110,20 @@ def test_question_particle_without_punctuation():
     assert not turn.is_question_at(turn.text.index("投诉"))
 
 
+def test_the_me_of_question_words_is_no_particle_inside_a_turn():
+    turn = ZH.normalize("到期了它自动就取消了 您什么都不用管 不会扣您钱的")
+    assert turn.clause_starts == (0,) and turn.question_clauses == frozenset()
+    turn = ZH.normalize("那我这边就给您先开上了啊 开通的短信还有怎么去销的")
+    assert not turn.is_question_at(turn.text.index("开上"))
+    assert ZH.normalize("你说什么").is_question_at(0)  # at the end it still asks
+
+
+def test_a_tag_question_ends_its_clause_without_punctuation():
+    turn = ZH.normalize("十五一个月是吧 那行吧 开吧 我同意")
+    assert turn.is_question_at(turn.text.index("十五"))
+    assert not turn.is_question_at(turn.text.index("我同意"))
+
+
 def test_homophone_keys():
     assert homophone_key("资费") == homophone_key("自费")
     assert homophone_key("退订") == homophone_key("退定")

@@ -179,6 +179,11 @@ def test_precedence_within_turns(pack_factory):
         ("{product: [TV30]}", [("agent", "x")], {"product": {"code": "MUSIC"}}, False),
         ("{call_type: [sale]}", [("agent", "x")], {"call_type": "second_confirmation"}, False),
         ("{said: {matcher: accept, by: agent}}", [("customer", "同意")], {}, False),
+        # at_least counts matches, in_turns the turns that hold them
+        ("{said: {matcher: accept, at_least: 2}}", [("customer", "同意，可以办")], {}, True),
+        ("{said: {matcher: accept, in_turns: 2}}", [("customer", "同意，可以办")], {}, False),
+        ("{said: {matcher: accept, in_turns: 2}}",
+         [("customer", "同意"), ("agent", "x"), ("customer", "可以办")], {}, True),
     ],
 )
 def test_conditions(pack_factory, when, turns, fields, fires):

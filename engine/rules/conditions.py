@@ -83,10 +83,17 @@ class Said:
     matcher: str
     by: str | None = None
     at_least: int = 1  # how many matches it takes ("没听清" once is ordinary; twice is not)
+    # how many different turns must say it: "什么险？我没开过什么险啊" is one turn, however
+    # many of the matcher's phrases it holds
+    in_turns: int = 1
 
     def evaluate(self, ctx: CallContext) -> Evidence | None:
         hits = ctx.hits_of(self.matcher, self.by)
-        return tuple(hits) if len(hits) >= self.at_least else None
+        if len(hits) < self.at_least:
+            return None
+        if self.in_turns > 1 and len({h.turn for h in hits}) < self.in_turns:
+            return None
+        return tuple(hits)
 
     def needs(self) -> frozenset[str] | None:
         return frozenset({self.matcher}) if self.at_least >= 1 else None
@@ -278,14 +285,15 @@ def _not(node: Node, compiler: Compiler) -> Condition | None:
 def _said(node: Node, compiler: Compiler) -> Condition | None:
     if node.is_mapping() and "matcher" in {k.value for k, _ in node.node.value}:
         fields = node.mapping(
-            "said", frozenset({"matcher", "by", "at_least"}), frozenset({"matcher"})
+            "said", frozenset({"matcher", "by", "at_least", "in_turns"}), frozenset({"matcher"})
         )
         if fields is None:
             return None
         name = compiler.reference(fields["matcher"], "matcher")
         by = fields["by"].choice("by", ("agent", "customer")) if "by" in fields else None
         times = fields["at_least"].integer("at_least", 1, 100) if "at_least" in fields else 1
-        return Said(name, by, times or 1) if name else None
+        turns = fields["in_turns"].integer("in_turns", 1, 100) if "in_turns" in fields else 1
+        return Said(name, by, times or 1, turns or 1) if name else None
     name = compiler.reference(node, "said")
     return Said(name) if name else None
 

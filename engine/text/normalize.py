@@ -237,7 +237,7 @@ class NormalizedTurn:
         text = self.text
         if starts[-1] >= len(text) and len(starts) > 1:
             starts.pop()
-        if self._normalizer.asks_by_particle and ("吗" in text or "么" in text):
+        if self._normalizer.asks_by_particle and ("吗" in text or "么" in text or "吧" in text):
             starts, questions = _particle_questions(text, starts, questions)
         self._clauses = (tuple(starts), frozenset(questions))
         return self._clauses
@@ -290,14 +290,20 @@ def _next_break(marked: str, start: int) -> int:
     return clause if question < 0 else min(clause, question)
 
 
-_PARTICLE_RE = re.compile(f"[{_QUESTION_PARTICLES}]")
+# …and the tags 是吧/对吧 ("十五一个月是吧 那行吧 开吧 我同意": the tag asks, the rest answers)
+_PARTICLE_RE = re.compile(f"[{_QUESTION_PARTICLES}]|(?<=[是对])吧")
+_WH_BEFORE_ME = frozenset("什怎这那多要")
 
 
 def _particle_questions(
     text: str, starts: list[int], questions: set[int]
 ) -> tuple[list[int], set[int]]:
     """Close a clause after 吗/么 and mark it a question (unpunctuated speech recognition)."""
-    ends = [m.end() for m in _PARTICLE_RE.finditer(text)]
+    # The 么 of 什么, 怎么, 这么, 那么, 多么, 要么 is no particle inside a turn: "给您先开上了
+    # 开通的短信还有怎么去销的", "您什么都不用管". At the turn's end ("你说什么") it still asks.
+    ends = [m.end() for m in _PARTICLE_RE.finditer(text)
+            if not (m.group() == "么" and m.start() and text[m.start() - 1] in _WH_BEFORE_ME
+                    and m.end() < len(text))]
     if not ends:
         return starts, questions
     boundaries = sorted(set(starts) | {e for e in ends if e < len(text)})

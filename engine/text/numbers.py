@@ -781,6 +781,8 @@ _CN_DURATION = re.compile(
     (?<![束期止之以提天日号月])(?P<lead>头|前|首)\s?(?P<n1>{_CN_COUNT})?\s?{_span_unit("u1")}
     # 30天免费, 15天的体验期
   | (?P<n2>{_CN_COUNT})\s?{_span_unit("u2")}(?=\s?的?\s?(?:免费|体验|试用|不要钱|不收))
+    # (not an allowance: "一年免费换一次屏" is once a year, free)
+    (?!\s?的?\s?免费\s?\w{{0,3}}?(?:[0-9]{{1,2}}|[一两二三四五六七八九十]{{1,2}})\s?次)
     # 免费体验30天, 体验期是15天, 免费用三个月
   | (?:免费|体验|试用)\s?(?:期|用|看|听)?\s?(?:是|有|为|长达)?\s?(?P<n3>{_CN_COUNT})\s?
     {_span_unit("u3")}
@@ -827,6 +829,10 @@ def find_durations(text: str) -> tuple[StatedDuration, ...]:
     found = [d for m in _CN_DURATION.finditer(text) if (d := _cn_duration(m, text))]
     if text.isascii() or "first" in text or "free" in text or "trial" in text:
         found += [d for m in _EN_DURATION.finditer(text) if (d := _en_duration(m, text))]
+    if found and "月" in text:
+        # "前三十天免费 12月20号体验结束": the 12月 and the 20号/4日 of a date are no lengths.
+        dates = find_dates(text)
+        found = [d for d in found if not any(s.start < d.end and d.start < s.end for s in dates)]
     return tuple(sorted(found, key=lambda d: d.start))
 
 
