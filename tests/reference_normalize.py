@@ -71,7 +71,7 @@ def reference_normalize(language: str, text: str) -> ReferenceTurn:
     words = FILLERS.get(language, ())
     cjk = sorted({w for w in words if not w.isascii()}, key=len, reverse=True)
     latin = sorted({w.lower() for w in words if w.isascii()}, key=len, reverse=True)
-    parts = [r"[^\w%‰‱']"]
+    parts = [r"[^\w%‰‱'@]"]
     if cjk:
         parts.append("|".join(re.escape(w) for w in cjk))
     if latin:
@@ -92,7 +92,9 @@ def reference_normalize(language: str, text: str) -> ReferenceTurn:
         if start > kept_from:
             pieces.append(source[kept_from:start])
             length += start - kept_from
-        if before.isascii() and before.isalnum() and after.isascii() and after.isalnum():
+        if before.isascii() and before.isalnum() and (
+            after == "@" or (after.isascii() and after.isalnum())
+        ):
             pieces.append(" ")
             segments.append((length, start))
             length += 1

@@ -92,6 +92,12 @@ def test_decimal_point_between_digits_is_kept():
     assert "5.5元" in ZH.normalize("每月5.5元").text
 
 
+def test_a_tag_keeps_its_at_sign():
+    """A written post's "@工信部" tags the regulator; "工信部" alone only names it."""
+    assert ZH.normalize("投诉无门 @中国联通客服 @工信部").text == "投诉无门@中国联通客服@工信部"
+    assert EN.normalize("Fix it @Comcast or I go to @FCC").text == "fix it @comcast or i go to @fcc"
+
+
 def test_latin_words_stay_separate():
     assert EN.normalize("don't, call-me again").text == "don't call me again"
 

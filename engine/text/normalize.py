@@ -25,9 +25,11 @@ DEFAULT_FILLERS: dict[str, tuple[str, ...]] = {
     "zh": ("嗯", "呃", "唔", "呣"),  # not 额: it is also the 额 of 余额, 金额
     "en": ("um", "umm", "er", "erm", "hmm"),
 }
-# Kept although they are punctuation: they are part of amounts and words.
+# Kept although they are punctuation: they are part of amounts and words. "@" names whom a
+# written post tags ("@工信部", "@FCC"): tagging a regulator is itself an escalation, and
+# without the mark a rule could not tell it from a mention of its name.
 _KEEP_BETWEEN_DIGITS = frozenset(".,:")
-_KEEP_ALWAYS = "%‰‱'"
+_KEEP_ALWAYS = "%‰‱'@"
 _CLAUSE_END_RE = re.compile("[，。！？；,.!?;…\n、]")
 _QUESTION_RE = re.compile("[?？]")
 # Sentence-final particles that make a Chinese clause a question even without "？".
@@ -353,7 +355,7 @@ class Normalizer:
             # A lone space between two Latin letters or digits is kept as it is, so a run of
             # one character class passes over it: three runs in four of an English call,
             # which _marked and segments would otherwise each look at in Python.
-            runs = f"{parts[0]}(?!(?<=[A-Za-z0-9] )(?=[A-Za-z0-9])){parts[0]}*"
+            runs = f"{parts[0]}(?!(?<=[A-Za-z0-9] )(?=[A-Za-z0-9@])){parts[0]}*"
         else:
             runs = "(?:" + "|".join(parts) + ")+"
         self._separator = re.compile(f"({runs})")
@@ -429,11 +431,12 @@ class Normalizer:
             before = parts[index - 1][-1:]
             if before.isalnum() and (before.isascii() or before.isdigit()):
                 after = parts[index + 1][:1]
-                if after.isalnum():
+                if after.isalnum() or after == "@":
                     if len(run) == 1 and run in _KEEP_BETWEEN_DIGITS and before.isdigit() \
                             and after.isdigit():
                         continue  # 5.5, 1,000, 10:30
-                    if before.isascii() and after.isascii():  # two Latin words stay two
+                    # two Latin words (or a word and a tag: "go to @fcc") stay two
+                    if before.isascii() and after.isascii():
                         if run == " ":
                             continue
                         cut = cuts.get(run)
@@ -458,7 +461,7 @@ class Normalizer:
                 if chunk in _KEEP_BETWEEN_DIGITS and before.isdigit() and after.isdigit():
                     continue
             length += start - kept_from
-            if _latin(before) and _latin(after):
+            if _latin(before) and (_latin(after) or after == "@"):
                 segments.append((length, start))
                 length += 1
             kept_from = end
