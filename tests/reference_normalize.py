@@ -116,7 +116,16 @@ def reference_normalize(language: str, text: str) -> ReferenceTurn:
     if clause_starts[-1] >= len(match_text) and len(clause_starts) > 1:
         clause_starts.pop()
     if language == "zh" and ("吗" in match_text or "么" in match_text):
-        ends = [m.end() for m in re.finditer("[吗么]", match_text)]
+        ends = []
+        for m in re.finditer("[吗么]", match_text):
+            before = match_text[m.start() - 1] if m.start() else ""
+            if m.group() == "么" and before and before in "这那多要":
+                continue  # 这么, 那么, 多么, 要么: words, never a question's end
+            if m.group() == "么" and before and before in "什怎" and not (
+                m.end() >= len(match_text) or m.end() in clause_starts
+            ):
+                continue  # 什么, 怎么 ask only at a clause's end
+            ends.append(m.end())
         boundaries = sorted(set(clause_starts) | {e for e in ends if e < len(match_text)})
         clause_ends = [clause_starts[i + 1] if i + 1 < len(clause_starts) else len(match_text)
                        for i in questions]

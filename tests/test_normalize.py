@@ -110,6 +110,16 @@ def test_clauses_and_questions():
     assert not turn.is_question_at(0)
 
 
+def test_the_me_of_a_word_is_no_question_particle():
+    """"您什么都不用管" goes on: its 么 closes a word, not a question; "你说什么" asks."""
+    turn = ZH.normalize("到期了它自动就去销了 您什么都不用管 不会扣您钱的")
+    assert turn.clause_starts == (0,)
+    assert not turn.is_question_at(turn.text.index("自动"))
+    assert not ZH.normalize("这么便宜的套餐").is_question_at(0)
+    assert ZH.normalize("你说什么").is_question_at(0)
+    assert ZH.normalize("你说什么，我听不清").is_question_at(0)
+
+
 def test_question_particle_without_punctuation():
     turn = ZH.normalize("你能保证吗我要投诉")
     assert turn.is_question_at(turn.text.index("保证"))

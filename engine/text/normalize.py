@@ -293,13 +293,33 @@ def _next_break(marked: str, start: int) -> int:
 
 
 _PARTICLE_RE = re.compile(f"[{_QUESTION_PARTICLES}]")
+# 么 closing a word, not a sentence: 什么/怎么 ask only at a clause's end, the others never.
+_WORD_ME_ENDING = "什怎"
+_WORD_ME_NEVER = "这那多要"
+
+
+def _particle_asks(text: str, at: int, clause_starts: set[int]) -> bool:
+    """Whether the 吗/么 at `at` ends a question."""
+    if text[at] != "么" or at == 0:
+        return True
+    before = text[at - 1]
+    if before in _WORD_ME_NEVER:
+        return False
+    if before in _WORD_ME_ENDING:
+        return at + 1 >= len(text) or at + 1 in clause_starts
+    return True
 
 
 def _particle_questions(
     text: str, starts: list[int], questions: set[int]
 ) -> tuple[list[int], set[int]]:
-    """Close a clause after 吗/么 and mark it a question (unpunctuated speech recognition)."""
-    ends = [m.end() for m in _PARTICLE_RE.finditer(text)]
+    """Close a clause after 吗/么 and mark it a question (unpunctuated speech recognition).
+
+    The 么 of 什么/怎么 asks only where it ends a clause ("你说什么"), and that of 这么/那么/
+    多么/要么 never: "您什么都不用管" and "这么便宜" go on, one clause."""
+    clause_starts = set(starts)
+    ends = [m.end() for m in _PARTICLE_RE.finditer(text)
+            if _particle_asks(text, m.start(), clause_starts)]
     if not ends:
         return starts, questions
     boundaries = sorted(set(starts) | {e for e in ends if e < len(text)})
