@@ -3,7 +3,7 @@
 It does what a first version would: normalise each turn on its own, then look for every
 phrase of every matcher with a plain `str.find` loop on every turn, and run every regex on
 every turn. What it finds is then judged exactly as the engine judges (negation, questions,
-exceptions, replies), so the two must agree hit for hit — `tests/test_bench.py` checks that,
+exceptions, vetoes of the turn or of the clause, replies), so the two must agree hit for hit — `tests/test_bench.py` checks that,
 which makes the baseline an oracle for the engine's one-pass search as well as a yardstick.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from engine.rules.matchers import (
+    CLAUSE_VETO,
     EXCEPTION,
     MATCH,
     VETO,
@@ -37,7 +38,8 @@ class NaiveSearch:
         self.searches: list[tuple[int, str, str, bool]] = []  # matcher, key, role, by sound
         for number, matcher in enumerate(index.matchers):
             for phrases, role in ((matcher.phrases, MATCH), (matcher.exceptions, EXCEPTION),
-                                  (matcher.unless_turn_says, VETO)):
+                                  (matcher.unless_turn_says, VETO),
+                                  (matcher.unless_clause_says, CLAUSE_VETO)):
                 # Each phrase with the forms the pack also matches it in (English
                 # inflections and determiners, dialect words), as the engine expands it.
                 for key in (k for p in phrases for k in _variants(index.normalizer, matcher,
@@ -72,6 +74,8 @@ class NaiveSearch:
                             raw.hits[matcher].add((number, at, end))
                         elif role == EXCEPTION:
                             raw.cancels[(matcher, number)].append((at, end))
+                        elif role == CLAUSE_VETO:
+                            raw.clause_vetoes[(matcher, number)].append((at, end))
                         else:
                             raw.vetoed.add((matcher, number))
                     at = searched.find(key, at + 1)
