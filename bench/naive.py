@@ -3,8 +3,9 @@
 It does what a first version would: normalise each turn on its own, then look for every
 phrase of every matcher with a plain `str.find` loop on every turn, and run every regex on
 every turn. What it finds is then judged exactly as the engine judges (negation, questions,
-exceptions, replies), so the two must agree hit for hit — `tests/test_bench.py` checks that,
-which makes the baseline an oracle for the engine's one-pass search as well as a yardstick.
+exceptions, vetoes of the turn or of the clause, replies), so the two must agree hit for
+hit — `tests/test_bench.py` checks that, which makes the baseline an oracle for the
+engine's one-pass search as well as a yardstick.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def reference_normalize(language: str, text: str) -> ReferenceTurn:
     words = FILLERS.get(language, ())
     cjk = sorted({w for w in words if not w.isascii()}, key=len, reverse=True)
     latin = sorted({w.lower() for w in words if w.isascii()}, key=len, reverse=True)
-    parts = [r"[^\w%‰‱']"]
+    parts = [r"[^\w%‰‱'@]"]
     if cjk:
         parts.append("|".join(re.escape(w) for w in cjk))
     if latin:
@@ -92,7 +92,9 @@ def reference_normalize(language: str, text: str) -> ReferenceTurn:
         if start > kept_from:
             pieces.append(source[kept_from:start])
             length += start - kept_from
-        if before.isascii() and before.isalnum() and after.isascii() and after.isalnum():
+        if before.isascii() and before.isalnum() and (
+            after == "@" or (after.isascii() and after.isalnum())
+        ):
             pieces.append(" ")
             segments.append((length, start))
             length += 1
@@ -114,7 +116,16 @@ def reference_normalize(language: str, text: str) -> ReferenceTurn:
     if clause_starts[-1] >= len(match_text) and len(clause_starts) > 1:
         clause_starts.pop()
     if language == "zh" and ("吗" in match_text or "么" in match_text):
-        ends = [m.end() for m in re.finditer("[吗么]", match_text)]
+        ends = []
+        for m in re.finditer("[吗么]", match_text):
+            before = match_text[m.start() - 1] if m.start() else ""
+            if m.group() == "么" and before and before in "这那多要":
+                continue  # 这么, 那么, 多么, 要么: words, never a question's end
+            if m.group() == "么" and before and before in "什怎" and not (
+                m.end() >= len(match_text) or m.end() in clause_starts
+            ):
+                continue  # 什么, 怎么 ask only at a clause's end
+            ends.append(m.end())
         boundaries = sorted(set(clause_starts) | {e for e in ends if e < len(match_text)})
         clause_ends = [clause_starts[i + 1] if i + 1 < len(clause_starts) else len(match_text)
                        for i in questions]

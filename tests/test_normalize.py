@@ -92,6 +92,12 @@ def test_decimal_point_between_digits_is_kept():
     assert "5.5元" in ZH.normalize("每月5.5元").text
 
 
+def test_a_tag_keeps_its_at_sign():
+    """A written post's "@工信部" tags the regulator; "工信部" alone only names it."""
+    assert ZH.normalize("投诉无门 @中国联通客服 @工信部").text == "投诉无门@中国联通客服@工信部"
+    assert EN.normalize("Fix it @Comcast or I go to @FCC").text == "fix it @comcast or i go to @fcc"
+
+
 def test_latin_words_stay_separate():
     assert EN.normalize("don't, call-me again").text == "don't call me again"
 
@@ -102,6 +108,16 @@ def test_clauses_and_questions():
     assert turn.clause_starts == (0, 4, 9)
     assert turn.is_question_at(turn.text.index("保证"))
     assert not turn.is_question_at(0)
+
+
+def test_the_me_of_a_word_is_no_question_particle():
+    """"您什么都不用管" goes on: its 么 closes a word, not a question; "你说什么" asks."""
+    turn = ZH.normalize("到期了它自动就去销了 您什么都不用管 不会扣您钱的")
+    assert turn.clause_starts == (0,)
+    assert not turn.is_question_at(turn.text.index("自动"))
+    assert not ZH.normalize("这么便宜的套餐").is_question_at(0)
+    assert ZH.normalize("你说什么").is_question_at(0)
+    assert ZH.normalize("你说什么，我听不清").is_question_at(0)
 
 
 def test_question_particle_without_punctuation():

@@ -293,4 +293,5 @@ def test_show_matches_prints_the_clause_and_what_it_set_aside(tmp_path):
     lines = result.output.splitlines()
     assert ("       clause 「打了12315才退」: past, about other · set aside: complaint_threat "
             "(about other)") in lines
-    assert "       matches: complaint_threat" in lines  # the second turn's own threat
+    # the second turn's own threat (other complaint matchers may match it too)
+    assert any(line.startswith("       matches: complaint_threat") for line in lines)

@@ -25,9 +25,11 @@ DEFAULT_FILLERS: dict[str, tuple[str, ...]] = {
     "zh": ("嗯", "呃", "唔", "呣"),  # not 额: it is also the 额 of 余额, 金额
     "en": ("um", "umm", "er", "erm", "hmm"),
 }
-# Kept although they are punctuation: they are part of amounts and words.
+# Kept although they are punctuation: they are part of amounts and words. "@" names whom a
+# written post tags ("@工信部", "@FCC"): tagging a regulator is itself an escalation, and
+# without the mark a rule could not tell it from a mention of its name.
 _KEEP_BETWEEN_DIGITS = frozenset(".,:")
-_KEEP_ALWAYS = "%‰‱'"
+_KEEP_ALWAYS = "%‰‱'@"
 _CLAUSE_END_RE = re.compile("[，。！？；,.!?;…\n、]")
 _QUESTION_RE = re.compile("[?？]")
 # Sentence-final particles that make a Chinese clause a question even without "？".
@@ -292,18 +294,33 @@ def _next_break(marked: str, start: int) -> int:
 
 # …and the tags 是吧/对吧 ("十五一个月是吧 那行吧 开吧 我同意": the tag asks, the rest answers)
 _PARTICLE_RE = re.compile(f"[{_QUESTION_PARTICLES}]|(?<=[是对])吧")
-_WH_BEFORE_ME = frozenset("什怎这那多要")
+# 么 closing a word, not a sentence: 什么/怎么 ask only at a clause's end, the others never.
+_WORD_ME_ENDING = "什怎"
+_WORD_ME_NEVER = "这那多要"
+
+
+def _particle_asks(text: str, at: int, clause_starts: set[int]) -> bool:
+    """Whether the 吗/么 at `at` ends a question."""
+    if text[at] != "么" or at == 0:
+        return True
+    before = text[at - 1]
+    if before in _WORD_ME_NEVER:
+        return False
+    if before in _WORD_ME_ENDING:
+        return at + 1 >= len(text) or at + 1 in clause_starts
+    return True
 
 
 def _particle_questions(
     text: str, starts: list[int], questions: set[int]
 ) -> tuple[list[int], set[int]]:
-    """Close a clause after 吗/么 and mark it a question (unpunctuated speech recognition)."""
-    # The 么 of 什么, 怎么, 这么, 那么, 多么, 要么 is no particle inside a turn: "给您先开上了
-    # 开通的短信还有怎么去销的", "您什么都不用管". At the turn's end ("你说什么") it still asks.
+    """Close a clause after 吗/么 and mark it a question (unpunctuated speech recognition).
+
+    The 么 of 什么/怎么 asks only where it ends a clause ("你说什么"), and that of 这么/那么/
+    多么/要么 never: "您什么都不用管" and "这么便宜" go on, one clause."""
+    clause_starts = set(starts)
     ends = [m.end() for m in _PARTICLE_RE.finditer(text)
-            if not (m.group() == "么" and m.start() and text[m.start() - 1] in _WH_BEFORE_ME
-                    and m.end() < len(text))]
+            if _particle_asks(text, m.start(), clause_starts)]
     if not ends:
         return starts, questions
     boundaries = sorted(set(starts) | {e for e in ends if e < len(text)})
@@ -359,7 +376,7 @@ class Normalizer:
             # A lone space between two Latin letters or digits is kept as it is, so a run of
             # one character class passes over it: three runs in four of an English call,
             # which _marked and segments would otherwise each look at in Python.
-            runs = f"{parts[0]}(?!(?<=[A-Za-z0-9] )(?=[A-Za-z0-9])){parts[0]}*"
+            runs = f"{parts[0]}(?!(?<=[A-Za-z0-9] )(?=[A-Za-z0-9@])){parts[0]}*"
         else:
             runs = "(?:" + "|".join(parts) + ")+"
         self._separator = re.compile(f"({runs})")
@@ -435,11 +452,12 @@ class Normalizer:
             before = parts[index - 1][-1:]
             if before.isalnum() and (before.isascii() or before.isdigit()):
                 after = parts[index + 1][:1]
-                if after.isalnum():
+                if after.isalnum() or after == "@":
                     if len(run) == 1 and run in _KEEP_BETWEEN_DIGITS and before.isdigit() \
                             and after.isdigit():
                         continue  # 5.5, 1,000, 10:30
-                    if before.isascii() and after.isascii():  # two Latin words stay two
+                    # two Latin words (or a word and a tag: "go to @fcc") stay two
+                    if before.isascii() and after.isascii():
                         if run == " ":
                             continue
                         cut = cuts.get(run)
@@ -464,7 +482,7 @@ class Normalizer:
                 if chunk in _KEEP_BETWEEN_DIGITS and before.isdigit() and after.isdigit():
                     continue
             length += start - kept_from
-            if _latin(before) and _latin(after):
+            if _latin(before) and (_latin(after) or after == "@"):
                 segments.append((length, start))
                 length += 1
             kept_from = end
