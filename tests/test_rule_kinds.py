@@ -213,7 +213,8 @@ TRIAL = rule("kind: trial_end_check\ncontext: trial")
 @pytest.mark.parametrize(
     ("said", "fires"),
     [("体验期到12月23号", False), ("体验期到十二月二十三日", False), ("体验期到12月31号", True),
-     ("体验期到12月22号", False)],
+     ("体验期到12月22号", False), ("今天是11月23号，体验期到12月23号", False),
+     ("今天是11月23号，体验期到12月31号", True), ("11月5号开通的，体验期到12月23号", False)],
 )
 def test_trial_end_check(pack_factory, said, fires):
     found = findings(pack_factory, TRIAL, [("agent", said)],

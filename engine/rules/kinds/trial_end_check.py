@@ -1,7 +1,8 @@
 """`trial_end_check`: what the agent says about the free trial must agree with the product.
 
 `checks` picks what is compared (default: end_date):
-* end_date      — a date stated in a `context` turn must equal started_at + trial_days;
+* end_date      — a date stated in a `context` turn must equal started_at + trial_days
+                  (the call's own day and earlier ones are not read as the trial's end);
 * length        — a free period stated anywhere ("前三个月免费", "头两个月不要钱", "first two
                   months free") must be the product's trial_days long (a month: 28-31 days);
                   stated for a product with no trial, it is a misstatement too;
@@ -55,6 +56,11 @@ class TrialEndCheck(Rule):
             for stated in find_dates(norm.folded_text, day):
                 said = resolve_date(stated, day)
                 if abs((said - expected).days) <= self.tolerance_days:
+                    continue
+                # A trial stated on the call ends after it: the call's own day or an earlier
+                # one is today's date or a past event ("today is November 30th, so the trial
+                # ends December 30th", "it was added on November 5th"), not the trial's end.
+                if said <= day:
                     continue
                 start, end = norm.folded.to_original(stated.start, stated.end)
                 yield Draft(
