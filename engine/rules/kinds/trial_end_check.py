@@ -2,7 +2,8 @@
 
 `checks` picks what is compared (default: end_date):
 * end_date      — a date stated in a `context` turn must equal started_at + trial_days
-                  (the call's own day and earlier ones are not read as the trial's end);
+                  (the call's own day and earlier ones are not read as the trial's end, nor
+                  is a date said as the day charging starts);
 * length        — a free period stated anywhere ("前三个月免费", "头两个月不要钱", "first two
                   months free") must be the product's trial_days long (a month: 28-31 days);
                   stated for a product with no trial, it is a misstatement too;
@@ -53,7 +54,13 @@ class TrialEndCheck(Rule):
                    trial: int) -> Iterator[Draft]:
         for number in sorted({h.turn for h in ctx.hits_of(self.context or "", self.by)}):
             norm = ctx.turns[number]
+            # A date said as the day charging starts ("and billing starts December 24th") is
+            # the day after the trial, checked as such by billing_start, not as its end.
+            billing = {(b.date.start, b.date.end)
+                       for b in find_billing_starts(norm.folded_text, day)}
             for stated in find_dates(norm.folded_text, day):
+                if (stated.start, stated.end) in billing:
+                    continue
                 said = resolve_date(stated, day)
                 if abs((said - expected).days) <= self.tolerance_days:
                     continue
