@@ -307,6 +307,17 @@ def test_the_pack_can_add_and_remove_words(pack_factory):
     assert found.answers[5].end > found.answers[5].start  # 哦 is no longer a back-channel
 
 
+def test_apostrophes_in_pack_yaml_reach_the_answer_words(pack_factory):
+    turns = [("agent", "would you like me to add it"), ("customer", "nah im not interested"),
+             ("agent", "would you like me to add it"), ("customer", "ill take it")]
+    on = pack_factory({"m.yaml": PLAIN}, language="en", header="apostrophes: true\n")
+    found = context_for(on, make_call(turns, language="en")).dialogue
+    assert [a.answer_class for a in found.answers if a] == ["refuse", "accept"]
+    off = pack_factory({"m.yaml": PLAIN}, language="en")
+    found = context_for(off, make_call(turns, language="en")).dialogue
+    assert [a.answer_class for a in found.answers if a] == ["refuse", "other"]  # "nah" alone
+
+
 def test_a_pack_that_asks_for_no_act_types_no_turn(pack_factory):
     pack = pack_factory({"m.yaml": PLAIN})
     audit_call(pack, make_call([("agent", "给您推荐一款流量包，开不开？"), ("customer", "开")]))

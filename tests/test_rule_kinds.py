@@ -218,7 +218,8 @@ TRIAL = rule("kind: trial_end_check\ncontext: trial")
 @pytest.mark.parametrize(
     ("said", "fires"),
     [("体验期到12月23号", False), ("体验期到十二月二十三日", False), ("体验期到12月31号", True),
-     ("体验期到12月22号", False)],
+     ("体验期到12月22号", False), ("今天是11月23号，体验期到12月23号", False),
+     ("今天是11月23号，体验期到12月31号", True), ("11月5号开通的，体验期到12月23号", False)],
 )
 def test_trial_end_check(pack_factory, said, fires):
     found = findings(pack_factory, TRIAL, [("agent", said)],
@@ -227,6 +228,16 @@ def test_trial_end_check(pack_factory, said, fires):
     if fires:
         assert found[0].evidence[0].quote == "12月31号"
         assert "2026-12-23" in found[0].detail
+
+
+def test_trial_end_check_reads_a_billing_start_as_such_not_as_the_end(pack_factory):
+    strict = rule("kind: trial_end_check\ncontext: trial\ntolerance_days: 0")
+    turns = [("agent", "体验期到12月23号，12月24号起按月收费")]
+    assert findings(pack_factory, strict, turns,
+                    product={"monthly_fee": 5, "trial_days": 30}) == ()
+    wrong = [("agent", "体验期到12月24号")]
+    assert findings(pack_factory, strict, wrong,
+                    product={"monthly_fee": 5, "trial_days": 30}) != ()
 
 
 # -- replies and turn-level vetoes ----------------------------------------------------------

@@ -113,6 +113,26 @@ def test_word_forms_cover_regular_and_irregular_verbs_but_not_other_words():
     assert "cancel that account" not in phrase_variants("cancel the account", False, True)
 
 
+def test_english_apostrophes_may_be_left_out_as_speech_recognition_writes_them(tmp_path):
+    pack = load_pack(write_pack(tmp_path / "en", {"m.yaml": """
+matchers:
+  refusal: {speaker: customer, phrases: [i don't want it]}
+  roommate: {speaker: customer, templates: ["{i'm|i am} {his|her} roommate"]}
+  alone: {speaker: agent, phrases: [we'll]}
+  strict: {speaker: customer, phrases: [i'm in], apostrophes: false}
+"""}, language="en", header="apostrophes: true\n"))
+    turns = [("customer", "nah i dont want it"), ("customer", "yeah im his roommate"),
+             ("agent", "well okay"), ("customer", "im in"), ("customer", "I'm his roommate")]
+    assert hits_of(pack, turns) == {"refusal": [0], "roommate": [1, 4]}
+    assert "i dont want it" in phrase_variants("i don't want it", False, False, True)
+    assert phrase_variants("we'll", False, False, True) == ("we'll",)  # not "well"
+    off = load_pack(write_pack(tmp_path / "off", {"m.yaml": """
+matchers:
+  refusal: {speaker: customer, phrases: [i don't want it]}
+"""}, language="en"))
+    assert hits_of(off, turns) == {}
+
+
 def test_english_template_optional_adverb_and_kin(tmp_path):
     pack = load_pack(write_pack(tmp_path / "en", {"m.yaml": """
 matchers:

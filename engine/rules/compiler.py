@@ -21,7 +21,7 @@ from engine.text.normalize import Normalizer
 MATCHER_KEYS = frozenset(
     {"speaker", "phrases", "regex", "except", "negation", "questions", "homophones",
      "description", "unless_turn_says", "replies_to", "reply_within", "product_name",
-     "templates", "determiners", "lemmas",
+     "templates", "determiners", "lemmas", "apostrophes",
      # clause scope (docs/rules.md, "Scope: clauses, conditionals, who and when")
      "conditional", "about", "time", "reported", "unless_clause_says",
      # matching by example (docs/rules.md, "Matching by example")
@@ -31,7 +31,7 @@ MATCHER_KEYS = frozenset(
 )
 # Matcher flags a pack may switch on for all its matchers in pack.yaml; a matcher's own
 # value wins.
-PACK_WIDE_FLAGS = ("homophones", "determiners", "lemmas")
+PACK_WIDE_FLAGS = ("homophones", "determiners", "lemmas", "apostrophes")
 
 
 @dataclass
@@ -132,7 +132,7 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
             flags[key] = compiler.defaults.get(key, False)
     templates = (
         _templates(fields["templates"], compiler, bool(flags["determiners"]),
-                   bool(flags["lemmas"]))
+                   bool(flags["lemmas"]), bool(flags["apostrophes"]))
         if "templates" in fields
         else ()
     )
@@ -165,6 +165,7 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
         homophones=flags["homophones"] is True,
         determiners=flags["determiners"] is True,
         lemmas=flags["lemmas"] is True,
+        apostrophes=flags["apostrophes"] is True,
         templates=templates,
         unless_turn_says=fields["unless_turn_says"].texts("unless_turn_says")
         if "unless_turn_says" in fields
@@ -189,7 +190,7 @@ def compile_matcher(name: str, node: Node, compiler: Compiler) -> Matcher | None
 
 
 def _templates(
-    node: Node, compiler: Compiler, determiners: bool, lemmas: bool
+    node: Node, compiler: Compiler, determiners: bool, lemmas: bool, apostrophes: bool = False
 ) -> tuple[Template, ...]:
     """Templates, each compiled now so a bad one is reported at its own line."""
     from engine.rules.matchers import fits_a_regex_set
@@ -210,7 +211,8 @@ def _templates(
             continue
         try:
             template = compile_template(text, slots, normalizer.phrase,
-                                        forms if determiners or lemmas else None)
+                                        forms if determiners or lemmas else None,
+                                        apostrophes=apostrophes)
         except TemplateError as exc:
             item.error(f"template '{text}': {exc.message}", exc.help)
             continue

@@ -61,6 +61,8 @@ class Matcher:
     # English: "the/your/my account" interchangeable; "cancel" also matches "cancelled".
     determiners: bool = False
     lemmas: bool = False
+    # English: "don't" also matches "dont", as speech recognition often writes it.
+    apostrophes: bool = False
     # Clause scope (engine/text/clauses.py): whether a match counts in a clause that is the
     # if-part of a conditional, about a third party, narrating the past, or reported speech.
     conditional: bool = True
@@ -210,8 +212,8 @@ def _variants(normalizer: Normalizer, matcher: Matcher, key: str) -> tuple[str, 
     if not key:
         return ()
     keys: tuple[str, ...] = (key,)
-    if matcher.determiners or matcher.lemmas:
-        keys = phrase_variants(key, matcher.determiners, matcher.lemmas)
+    if matcher.determiners or matcher.lemmas or matcher.apostrophes:
+        keys = phrase_variants(key, matcher.determiners, matcher.lemmas, matcher.apostrophes)
     dialect = normalizer.dialect
     if dialect is not None and dialect.variants:
         keys = tuple(dict.fromkeys(v for k in keys for v in dialect.phrase_variants(k)))

@@ -242,7 +242,8 @@ def _compile(folder: Path, files: list[Path], sources: list[SourceFile]) -> Rule
         raise RulePackError(errors)
     normalizer = compiler.normalizer or Normalizer(language, header.get("fillers"))
     negation: Negation = header["negation"]
-    acts = ActReader(language, normalizer, header.get("acts"))
+    acts = ActReader(language, normalizer, header.get("acts"),
+                     apostrophes=compiler.defaults.get("apostrophes", False))
     index = PhraseIndex(list(compiler.matchers.values()), normalizer, negation,
                         ClauseReader(language, header["clauses"]), acts)
     broad = broad_phrase_warnings(compiler.matchers.values(), normalizer, language)

@@ -192,9 +192,11 @@ def compile_template(
     slots: Slots,
     normalize: Callable[[str], str],
     word_forms: Callable[[str], tuple[str, ...]] | None = None,
+    apostrophes: bool = False,
 ) -> Template:
     """A template as RE2 over match text. `normalize` shapes literal text as the match text
-    is shaped; `word_forms` (English) gives the forms a literal word may take."""
+    is shaped; `word_forms` (English) gives the forms a literal word may take; with
+    `apostrophes` (English) every apostrophe may be left out ("i'm" or "im")."""
     parts = _parse(text, slots)
     if all((isinstance(p, _Brace) and p.optional) or (isinstance(p, str) and not p.strip())
            for p in parts):
@@ -203,7 +205,12 @@ def compile_template(
             "keep at least one word or slot that is not optional ('?')",
         )
     if slots.language == "en":
-        return _compile_words(text, parts, slots, normalize, word_forms)
+        template = _compile_words(text, parts, slots, normalize, word_forms)
+        if not apostrophes:
+            return template
+        quote, optional = re2.escape("'"), re2.escape("'") + "?"
+        return Template(template.source, template.pattern.replace(quote, optional),
+                        template.capture.replace(quote, optional), template.labels)
     plain: list[str] = []
     capture: list[str] = []
     labels: list[str] = []

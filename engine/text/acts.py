@@ -25,6 +25,7 @@ from typing import Protocol
 
 import ahocorasick_rs
 
+from engine.text.english import phrase_variants
 from engine.text.normalize import NormalizedTurn
 
 ACT_TYPES: tuple[str, ...] = (
@@ -305,16 +306,21 @@ def make_lexicon(
     language: str,
     shape: Shaper,
     changes: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None,
+    apostrophes: bool = False,
 ) -> ActLexicon:
     """A language's default lexicon with a pack's additions and removals, every phrase in
-    the match-text shape."""
+    the match-text shape; with `apostrophes` (English), each phrase also written without its
+    apostrophes ("i'm not interested" as "im not interested"), as the pack's matchers are."""
     defaults = DEFAULT_LEXICONS.get(language, _ZH)
     words: dict[str, tuple[str, ...]] = {}
     for key in LEXICON_KEYS:
         added, removed = (changes or {}).get(key, ((), ()))
         gone = {shape.phrase(p) for p in removed}
         listed = [shape.phrase(p) for p in (*defaults.get(key, ()), *added)]
-        words[key] = tuple(dict.fromkeys(p for p in listed if p and p not in gone))
+        kept = [p for p in listed if p and p not in gone]
+        if apostrophes and language == "en":
+            kept = [v for p in kept for v in phrase_variants(p, False, False, True)]
+        words[key] = tuple(dict.fromkeys(kept))
     return ActLexicon(language, words)
 
 
@@ -437,8 +443,9 @@ class ActReader:
         language: str,
         shape: Shaper,
         changes: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None,
+        apostrophes: bool = False,
     ) -> None:
-        self._recipe = (language, shape, dict(changes or {}))
+        self._recipe = (language, shape, dict(changes or {}), apostrophes)
         self._lexicon: ActLexicon | None = None
         self._kept: dict[str, TurnActs] = {}
         self._answers: dict = {}  # link_answers' memo: what a text yields as an answer

@@ -172,8 +172,27 @@ def word_forms(word: str) -> tuple[str, ...]:
 # Variants of one phrase at most: a phrase of four verbs would otherwise give thousands.
 MAX_VARIANTS = 64
 
+# Speech recognition often writes a contraction without its apostrophe ("dont", "im",
+# "youre", "ive"). With `apostrophes` on, a phrase's word with an apostrophe also matches it
+# written without one; a phrase of that one word does not when the bare form is another
+# word ("we'll" is not "well", "i'll" not "ill").
+APOSTROPHE_LOOKALIKES = _words("well ill hell shell were its id shed wed lets cant wont hed")
 
-def phrase_variants(key: str, determiners: bool, lemmas: bool) -> tuple[str, ...]:
+
+def bare_form(word: str, alone: bool) -> str | None:
+    """The word written without its apostrophes, or None (no apostrophe, or a look-alike
+    said alone)."""
+    if "'" not in word:
+        return None
+    bare = word.replace("'", "")
+    if not bare or (alone and bare in APOSTROPHE_LOOKALIKES):
+        return None
+    return bare
+
+
+def phrase_variants(
+    key: str, determiners: bool, lemmas: bool, apostrophes: bool = False
+) -> tuple[str, ...]:
     """A normalised English phrase and its variants (the phrase itself first)."""
     words = key.split(" ")
     choices: list[tuple[str, ...]] = []
@@ -184,6 +203,9 @@ def phrase_variants(key: str, determiners: bool, lemmas: bool) -> tuple[str, ...
             options = (word, *(d for d in DETERMINER_TARGETS if d != word))
         elif lemmas:
             options = word_forms(word)
+        bare = bare_form(word, len(words) == 1) if apostrophes else None
+        if bare is not None and bare not in options:
+            options = (*options, bare)
         if count * len(options) > MAX_VARIANTS:
             options = (word,)
         count *= len(options)

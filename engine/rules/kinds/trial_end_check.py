@@ -1,7 +1,9 @@
 """`trial_end_check`: what the agent says about the free trial must agree with the product.
 
 `checks` picks what is compared (default: end_date):
-* end_date      — a date stated in a `context` turn must equal started_at + trial_days;
+* end_date      — a date stated in a `context` turn must equal started_at + trial_days
+                  (the call's own day and earlier ones are not read as the trial's end, nor
+                  is a date said as the day charging starts);
 * length        — a free period stated anywhere ("前三个月免费", "头两个月不要钱", "first two
                   months free") must be the product's trial_days long (a month: 28-31 days);
                   stated for a product with no trial, it is a misstatement too;
@@ -52,9 +54,20 @@ class TrialEndCheck(Rule):
                    trial: int) -> Iterator[Draft]:
         for number in sorted({h.turn for h in ctx.hits_of(self.context or "", self.by)}):
             norm = ctx.turns[number]
+            # A date said as the day charging starts ("and billing starts December 24th") is
+            # the day after the trial, checked as such by billing_start, not as its end.
+            billing = {(b.date.start, b.date.end)
+                       for b in find_billing_starts(norm.folded_text, day)}
             for stated in find_dates(norm.folded_text, day):
+                if (stated.start, stated.end) in billing:
+                    continue
                 said = resolve_date(stated, day)
                 if abs((said - expected).days) <= self.tolerance_days:
+                    continue
+                # A trial stated on the call ends after it: the call's own day or an earlier
+                # one is today's date or a past event ("today is November 30th, so the trial
+                # ends December 30th", "it was added on November 5th"), not the trial's end.
+                if said <= day:
                     continue
                 start, end = norm.folded.to_original(stated.start, stated.end)
                 yield Draft(
