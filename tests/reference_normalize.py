@@ -55,7 +55,7 @@ def reference_fold(text: str) -> str:
                    for char in text)
 
 
-_CLAUSE_END_RE = re.compile("[，。！？；,.!?;…\n、]")
+_CLAUSE_END_RE = re.compile("[，。！？；,.!?;…\n、@#＠＃]")
 _QUESTION_RE = re.compile("[?？]")
 
 

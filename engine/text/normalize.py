@@ -28,7 +28,9 @@ DEFAULT_FILLERS: dict[str, tuple[str, ...]] = {
 # Kept although they are punctuation: they are part of amounts and words.
 _KEEP_BETWEEN_DIGITS = frozenset(".,:")
 _KEEP_ALWAYS = "%‰‱'"
-_CLAUSE_END_RE = re.compile("[，。！？；,.!?;…\n、]")
+# "@" and "#" end a clause too: in a written thread an @-mention or a #tag is not part of
+# the sentence before it ("…no reply @ Consumer Council I paid…").
+_CLAUSE_END_RE = re.compile("[，。！？；,.!?;…\n、@#＠＃]")
 _QUESTION_RE = re.compile("[?？]")
 # Sentence-final particles that make a Chinese clause a question even without "？".
 _QUESTION_PARTICLES = "吗么"
