@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from engine.rules.matchers import (
+    CLAUSE_VETO,
     EXCEPTION,
     MATCH,
     VETO,
@@ -37,7 +38,8 @@ class NaiveSearch:
         self.searches: list[tuple[int, str, str, bool]] = []  # matcher, key, role, by sound
         for number, matcher in enumerate(index.matchers):
             for phrases, role in ((matcher.phrases, MATCH), (matcher.exceptions, EXCEPTION),
-                                  (matcher.unless_turn_says, VETO)):
+                                  (matcher.unless_turn_says, VETO),
+                                  (matcher.unless_clause_says, CLAUSE_VETO)):
                 # Each phrase with the forms the pack also matches it in (English
                 # inflections and determiners, dialect words), as the engine expands it.
                 for key in (k for p in phrases for k in _variants(index.normalizer, matcher,
@@ -72,6 +74,8 @@ class NaiveSearch:
                             raw.hits[matcher].add((number, at, end))
                         elif role == EXCEPTION:
                             raw.cancels[(matcher, number)].append((at, end))
+                        elif role == CLAUSE_VETO:
+                            raw.clause_vetoes[(matcher, number)].append((at, end))
                         else:
                             raw.vetoed.add((matcher, number))
                     at = searched.find(key, at + 1)

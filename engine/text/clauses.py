@@ -273,9 +273,9 @@ def _addressed(turn: NormalizedTurn, starts: Sequence[int]) -> frozenset[int]:
         if start >= len(turn.text):
             continue
         before = original[: turn.to_original(start, start + 1)[0]].rstrip()
-        if before.endswith(("@", "＠")):
-            found.add(number)
-        elif before.endswith(("#", "＃")) and (before.count("#") + before.count("＃")) % 2:
+        mention = before.endswith(("@", "＠"))
+        opening_tag = before.endswith(("#", "＃")) and (before.count("#") + before.count("＃")) % 2
+        if mention or opening_tag:
             found.add(number)
     return frozenset(found)
 
