@@ -55,7 +55,7 @@ def reference_fold(text: str) -> str:
                    for char in text)
 
 
-_CLAUSE_END_RE = re.compile("[，。！？；,.!?;…\n、]")
+_CLAUSE_END_RE = re.compile("[，。！？；,.!?;…\n、#＃]")
 _QUESTION_RE = re.compile("[?？]")
 
 
@@ -115,9 +115,9 @@ def reference_normalize(language: str, text: str) -> ReferenceTurn:
     match_text = "".join(pieces)
     if clause_starts[-1] >= len(match_text) and len(clause_starts) > 1:
         clause_starts.pop()
-    if language == "zh" and ("吗" in match_text or "么" in match_text):
+    if language == "zh" and any(p in match_text for p in "吗么吧"):
         ends = []
-        for m in re.finditer("[吗么]", match_text):
+        for m in re.finditer("[吗么]|(?<=[是对])吧", match_text):
             before = match_text[m.start() - 1] if m.start() else ""
             if m.group() == "么" and before and before in "这那多要":
                 continue  # 这么, 那么, 多么, 要么: words, never a question's end
@@ -130,5 +130,12 @@ def reference_normalize(language: str, text: str) -> ReferenceTurn:
         clause_ends = [clause_starts[i + 1] if i + 1 < len(clause_starts) else len(match_text)
                        for i in questions]
         questions = {bisect_right(boundaries, e - 1) - 1 for e in clause_ends + ends}
+        clause_starts = boundaries
+    mentions = {i for i, char in enumerate(match_text) if char == "@" and i}
+    if mentions - set(clause_starts):  # an @-mention opens a clause of its own
+        boundaries = sorted(set(clause_starts) | mentions)
+        clause_ends = [clause_starts[i + 1] if i + 1 < len(clause_starts) else len(match_text)
+                       for i in questions]
+        questions = {bisect_right(boundaries, e - 1) - 1 for e in clause_ends}
         clause_starts = boundaries
     return ReferenceTurn(match_text, tuple(segments), tuple(clause_starts), frozenset(questions))

@@ -68,9 +68,20 @@ def test_chinese_clauses(text, expected):
      [("my friend said you guys are scammers", ("reported", "about other"))]),
     ("I suppose that's fine", [("i suppose that's fine", ())]),
     ("don't call me again", [("don't call me again", ())]),
+    # written threads: an @-mention or a #tag is a clause of its own that calls someone in,
+    # now; it does not go on with the story before it
+    ("They cut my line last year @ Consumer Council",
+     [("they cut my line last year", ("past", "about other")), ("@consumer council", ())]),
+    ("#315 Exposure# they charged me twice",
+     [("315 exposure", ()), ("they charged me twice", ("about other",))]),
 ])
 def test_english_clauses(text, expected):
     assert clauses_of("en", text) == expected
+
+
+def test_a_mention_in_a_chinese_thread_is_a_clause_of_its_own():
+    assert clauses_of("zh", "我邻居去年被扣了钱@工信部") == [
+        ("我邻居去年被扣了钱", ("past", "about other")), ("@工信部", ())]
 
 
 # -- negation stops at a clause's edge -----------------------------------------------------

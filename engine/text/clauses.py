@@ -258,6 +258,32 @@ class _Finder:
         return found
 
 
+_MENTION_MARKS = ("@", "#", "＠", "＃")
+
+
+def _addressed(turn: NormalizedTurn, starts: Sequence[int]) -> frozenset[int]:
+    """The clauses of a written turn that open with an @-mention (the normaliser starts a
+    clause at each "@", and keeps it) or a #tag (it cuts a clause at "#"): "…last year
+    @ Consumer Council" names whom the writer calls in. A "#" closing a tag ("#315
+    Exposure# they…") opens nothing."""
+    original = turn.original
+    if not any(mark in original for mark in _MENTION_MARKS):
+        return frozenset()
+    found = set()
+    for number, start in enumerate(starts):
+        if start >= len(turn.text):
+            continue
+        if turn.text[start] == "@":
+            found.add(number)
+            continue
+        before = original[: turn.to_original(start, start + 1)[0]].rstrip()
+        mention = before.endswith(("@", "＠"))
+        opening_tag = before.endswith(("#", "＃")) and (before.count("#") + before.count("＃")) % 2
+        if mention or opening_tag:
+            found.add(number)
+    return frozenset(found)
+
+
 def _whole_words(text: str, start: int, end: int) -> bool:
     before = text[start - 1] if start else " "
     after = text[end] if end < len(text) else " "
@@ -457,12 +483,17 @@ class ClauseReader:
                     subject[number] = "other"
             elif subject[number] is None:
                 subject[number] = kind
+        addressed = _addressed(turn, starts)
         clauses: list[Clause] = []
         about, was_past, was_reported = "self", False, False
         for number in range(count):
             said = time[number]
             past = bool(said) and said[-1] == "past"
-            if subject[number] is None:  # no subject of its own: the story goes on
+            if number in addressed and subject[number] is None:
+                # "…they cut me off last year. @Consumer Council": a mention calls someone
+                # in; it does not go on with the story before it.
+                about, is_reported = "self", number in reported
+            elif subject[number] is None:  # no subject of its own: the story goes on
                 past = past or (was_past and not said)
                 is_reported = number in reported or was_reported
             else:

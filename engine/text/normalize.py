@@ -30,7 +30,9 @@ DEFAULT_FILLERS: dict[str, tuple[str, ...]] = {
 # without the mark a rule could not tell it from a mention of its name.
 _KEEP_BETWEEN_DIGITS = frozenset(".,:")
 _KEEP_ALWAYS = "%‰‱'@"
-_CLAUSE_END_RE = re.compile("[，。！？；,.!?;…\n、]")
+# "#" ends a clause too: in a written thread a #tag is not part of the sentence before it
+# ("#315曝光台# 乱扣费"). "@" is kept, and opens a clause of its own (`_mentions`).
+_CLAUSE_END_RE = re.compile("[，。！？；,.!?;…\n、#＃]")
 _QUESTION_RE = re.compile("[?？]")
 # Sentence-final particles that make a Chinese clause a question even without "？".
 _QUESTION_PARTICLES = "吗么"
@@ -241,6 +243,8 @@ class NormalizedTurn:
             starts.pop()
         if self._normalizer.asks_by_particle and ("吗" in text or "么" in text or "吧" in text):
             starts, questions = _particle_questions(text, starts, questions)
+        if "@" in text:
+            starts, questions = _mentions(text, starts, questions)
         self._clauses = (tuple(starts), frozenset(questions))
         return self._clauses
 
@@ -309,6 +313,18 @@ def _particle_asks(text: str, at: int, clause_starts: set[int]) -> bool:
     if before in _WORD_ME_ENDING:
         return at + 1 >= len(text) or at + 1 in clause_starts
     return True
+
+
+def _mentions(
+    text: str, starts: list[int], questions: set[int]
+) -> tuple[list[int], set[int]]:
+    """An @-mention opens a clause of its own, "@" kept in it: in "没人管 @工信部" or "…no reply
+    @ Consumer Council I paid…" the tag is not part of the sentence before it."""
+    boundaries = sorted(set(starts) | {i for i, ch in enumerate(text) if ch == "@" and i})
+    if len(boundaries) == len(starts):
+        return starts, questions
+    ends = [starts[i + 1] if i + 1 < len(starts) else len(text) for i in questions]
+    return boundaries, {bisect_right(boundaries, e - 1) - 1 for e in ends}
 
 
 def _particle_questions(
