@@ -79,6 +79,23 @@ def test_english_clauses(text, expected):
     assert clauses_of("en", text) == expected
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    # unpunctuated speech runs a question into a command: the command is a clause of its own
+    ("why do you keep calling me stop calling me",
+     [("why do you keep calling me", ("question",)), ("stop calling me", ())]),
+    ("are you listening to me stop calling me or i'm going to the attorney general",
+     [("are you listening to me", ("question",)),
+      ("stop calling me or i'm going to the attorney general", ())]),
+    # ... but not a verb after its subject, an auxiliary or "to"
+    ("is it true you'll stop calling me now", [("is it true you'll stop calling me now",
+                                                ("question",))]),
+    ("do you want me to put it on", [("do you want me to put it on", ("question",))]),
+    ("what do you take me for", [("what do you take me for", ("question",))]),
+])
+def test_a_command_after_an_unpunctuated_question(text, expected):
+    assert clauses_of("en", text) == expected
+
+
 def test_a_mention_in_a_chinese_thread_is_a_clause_of_its_own():
     assert clauses_of("zh", "我邻居去年被扣了钱@工信部") == [
         ("我邻居去年被扣了钱", ("past", "about other")), ("@工信部", ())]

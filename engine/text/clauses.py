@@ -183,6 +183,14 @@ DEFAULT_CLAUSE_WORDS: dict[str, ClauseWords] = {
 _EN_LEAD = frozenset(("so", "and", "but", "then", "well", "ok", "okay", "oh", "wait", "sorry",
                       "hey", "hi", "uh", "um", "now", "also", "just", "hang", "on", "like",
                       "yeah", "yes", "no"))
+# A command word after one of these is no command: "will you stop", "to take", "it'll stop".
+_EN_NOT_A_COMMAND = frozenset((
+    *_EN_SUBJECTS, *_EN_AUX, "to", "not", "just", "really",
+    "also", "even", "still", "ever", "always", "actually", "simply", "gonna", "wanna", "gotta",
+    "i'll", "you'll", "we'll", "they'll", "he'll", "she'll", "it'll", "i'd", "you'd", "we'd",
+    "they'd", "must", "might", "please", "and", "or", "people", "y'all", "yall",
+    "dont", "cant", "wont", "didnt", "doesnt", "isnt", "arent",
+))
 _A_NOT_A = re.compile(r"(\w)[不没]\1")
 # A person right after one of these is an object, not the clause's subject: "坐席就给您办了"
 # is still the story of the clause before it.
@@ -409,7 +417,32 @@ class ClauseReader:
                 then = self._consequent.find(region)
                 if then:
                     cuts.add(begin + then[0][1])
+        if self.by_words:
+            cuts |= self._commands_after_questions(text, sorted(cuts))
         return tuple(sorted(c for c in cuts if c < len(text) or c == 0))
+
+    def _commands_after_questions(self, text: str, starts: list[int]) -> set[int]:
+        """Unpunctuated speech runs a question into a command: "who is this take me off your
+        list", "are you deaf i said dont call me again". A clause that opens as a question
+        is cut where a command word starts that no subject, auxiliary or "to" leads ("is it
+        true you'll stop calling me" stays one question)."""
+        found: dict[int, list[tuple[str, int]]] = {}
+        for kind, start, _ in self._asks.find(text):
+            if kind in ("question", "imperative"):
+                number = bisect_right(starts, start) - 1
+                found.setdefault(number, []).append((kind, start))
+        cuts: set[int] = set()
+        for number, words in found.items():
+            first_kind, first_at = words[0]
+            if first_kind != "question" or not self._at_clause_start(text, starts[number],
+                                                                     first_at):
+                continue
+            for kind, start in words[1:]:
+                before = text[starts[number] : start].split()
+                if kind == "imperative" and before and before[-1] not in _EN_NOT_A_COMMAND:
+                    cuts.add(start)
+                    break
+        return cuts
 
     # -- features -------------------------------------------------------------------------
 
