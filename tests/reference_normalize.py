@@ -113,8 +113,13 @@ def reference_normalize(language: str, text: str) -> ReferenceTurn:
     match_text = "".join(pieces)
     if clause_starts[-1] >= len(match_text) and len(clause_starts) > 1:
         clause_starts.pop()
-    if language == "zh" and ("吗" in match_text or "么" in match_text):
-        ends = [m.end() for m in re.finditer("[吗么]", match_text)]
+    if language == "zh" and any(p in match_text for p in "吗么吧"):
+        # 吗 and 么 close a question, and so do the tags 是吧/对吧; not the 么 of 什么, 怎么,
+        # 这么, 那么, 多么, 要么 inside the turn
+        ends = [m.end() for m in re.finditer("[吗么]|(?<=[是对])吧", match_text)
+                if not (m.group() == "么" and m.start() > 0
+                        and match_text[m.start() - 1] in "什怎这那多要"
+                        and m.end() < len(match_text))]
         boundaries = sorted(set(clause_starts) | {e for e in ends if e < len(match_text)})
         clause_ends = [clause_starts[i + 1] if i + 1 < len(clause_starts) else len(match_text)
                        for i in questions]
