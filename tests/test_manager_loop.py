@@ -79,8 +79,8 @@ def flaw(rules: Path) -> None:
          "first: [explicit_acceptance], then: activation_notice")
     edit(consent, "        - not: {answered: {question: offer_question, with: accept, "
                   "then: activation_notice}}\n", "")
-    edit(consent, "        - not: {answered: {act: offer, with: accept, then: activation_notice}}\n",
-         "")
+    edit(consent, "        - not: {answered: {act: offer, with: accept, "
+                  "then: activation_notice}}\n", "")
     edit(rules / "zh-CN" / "matchers.yaml", "phrases: [同意办理,", "phrases: [知道了, 同意办理,")
 
 
