@@ -611,9 +611,9 @@ class PhraseIndex:
                 number, start, end = span
                 if vetoed and (index, number) in vetoed:
                     continue
-                if wanted_acts and reader is not None and not reader.acts_of(
+                if wanted_acts and reader is not None and reader.acts_of(
                     turns[number]
-                ).acts.intersection(wanted_acts):
+                ).acts.isdisjoint(wanted_acts):
                     continue
                 if cancels:
                     against = cancels.get((index, number))
@@ -827,6 +827,10 @@ def regex_options() -> re2.Options:
     # A matcher uses a regex's whole match, never its groups: RE2 then need not work out
     # where each group matched.
     options.never_capture = True
+    # The set of a pack's ~100 regexes outgrows RE2's default 8 MB DFA budget and rebuilds
+    # its DFA over and over: 32 MB made the zh set's search 5.7x faster (2026-12-07,
+    # e91cf48); the DFA grows only as far as the text needs.
+    options.max_mem = 64 << 20
     return options
 
 
