@@ -6,9 +6,10 @@
     python -m bench.accuracy --sealed         # the sealed set too: ONCE, at the end of a rebuild
 
 The sets, each scored per language: the project's tuned calls (`labelled`, `holdout`), the
-December blind calls (`blind`), the development calls (`dev`, per writer and together), and
-the real public text (`realtext`: signals and service conversations read as sales; the
-`fetched/` texts count only where they were converted, see transcripts/realtext/README.md).
+December blind calls (`blind`), the development calls (`dev`, per writer and together), the
+fresh writers' calls (`fresh`), and the real public text (`realtext`: signals, and service
+conversations read as sales; the `fetched/` texts count only where they were converted, see
+transcripts/realtext/README.md).
 The sealed calls are left out unless asked for: a sealed score read during rule work is no
 longer a sealed score.
 """
@@ -73,6 +74,7 @@ def parts(sealed: bool) -> list[Part]:
     for calls, labels in dev:
         add(f"dev {calls.stem}", [(calls, labels)])
     add("dev, all", dev)
+    add("fresh", pairs(TRANSCRIPTS / "fresh"))
     add("realtext", pairs(TRANSCRIPTS / "realtext" / "open")
         + pairs(TRANSCRIPTS / "realtext" / "fetched"))
     if sealed:
