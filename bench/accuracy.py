@@ -79,6 +79,7 @@ def parts(sealed: bool) -> list[Part]:
         + pairs(TRANSCRIPTS / "realtext" / "fetched"))
     if sealed:
         add("SEALED", pairs(TRANSCRIPTS / "sealed"))
+        add("SEALED-2", pairs(TRANSCRIPTS / "sealed2"))
     return rows
 
 
