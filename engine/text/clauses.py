@@ -271,23 +271,21 @@ _MENTION_MARKS = ("@", "#", "＠", "＃")
 
 def _addressed(turn: NormalizedTurn, starts: Sequence[int]) -> frozenset[int]:
     """The clauses of a written turn that open with an @-mention (the normaliser starts a
-    clause at each "@", and keeps it) or a #tag (it cuts a clause at "#"): "…last year
-    @ Consumer Council" names whom the writer calls in. A "#" closing a tag ("#315
-    Exposure# they…") opens nothing."""
-    original = turn.original
+    clause at each "@", "＠" folded to it, and keeps it) or a #tag (it cuts a clause at "#"):
+    "…last year @ Consumer Council" names whom the writer calls in. A "#" closing a tag
+    ("#315 Exposure# they…") opens nothing."""
+    text, original = turn.text, turn.original
     if not any(mark in original for mark in _MENTION_MARKS):
         return frozenset()
     found = set()
     for number, start in enumerate(starts):
-        if start >= len(turn.text):
+        if start >= len(text):
             continue
-        if turn.text[start] == "@":
+        if text[start] == "@":
             found.add(number)
             continue
         before = original[: turn.to_original(start, start + 1)[0]].rstrip()
-        mention = before.endswith(("@", "＠"))
-        opening_tag = before.endswith(("#", "＃")) and (before.count("#") + before.count("＃")) % 2
-        if mention or opening_tag:
+        if before.endswith(("#", "＃")) and (before.count("#") + before.count("＃")) % 2:
             found.add(number)
     return frozenset(found)
 

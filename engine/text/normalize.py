@@ -320,11 +320,20 @@ def _mentions(
 ) -> tuple[list[int], set[int]]:
     """An @-mention opens a clause of its own, "@" kept in it: in "没人管 @工信部" or "…no reply
     @ Consumer Council I paid…" the tag is not part of the sentence before it."""
-    boundaries = sorted(set(starts) | {i for i, ch in enumerate(text) if ch == "@" and i})
-    if len(boundaries) == len(starts):
+    cuts = {i for i, ch in enumerate(text) if ch == "@" and i}
+    if cuts <= set(starts):
         return starts, questions
+    return _cut(text, starts, questions, cuts)
+
+
+def _cut(
+    text: str, starts: list[int], questions: set[int], cuts: set[int], asking: Sequence[int] = ()
+) -> tuple[list[int], set[int]]:
+    """The clauses cut again at `cuts`: each asking clause stays asking in the part that holds
+    its end, and so does each part that ends at one of `asking` (a question's end)."""
+    boundaries = sorted(set(starts) | {c for c in cuts if c < len(text)})
     ends = [starts[i + 1] if i + 1 < len(starts) else len(text) for i in questions]
-    return boundaries, {bisect_right(boundaries, e - 1) - 1 for e in ends}
+    return boundaries, {bisect_right(boundaries, e - 1) - 1 for e in [*ends, *asking]}
 
 
 def _particle_questions(
@@ -339,10 +348,7 @@ def _particle_questions(
             if _particle_asks(text, m.start(), clause_starts)]
     if not ends:
         return starts, questions
-    boundaries = sorted(set(starts) | {e for e in ends if e < len(text)})
-    clause_ends = [starts[i + 1] if i + 1 < len(starts) else len(text) for i in questions]
-    asked = {bisect_right(boundaries, e - 1) - 1 for e in clause_ends + ends}
-    return boundaries, asked
+    return _cut(text, starts, questions, set(ends), ends)
 
 
 def _clean(text: str) -> str:
