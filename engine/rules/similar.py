@@ -160,13 +160,9 @@ class ExampleModel:
             return np.zeros(0)
         search = self._search
         vocabulary, idf, weights = search.size, search.idf, search.weights
-        if self.language == "en":
-            pieces = [" ".join(t.split()) for t in texts]
-            totals = np.array([3 * (len(t) - t.count(" ")) for t in pieces], dtype=float)
-            pieces = [f" {t} " for t in pieces]
-        else:
-            pieces = [t.replace(" ", "") for t in texts]
-            totals = np.array([max(3 * len(t) - 3, len(t)) for t in pieces], dtype=float)
+        pieces = self._pieces(texts)
+        english = self.language == "en"
+        totals = np.array([_occurrences(p, english) for p in pieces], dtype=float)
         starts = np.cumsum([0] + [len(t) + 1 for t in pieces[:-1]])
         found = search.automaton.find_matches_as_indexes("\n".join(pieces), overlapping=True)
         count = len(texts)
@@ -200,13 +196,9 @@ class ExampleModel:
 
         search = self._search
         idf, weights, tf = search.idf_list, search.weights_list, search.tf
-        if self.language == "en":
-            pieces = [" ".join(t.split()) for t in texts]
-            totals = [3 * (len(t) - t.count(" ")) for t in pieces]
-            pieces = [f" {t} " for t in pieces]
-        else:
-            pieces = [t.replace(" ", "") for t in texts]
-            totals = [max(3 * len(t) - 3, len(t)) for t in pieces]
+        pieces = self._pieces(texts)
+        english = self.language == "en"
+        totals = [_occurrences(p, english) for p in pieces]
         find = search.automaton.find_matches_as_indexes
         counts = [Counter(map(itemgetter(0), find(piece, overlapping=True)))
                   for piece in pieces]
