@@ -277,10 +277,9 @@ def _patterns(node: Node) -> tuple[str, ...]:
     """Regexes, each checked now so a bad one is reported at its own line."""
     import re2
 
-    from engine.rules.matchers import fits_a_regex_set
+    from engine.rules.matchers import fits_a_regex_set, regex_options
 
-    options = re2.Options()
-    options.log_errors = False
+    options = regex_options()  # as the index compiles it: the same memory budget
     items = [node] if node.is_scalar() else list(node.items("regex"))
     good: list[str] = []
     for item in items:
