@@ -31,6 +31,7 @@ from engine.evaluation import (
     wilson,
 )
 from engine.model import Call
+from engine.report.evaluation import report_json
 from engine.rules.base import STANDARDS
 from engine.transcripts import load_calls
 
@@ -138,13 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     for part in parts(args.sealed):
         for language, (report, intervals) in score(chooser, part, args.rounds).items():
             print(row(part.name, language, report, intervals, args.standards), flush=True)
-            dump[f"{part.name} {language}"] = {
-                "calls": report.calls, "macro_f1": report.macro_f1,
-                "macro_f1_95": (lambda i: [i.low, i.high] if i else None)(
-                    intervals.get("macro", {}).get("f1")),
-                "f1": {s.label: s.f1 for s in report.scores if s.support},
-                "service_calls": report.service_calls,
-                "service_flagged": len(report.service_flagged)}
+            dump[f"{part.name} {language}"] = report_json(report, intervals)
     if args.json:
         args.json.write_text(json.dumps(dump, indent=2) + "\n", encoding="utf-8")
 
