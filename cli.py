@@ -22,6 +22,7 @@ from cli_commands.followup import (
     suppress_group,
     trials_group,
 )
+from cli_commands.impact import impact_command
 from cli_commands.nightly import (
     init_command,
     nightly_command,
@@ -63,6 +64,7 @@ def main(ctx: click.Context, rules_root: Path | None, config_path: Path | None) 
                   rules_flag=rules_root)
 
 
+rules_group.add_command(impact_command)  # a module of its own: it reuses the batch audit
 main.add_command(rules_group)
 main.add_command(check_command)
 main.add_command(audit_command)

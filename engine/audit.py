@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,14 +37,21 @@ def context_for(pack: RulePack, call: Call) -> CallContext:
                       by_example=pack.by_example, acts=pack.acts)
     if pack.product_facts:
         apply_product_facts(ctx, pack.product_facts, resolution.entry if resolution else None)
+    judge_sale(pack, ctx)
+    return ctx
+
+
+def judge_sale(pack: RulePack, ctx: CallContext) -> None:
+    """Whether something was sold or continued on the call, by the pack's `sale_made` (or,
+    failing it, `sale_possible`), with the evidence."""
     if pack.sale_made is not None:
         evidence = pack.sale_made.evaluate(ctx)
+        ctx.sale_uncertain = False
         if evidence is None and pack.sale_possible is not None:
             evidence = pack.sale_possible.evaluate(ctx)
             ctx.sale_uncertain = evidence is not None
         ctx.sale_made = evidence is not None
         ctx.sale_evidence = evidence or ()
-    return ctx
 
 
 def _evidence(call: Call, mark: Mark) -> Evidence:
@@ -79,12 +87,30 @@ def run_rule(rule: Rule, ctx: CallContext) -> list[Finding]:
 def audit_call(pack: RulePack, call: Call, *, include_experimental: bool = False) -> CallAudit:
     """Run every active rule of the pack on the call."""
     ctx = context_for(pack, call)
+    return conclude(pack, ctx, run_rules(pack, ctx, include_experimental=include_experimental))
+
+
+def run_rules(
+    pack: RulePack, ctx: CallContext, *, include_experimental: bool = False,
+    reused: Mapping[str, Sequence[Finding]] | None = None,
+) -> list[Finding]:
+    """The findings of the pack's rules on the call, waivers marked, in rule order, before
+    `conclude` turns sale-standard ones into coaching notes. `reused`: findings already
+    known for some rules (by rule id), taken as they are instead of running those rules
+    (`rules impact` reuses a rule's findings when the rule and its matchers are unchanged)."""
+    call = ctx.call
     findings: list[Finding] = []
     matched = ctx.hits.keys()
     composed = pack.composed
     if pack.by_example is not None:  # scored only when a rule asks: count them as possible
         matched = matched | pack.by_example.names
     for rule in pack.rules_to_run(include_experimental):
+        known = reused.get(rule.info.id) if reused is not None else None
+        if known is not None:
+            findings.extend(known)
+            if composed:
+                ctx.findings.extend(known)
+            continue
         for need in rule.requirements:
             if matched.isdisjoint(need):
                 break  # a matcher it needs never matched: it cannot fire
@@ -93,8 +119,17 @@ def audit_call(pack: RulePack, call: Call, *, include_experimental: bool = False
             findings.extend(found)
             if composed:
                 ctx.findings.extend(found)
+    return findings
+
+
+def conclude(pack: RulePack, ctx: CallContext, findings: list[Finding]) -> CallAudit:
+    """The call's audit from its rules' findings (`run_rules`): coaching notes where nothing
+    was sold, findings in order, and the verdict."""
+    call = ctx.call
     if not ctx.sale_made:
         findings = [_coaching(f) if f.standard in SALE_STANDARDS else f for f in findings]
+    else:
+        findings = list(findings)
     findings.sort(key=lambda f: f.sort_key)
     standards = {f.standard for f in findings if f.waiver is None and f.severity != "info"}
     signals = {f.standard for f in findings if f.waiver is None}

@@ -399,6 +399,26 @@ class LedgerReader:
         return _holds(self.db, call.call_id, hashes)
 
 
+def ledger_facts(db: sqlite3.Connection, call: Call) -> dict[str, bool]:
+    """What the action policy may ask the ledger about a call."""
+    phone = normalize_phone(call.customer_phone, call.language)
+    related = call.related_call_id
+    one = db.execute
+    return {
+        "related_trial_open": bool(related) and one(
+            "SELECT 1 FROM trials WHERE sale_call_id = ? AND status = 'open'",
+            (related,)).fetchone() is not None,
+        "related_callback_open": bool(related) and one(
+            "SELECT 1 FROM callbacks WHERE call_id = ? AND status = 'open'",
+            (related,)).fetchone() is not None,
+        "on_dnc": bool(phone) and one("SELECT 1 FROM dnc WHERE phone = ?",
+                                      (phone,)).fetchone() is not None,
+        "blacklisted": bool(phone) and one(
+            "SELECT 1 FROM blacklist WHERE phone = ? AND status IN ('pending', 'approved')",
+            (phone,)).fetchone() is not None,
+    }
+
+
 class Ledger:
     """The ledger database; one connection, every write in a transaction."""
 
@@ -525,22 +545,7 @@ class Ledger:
     # -- what the policy may ask about a call ------------------------------------------------
 
     def facts_for(self, call: Call) -> dict[str, bool]:
-        phone = normalize_phone(call.customer_phone, call.language)
-        related = call.related_call_id
-        one = self.db.execute
-        return {
-            "related_trial_open": bool(related) and one(
-                "SELECT 1 FROM trials WHERE sale_call_id = ? AND status = 'open'",
-                (related,)).fetchone() is not None,
-            "related_callback_open": bool(related) and one(
-                "SELECT 1 FROM callbacks WHERE call_id = ? AND status = 'open'",
-                (related,)).fetchone() is not None,
-            "on_dnc": bool(phone) and one("SELECT 1 FROM dnc WHERE phone = ?",
-                                          (phone,)).fetchone() is not None,
-            "blacklisted": bool(phone) and one(
-                "SELECT 1 FROM blacklist WHERE phone = ? AND status IN ('pending', 'approved')",
-                (phone,)).fetchone() is not None,
-        }
+        return ledger_facts(self.db, call)
 
     def already_audited(self, call: Call, pack_hash: str, policy_hash: str,
                         digest: str | None = None) -> bool:
