@@ -288,3 +288,12 @@ def test_mistakes_are_told_plainly(centre, monkeypatch, args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_two_worker_processes_give_the_same_report(centre, monkeypatch):
+    before = str(centre.parent / "rules-before")
+    one = impact_json(centre, monkeypatch, "--before", before, "--workers", "1")
+    two = impact_json(centre, monkeypatch, "--before", before, "--workers", "2")
+    for report in (one, two):
+        report.pop("seconds")
+    assert one == two and one["compared"] > 0
