@@ -6,12 +6,14 @@ folders with a home of their own (no user's git identity or configuration leaks 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from cli import main
@@ -94,6 +96,238 @@ def fixture_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     sh(["git", "add", "."], workspace)
     sh(["git", "commit", "--quiet", "-m", "rules"], workspace)
     return workspace
+
+
+# -- callaudit init: a repository of its own, with the hooks, committed when git knows you -----
+
+WORKSPACE_FILES = {"callaudit.yaml", "README.md", ".gitignore", ".pre-commit-config.yaml"}
+
+
+def tracked(repo: Path) -> set[str]:
+    return set(sh(["git", "ls-files"], repo).stdout.splitlines())
+
+
+def hooks(config: Path) -> dict[str, dict]:
+    """The hooks of a .pre-commit-config.yaml, by id."""
+    loaded = yaml.safe_load(config.read_text(encoding="utf-8"))
+    return {hook["id"]: hook for repo in loaded["repos"] for hook in repo["hooks"]}
+
+
+@needs_git
+@pytest.mark.parametrize("identity", ["environment", "git config --global"])
+def test_init_makes_a_repository_with_the_hooks_and_commits_the_rules(tmp_path, monkeypatch,
+                                                                       own_home, identity):
+    if identity == "environment":
+        set_identity(monkeypatch)
+    else:
+        sh(["git", "config", "--global", "user.name", NAME], tmp_path)
+        sh(["git", "config", "--global", "user.email", EMAIL], tmp_path)
+
+    result = callaudit(["init", "qa"], tmp_path, monkeypatch)
+    assert result.exit_code == 0, result.output
+    workspace = tmp_path / "qa"
+    head = sh(["git", "rev-parse", "--short", "HEAD"], workspace).stdout.strip()
+    assert (f"made a git repository in qa and committed the workspace as {head} "
+            "(callaudit.yaml, README.md, .gitignore, .pre-commit-config.yaml, rules)") \
+        in result.output
+    assert "wrote qa/.pre-commit-config.yaml" in result.output
+    assert "`pre-commit install` in qa" in result.output
+    assert sh(["git", "rev-parse", "--show-toplevel"], workspace).stdout.strip() \
+        == str(workspace.resolve())
+    assert sh(["git", "log", "--format=%an <%ae>|%cn <%ce>"], workspace).stdout.strip() \
+        == f"{NAME} <{EMAIL}>|{NAME} <{EMAIL}>"
+    files = tracked(workspace)
+    assert files >= WORKSPACE_FILES
+    assert {"rules/actions.yaml", "rules/zh-CN/pack.yaml", "rules/en-US/consent.yaml"} <= files
+    assert all(f in WORKSPACE_FILES or f.startswith("rules/") for f in files), files
+    assert sh(["git", "status", "--porcelain"], workspace).stdout == ""
+
+    # The ledger, a night's transcripts and reports stay out of the commit that follows.
+    (workspace / "callaudit-ledger.db").write_bytes(b"ledger")
+    (workspace / "transcripts" / "2026-11-23").mkdir()
+    (workspace / "transcripts" / "2026-11-23" / "calls.jsonl").write_text("{}\n")
+    (workspace / "reports" / "latest.log").write_text("night\n")
+    assert sh(["git", "status", "--porcelain"], workspace).stdout == ""
+
+    found = hooks(workspace / ".pre-commit-config.yaml")
+    assert sorted(found) == ["callaudit-rules-check", "callaudit-rules-test"]
+    for command, hook in zip(["check", "test"], found.values(), strict=True):
+        assert hook["entry"] == f"callaudit rules {command}"
+        assert hook["language"] == "system" and hook["pass_filenames"] is False
+        runs_on = re.compile(hook["files"])
+        assert all(runs_on.search(p) for p in ("rules/zh-CN/consent.yaml", "callaudit.yaml",
+                                               "rules/actions.yaml"))
+        assert not any(runs_on.search(p) for p in ("README.md", "reports/x.yaml",
+                                                   "old-callaudit.yaml"))
+    valid = sh([str(VENV_BIN / "pre-commit"), "validate-config", ".pre-commit-config.yaml"],
+               workspace, check=False)
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    assert "pre-commit install" in (workspace / "README.md").read_text(encoding="utf-8")
+
+
+@needs_git
+def test_init_without_a_git_identity_makes_no_commit_and_prints_the_commands_that_do(
+        tmp_path, monkeypatch):
+    result = callaudit(["init", "qa"], tmp_path, monkeypatch)
+    assert result.exit_code == 0, result.output
+    workspace = tmp_path / "qa"
+    assert (workspace / ".git").is_dir()
+    assert commits(workspace) == 0  # no commit under a name git would have guessed
+    assert ("made a git repository in qa, without a first commit: git does not know who you "
+            "are") in result.output
+    lines = result.output.splitlines()
+    at = next(i for i, line in enumerate(lines) if "without a first commit" in line)
+    identity, commit = lines[at + 1].strip(), lines[at + 2].strip()
+    assert identity == ('git config --global user.name "Your Name" && '
+                        "git config --global user.email you@example.com")
+    assert commit.startswith("git -C qa add callaudit.yaml README.md .gitignore "
+                             ".pre-commit-config.yaml rules && git -C qa commit -m ")
+
+    # The two commands, typed as printed, make the commit init did not.
+    for line in (identity, commit):
+        sh(["bash", "-c", line], tmp_path)
+    assert commits(workspace) == 1
+    assert sh(["git", "log", "--format=%an <%ae>"], workspace).stdout.strip() \
+        == "Your Name <you@example.com>"
+    assert {"callaudit.yaml", "rules/zh-CN/pack.yaml"} <= tracked(workspace)
+
+
+@needs_git
+def test_init_no_git_makes_no_repository(tmp_path, monkeypatch):
+    set_identity(monkeypatch)
+    result = callaudit(["init", "qa", "--no-git"], tmp_path, monkeypatch)
+    assert result.exit_code == 0, result.output
+    workspace = tmp_path / "qa"
+    assert not (workspace / ".git").exists()
+    assert "git" not in result.output.replace(".gitignore", "")
+    assert (workspace / ".pre-commit-config.yaml").is_file()  # ready for when it is one
+    assert (workspace / "rules" / "zh-CN" / "pack.yaml").is_file()
+
+
+def test_init_without_git_installed_says_so_in_one_line_and_lays_out_the_workspace(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(VENV_BIN))  # the venv's bin has no git
+    assert shutil.which("git") is None
+    result = callaudit(["init", "qa"], tmp_path, monkeypatch)
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.output.splitlines() if "git is not installed" in line]
+    assert said == ["git is not installed: qa is not a git repository; install git and run "
+                    "`git init` there to keep the rules under review"]
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "qa" / ".git").exists()
+    assert (tmp_path / "qa" / "rules" / "zh-CN" / "pack.yaml").is_file()
+
+
+@needs_git
+def test_init_inside_a_repository_makes_none_of_its_own_and_its_hooks_work_from_the_top(
+        tmp_path, monkeypatch):
+    outer = tmp_path / "ops"
+    outer.mkdir()
+    set_identity(monkeypatch)
+    sh(["git", "init", "--quiet"], outer)
+    result = callaudit(["init", "centre/qa"], outer, monkeypatch)
+    assert result.exit_code == 0, result.output
+    workspace = outer / "centre" / "qa"
+    assert not (workspace / ".git").exists()
+    assert sh(["git", "rev-parse", "--show-toplevel"], workspace).stdout.strip() \
+        == str(outer.resolve())
+    assert (f"centre/qa is inside the git repository at {outer.resolve()}: no repository of "
+            "its own made") in result.output
+    assert commits(outer) == 0  # init commits nothing into someone else's repository
+
+    # The hooks it wrote name the workspace from the top, where pre-commit runs them.
+    shutil.copy(workspace / ".pre-commit-config.yaml", outer / ".pre-commit-config.yaml")
+    sh(["git", "add", "."], outer)
+    sh(["git", "commit", "--quiet", "-m", "centre's QA workspace"], outer)
+    passed = sh([str(VENV_BIN / "pre-commit"), "run", "--all-files"], outer, check=False)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert re.search(r"callaudit rules check .*\.+Passed", passed.stdout), passed.stdout
+    assert re.search(r"callaudit rules test .*\.+Passed", passed.stdout), passed.stdout
+    assert "centre/qa/rules/zh-CN: ok" in passed.stdout  # it checked the workspace's rules
+
+    broken = workspace / "rules" / "en-US" / "pack.yaml"
+    edit(broken, "language: en", "language: english")
+    failed = sh([str(VENV_BIN / "pre-commit"), "run", "--all-files"], outer, check=False)
+    assert failed.returncode == 1
+    line = next(i for i, text in enumerate(broken.read_text().splitlines(), start=1)
+                if text.startswith("language:"))
+    assert f"centre/qa/rules/en-US/pack.yaml:{line}:11: error: language 'english'" \
+        in failed.stdout
+
+
+# -- the hooks on a repository made by init ----------------------------------------------------
+
+
+def pre_commit(args: list[str], repo: Path) -> subprocess.CompletedProcess[str]:
+    return sh([str(VENV_BIN / "pre-commit"), *args], repo, check=False)
+
+
+def break_example(workspace: Path) -> str:
+    """The first violating example of false-promise no longer says the false promise; the
+    failure `rules test` reports, with the example's file:line:col."""
+    path = workspace / "rules" / "zh-CN" / "forbidden.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    said = next(i for i, text in enumerate(lines) if "这个是绝对免费的" in text)
+    start = said - 2  # the example's first turn, two lines up
+    assert "- - agent:" in lines[start], lines[start]
+    edit(path, "这个是绝对免费的", "这个是按月收费的")
+    column = lines[start].index("- agent:") + 1
+    return (f"rules/zh-CN/forbidden.yaml:{start + 1}:{column}: false-promise: violating "
+            "example 1 did not trigger the rule")
+
+
+def break_yaml(workspace: Path) -> str:
+    """An unclosed list in consent.yaml: the syntax error `rules check` reports."""
+    path = workspace / "rules" / "zh-CN" / "consent.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    at = lines.index("matchers:") + 1
+    lines.insert(at, "  oops: [unclosed")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return f"rules/zh-CN/consent.yaml:{at + 2}:"  # where the parser gives up: the next key
+
+
+@needs_git
+@pytest.mark.parametrize("breaking", [break_example, break_yaml])
+def test_the_hooks_pass_a_fresh_workspace_and_refuse_a_commit_that_breaks_a_rule(
+        tmp_path, monkeypatch, breaking):
+    workspace = committed_workspace(tmp_path, monkeypatch)
+    passed = pre_commit(["run", "--all-files"], workspace)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert re.search(r"callaudit rules check .*\.+Passed", passed.stdout), passed.stdout
+    assert re.search(r"callaudit rules test .*\.+Passed", passed.stdout), passed.stdout
+    installed = pre_commit(["install"], workspace)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+
+    where = breaking(workspace)
+    refused = sh(["git", "commit", "-am", "sharper wording"], workspace, check=False)
+    assert refused.returncode != 0
+    shown = refused.stdout + refused.stderr
+    assert where in shown, shown
+    assert "Failed" in shown
+    assert commits(workspace) == 1  # nothing committed
+
+
+@needs_git
+def test_a_commit_that_changes_a_pack_but_not_its_version_passes_with_the_warning(
+        tmp_path, monkeypatch):
+    workspace = committed_workspace(tmp_path, monkeypatch)
+    assert pre_commit(["install"], workspace).returncode == 0
+    pack = workspace / "rules" / "zh-CN" / "pack.yaml"
+    version = yaml.safe_load(pack.read_text(encoding="utf-8"))["version"]
+    line = pack.read_text(encoding="utf-8").splitlines().index(f"version: {version}") + 1
+    edit(workspace / "rules" / "zh-CN" / "forbidden.yaml", "永久免费,", "永久免费, 保证免费,")
+
+    warned = sh(["git", "commit", "-am", "保证免费 is a false promise too"], workspace)
+    assert commits(workspace) == 2  # a warning does not stop the commit...
+    assert (f"rules/zh-CN/pack.yaml:{line}:10: warning: pack zh-CN-telecom changed since the "
+            f"last commit but its version is still {version}: forbidden.yaml changed") \
+        in warned.stdout + warned.stderr  # ...but it is shown to the one committing
+
+    edit(workspace / "rules" / "zh-CN" / "forbidden.yaml", "保证免费,", "保证免费, 包您免费,")
+    edit(pack, f"version: {version}", "version: 1.1.0")
+    clean = sh(["git", "commit", "-am", "包您免费 too; zh-CN 1.1.0"], workspace)
+    assert commits(workspace) == 3
+    assert VERSION_WARNING not in clean.stdout + clean.stderr
 
 
 # -- rules check: a pack changed since the last commit keeps its version --------------------
