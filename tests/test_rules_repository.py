@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -328,6 +329,23 @@ def test_a_commit_that_changes_a_pack_but_not_its_version_passes_with_the_warnin
     clean = sh(["git", "commit", "-am", "包您免费 too; zh-CN 1.1.0"], workspace)
     assert commits(workspace) == 3
     assert VERSION_WARNING not in clean.stdout + clean.stderr
+
+
+# -- callaudit's own hooks, for repositories that are not a workspace --------------------------
+
+
+def test_callaudit_offers_its_hooks_to_other_repositories(tmp_path):
+    manifest = REPO / ".pre-commit-hooks.yaml"
+    valid = sh([str(VENV_BIN / "pre-commit"), "validate-manifest", str(manifest)], tmp_path,
+               check=False)
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    offered = {hook["id"]: hook for hook in yaml.safe_load(manifest.read_text("utf-8"))}
+    assert sorted(offered) == ["callaudit-rules-check", "callaudit-rules-test"]
+    for command, hook in zip(["check", "test"], offered.values(), strict=True):
+        assert shlex.split(hook["entry"]) == ["callaudit", "rules", command]
+        assert hook["language"] == "python" and hook["pass_filenames"] is False
+        assert re.search(hook["files"], "rules/zh-CN/consent.yaml")
+        assert not re.search(hook["files"], "docs/rules.md")
 
 
 # -- rules check: a pack changed since the last commit keeps its version --------------------
