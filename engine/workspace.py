@@ -229,8 +229,8 @@ def set_up_git(folder: Path, shown: str, config_name: str = CONFIG_FILE) -> GitS
     if not has_identity(folder):
         return GitSetup((
             f"made a git repository in {shown}, without a first commit: git does not know "
-            "who you are (`git config user.email` is not set), and init never commits "
-            "under a guessed name. Tell git who you are, then commit:",
+            "who you are (`git config user.name` or `user.email` is not set), and init "
+            "never commits under a guessed name. Tell git who you are, then commit:",
             '  git config --global user.name "Your Name" && '
             "git config --global user.email you@example.com",
             f"  {commands}",
