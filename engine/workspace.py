@@ -213,8 +213,10 @@ def set_up_git(folder: Path, shown: str, config_name: str = CONFIG_FILE) -> GitS
     except GitMissing:
         return GitSetup((f"git is not installed: {shown} is not a git repository; install "
                          "git and run `git init` there to keep the rules under review",))
+    paths = [p for p in (config_name, "README.md", ".gitignore", PRE_COMMIT_FILE, "rules")
+             if (folder / p).exists() or (folder / p).is_symlink()]
     if found.ok:
-        return _inside(folder, shown, Path(found.text))
+        return _inside(folder, shown, Path(found.text), paths)
     if "not a git repository" not in found.err:
         return GitSetup((f"no git repository made: git could not tell whether {shown} is in "
                          f"one ({found.reason})",))
@@ -223,9 +225,7 @@ def set_up_git(folder: Path, shown: str, config_name: str = CONFIG_FILE) -> GitS
         return GitSetup((f"git init failed in {shown}: {made.reason}; the workspace is laid "
                          "out, make it a repository with `git init` there",))
     top = folder.resolve()
-    paths = [p for p in (config_name, "README.md", ".gitignore", PRE_COMMIT_FILE, "rules")
-             if (folder / p).exists() or (folder / p).is_symlink()]
-    commands = _commit_commands(folder, shown, paths)
+    commands = _commit_commands(shown, paths)
     if not has_identity(folder):
         return GitSetup((
             f"made a git repository in {shown}, without a first commit: git does not know "
@@ -248,19 +248,23 @@ def set_up_git(folder: Path, shown: str, config_name: str = CONFIG_FILE) -> GitS
                      f"{head} ({', '.join(paths)})", _hook_hint(shown)), top, head)
 
 
-def _inside(folder: Path, shown: str, top: Path) -> GitSetup:
-    """FOLDER is in the work tree at TOP already: no repository is made inside another."""
+def _inside(folder: Path, shown: str, top: Path, paths: list[str]) -> GitSetup:
+    """FOLDER is in the work tree at TOP already: no repository is made inside another,
+    and nothing is committed to someone else's."""
     if top.resolve() == folder.resolve():
-        return GitSetup((f"{shown} is a git repository already: commit the workspace there "
-                         "when you are ready", _hook_hint(shown)), top)
+        return GitSetup((
+            f"{shown} is a git repository already: nothing committed; when you are ready: "
+            f"{_commit_commands(shown, paths)}",
+            _hook_hint(shown),
+        ), top)
     return GitSetup((
-        f"{shown} is inside the git repository at {top}: no repository of its own made. "
-        f"pre-commit reads only {top / PRE_COMMIT_FILE}: copy the hooks of "
-        f"{folder / PRE_COMMIT_FILE} into it (their paths are from {top} already)",
+        f"{shown} is inside the git repository at {top}: no repository of its own made, "
+        f"nothing committed. pre-commit reads only {top / PRE_COMMIT_FILE}: copy the hooks "
+        f"of {folder / PRE_COMMIT_FILE} into it (their paths are from {top} already)",
     ), top)
 
 
-def _commit_commands(folder: Path, shown: str, paths: list[str]) -> str:
+def _commit_commands(shown: str, paths: list[str]) -> str:
     """The commands that make the first commit, as the user would type them."""
     at = "" if shown == "this folder" else f"-C {shlex.quote(shown)} "
     return (f"git {at}add {' '.join(shlex.quote(p) for p in paths)} && "

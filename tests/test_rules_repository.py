@@ -256,6 +256,30 @@ def test_init_inside_a_repository_makes_none_of_its_own_and_its_hooks_work_from_
         in failed.stdout
 
 
+@needs_git
+def test_init_in_a_repository_already_commits_nothing_and_prints_the_command_that_does(
+        tmp_path, monkeypatch):
+    workspace = tmp_path / "qa"
+    workspace.mkdir()
+    set_identity(monkeypatch)
+    sh(["git", "init", "--quiet"], workspace)
+    (workspace / "notes.txt").write_text("our notes\n", encoding="utf-8")
+    sh(["git", "add", "notes.txt"], workspace)
+    sh(["git", "commit", "--quiet", "-m", "notes"], workspace)
+
+    result = callaudit(["init"], workspace, monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert commits(workspace) == 1
+    said = next(line for line in result.output.splitlines() if "already" in line)
+    head, _, command = said.partition(": nothing committed; when you are ready: ")
+    assert head == "this folder is a git repository already"
+    assert hooks(workspace / ".pre-commit-config.yaml")["callaudit-rules-check"]["entry"] \
+        == "callaudit rules check"  # the workspace is the top: found without --config
+    sh(["bash", "-c", command], workspace)
+    assert commits(workspace) == 2
+    assert {*WORKSPACE_FILES, "notes.txt", "rules/zh-CN/pack.yaml"} <= tracked(workspace)
+
+
 # -- the hooks on a repository made by init ----------------------------------------------------
 
 
