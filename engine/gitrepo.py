@@ -51,6 +51,7 @@ def git(args: list[str], cwd: Path, *, stdin: bytes | None = None,
     env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_VARIABLES}
     env["GIT_TERMINAL_PROMPT"] = "0"  # never wait on a question nobody sees
     env["LC_ALL"] = "C"  # git's messages in English, as callaudit's are
+    env["GIT_LITERAL_PATHSPECS"] = "1"  # a path named "qa[1].yaml" is that file, not a glob
     try:
         done = subprocess.run(["git", *args], cwd=cwd, input=stdin, capture_output=True,
                               env=env, timeout=timeout, check=False)

@@ -457,3 +457,16 @@ def test_without_git_on_the_path_rules_check_works_and_compares_nothing(tmp_path
     assert result.exit_code == 0, result.output
     assert VERSION_WARNING not in result.output
     assert "Traceback" not in result.output
+
+
+@needs_git
+def test_a_pack_folder_named_like_a_pattern_is_compared_as_named(tmp_path, monkeypatch):
+    workspace = fixture_repository(tmp_path, monkeypatch)
+    sh(["git", "mv", "rules/zh-CN", "rules/[draft]"], workspace)
+    sh(["git", "commit", "--quiet", "-m", "draft pack"], workspace)
+    edit(workspace / "rules" / "[draft]" / "consent.yaml", "我同意", "我愿意")
+
+    result = callaudit(["rules", "check", "rules/[draft]"], workspace, monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert ("rules/[draft]/pack.yaml:3:10: warning: pack zh-CN-fixture changed since the last "
+            "commit but its version is still 0.1.0: consent.yaml changed") in result.stderr
