@@ -48,7 +48,7 @@ from engine.privacy import mask_numbers_in_text
 from engine.rules.base import SEVERITIES, VALIDITY_STANDARDS, RuleInfo
 from engine.rules.pack import PACK_FILE, display_path, load_pack
 from engine.rules.problems import RulePackError
-from engine.workspace import CONFIG_FILE, lay_out
+from engine.workspace import CONFIG_FILE, lay_out, set_up_git
 
 EXIT_ALERT = 5  # --fail-on-alert: an early warning at or above the level was raised
 EXIT_EMPTY_NIGHT = 6  # no transcripts for the date (on_empty_night: fail, the default)
@@ -120,10 +120,18 @@ def _disk_problem(exc: OSError, folder: Path) -> str | None:
     help=f"Name the configuration file instead (its folder is the workspace; default: "
          f"FOLDER/{CONFIG_FILE}).",
 )
-def init_command(folder: Path | None, path: Path | None) -> None:
+@click.option("--no-git", is_flag=True,
+              help="Do not make the folder a git repository (nor commit to one).")
+def init_command(folder: Path | None, path: Path | None, no_git: bool) -> None:
     """Set up a QA workspace in FOLDER (default: here): a commented callaudit.yaml, a copy
     of the bundled rule packs and action policy under rules/ (yours to edit and keep in
-    git), transcripts/, reports/ and a README of the layout. Nothing there is replaced."""
+    git), transcripts/, reports/, a README of the layout, a .gitignore keeping customers'
+    words out of git and a .pre-commit-config.yaml checking the rules before each commit.
+    Nothing there is replaced.
+
+    Unless --no-git is given or FOLDER is inside a git repository already, FOLDER becomes
+    a git repository, with a first commit of the configuration and the rules when your git
+    identity (user.name, user.email) is set."""
     if folder is not None and path is not None:
         raise UserError("give FOLDER or --config, not both")
     path = path or (folder or Path(".")) / CONFIG_FILE
@@ -138,6 +146,9 @@ def init_command(folder: Path | None, path: Path | None) -> None:
     for item in laid:
         shown = display_path(item.path) + ("/" if item.path.is_dir() else "")
         click.echo(f"wrote {shown}" if item.created else f"kept {shown}: it exists, left as it is")
+    if not no_git:
+        for line in set_up_git(where, display_path(where), path.name).lines:
+            click.echo(line)
     click.echo(f"next: put a day's transcripts in {display_path(where / 'transcripts')}/"
                "YYYY-MM-DD/ and run `callaudit nightly --date YYYY-MM-DD` there")
 

@@ -9,8 +9,9 @@ import click
 from cli_commands import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, App, UserError, workspace_option
 from engine.actions.policy import load_policy
 from engine.audit import audit_call
+from engine.rules.history import unbumped_version
 from engine.rules.pack import PACK_FILE, RulePack, display_path, load_pack
-from engine.rules.problems import RulePackError
+from engine.rules.problems import Problem, RulePackError
 
 
 def pack_folders(app: App, packs: tuple[Path, ...]) -> list[Path]:
@@ -43,16 +44,24 @@ def check_rules(app: App, packs: tuple[Path, ...]) -> None:
             click.echo(exc.render() + "\n", err=True)
             click.echo(f"{display_path(folder)}: {len(exc.problems)} error(s)", err=True)
             continue
-        for warning in pack.warnings:
+        warnings = _pack_warnings(pack)
+        for warning in warnings:
             click.echo(warning.render() + "\n", err=True)
         matchers = len([m for m in pack.index.matchers if not m.name.startswith("<")])
         click.echo(
             f"{pack.path}: ok — {pack.label}, {len(pack.rules)} rules, {matchers} named "
-            f"matchers, {len(pack.warnings)} warning(s)"
+            f"matchers, {len(warnings)} warning(s)"
         )
     if not packs:
         failed = not _check_policy(app.rules_root / "actions.yaml") or failed
     raise SystemExit(EXIT_USAGE if failed else EXIT_OK)
+
+
+def _pack_warnings(pack: RulePack) -> list[Problem]:
+    """The pack's own warnings, and one when its files changed since the last commit
+    while its version did not (only inside a git work tree whose HEAD has the pack)."""
+    unbumped = unbumped_version(pack)
+    return sorted([*pack.warnings, *([unbumped] if unbumped else [])])
 
 
 def _check_policy(path: Path) -> bool:
