@@ -4,60 +4,50 @@ committed (`callaudit rules impact --before HEAD`)."""
 from __future__ import annotations
 
 import io
-import subprocess
 import tarfile
 from pathlib import Path, PurePosixPath
 
-GIT_SECONDS = 60
+from engine.gitrepo import GitMissing, git, work_tree
+
+ARCHIVE_SECONDS = 120.0
 
 
 class RevisionError(Exception):
     """The revision cannot be read: not a git repository, no such revision, no rules in it."""
 
 
-def _git(folder: Path, *args: str) -> bytes:
-    try:
-        done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True,
-                              timeout=GIT_SECONDS, check=False)
-    except FileNotFoundError:
-        raise RevisionError("git is not installed: give the rules before the change as a "
-                            "folder instead (--before FOLDER)") from None
-    except subprocess.TimeoutExpired:
-        raise RevisionError(f"git took more than {GIT_SECONDS} s in {folder}") from None
-    if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise RevisionError(message[-1] if message else f"git {' '.join(args)} failed")
-    return done.stdout
-
-
 def extract_rules(rules: Path, revision: str, into: Path) -> Path:
     """Write the rules folder as `revision` holds it under INTO; return that copy's path.
 
     `rules` is the folder in the work tree (e.g. workspace/rules); the copy keeps the
-    folder's name and the layout inside it."""
+    folder's name and the layout inside it. Links and other special entries are left out."""
     rules = rules.resolve()
     if not rules.is_dir():
         raise RevisionError(f"{rules} is not a folder")
+    tree = work_tree(rules)
+    if tree is None:
+        raise RevisionError(f"{rules} is not in a git repository (or git is not installed): "
+                            "give the rules before the change as a folder (--before FOLDER), "
+                            "or keep rules/ in git (`callaudit init` sets it up)")
+    inside = PurePosixPath(tree.prefix.rstrip("/") or ".")
     try:
-        top = Path(_git(rules, "rev-parse", "--show-toplevel").decode().strip())
-    except RevisionError:
-        raise RevisionError(f"{rules} is not in a git repository: give the rules before the "
-                            "change as a folder (--before FOLDER), or keep rules/ in git "
-                            "(`callaudit init` sets it up)") from None
-    inside = PurePosixPath(rules.relative_to(top.resolve()).as_posix())
-    try:
-        _git(top, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
-    except RevisionError:
-        raise RevisionError(f"'{revision}' is not a commit of the repository at {top} (a "
-                            "branch, tag or commit id; `git log` lists them)") from None
-    archive = _git(top, "archive", "--format=tar", revision, "--", str(inside))
+        if not git(["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
+                   tree.top).ok:
+            raise RevisionError(f"'{revision}' is not a commit of the repository at "
+                                f"{tree.top} (a branch, tag or commit id; `git log` lists "
+                                "them)")
+        archive = git(["archive", "--format=tar", revision, "--", str(inside)], tree.top,
+                      timeout=ARCHIVE_SECONDS)
+    except GitMissing as exc:
+        raise RevisionError(str(exc)) from None
+    if not archive.ok:
+        raise RevisionError(f"revision '{revision}' has no {inside}/ (the rules were added "
+                            f"later?): {archive.reason}")
     target = into / rules.name
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        members = [m for m in tar.getmembers() if m.isfile() or m.isdir()]
-        if not any(m.isfile() for m in members):
-            raise RevisionError(f"revision '{revision}' has no {inside}/ (the rules were added "
-                                "later?): compare with a later revision or a folder")
-        for member in members:
+    with tarfile.open(fileobj=io.BytesIO(archive.out)) as tar:
+        for member in tar.getmembers():
+            if not (member.isfile() or member.isdir()):
+                continue
             name = PurePosixPath(member.name)
             relative = name if inside == PurePosixPath(".") else name.relative_to(inside)
             destination = target.joinpath(*relative.parts)
@@ -68,4 +58,6 @@ def extract_rules(rules: Path, revision: str, into: Path) -> Path:
             source = tar.extractfile(member)
             assert source is not None
             destination.write_bytes(source.read())
+    if not target.is_dir():
+        raise RevisionError(f"revision '{revision}' has no files under {inside}/")
     return target
