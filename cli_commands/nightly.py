@@ -433,25 +433,29 @@ def _reaudit(config: NightlyConfig, text: str, yes: bool, fail_on_alert: str | N
     _transcripts_there(config, ())
     totals = ReauditTotals()
     alerting = False
-    for number, day in enumerate(days):
+    for day in days:
         try:
             result = _run_one(config, day, (), workers, cluster, reaudit=True)
         except EmptyNight:
             log.echo(f"no transcripts for {day}: skipped")
             totals.skipped.append(day)
             continue
+        except RulePackFailed:  # told below, as a night run tells it
+            totals.failed.append(day)
+            log.echo(totals.line(text), err=True)
+            log.echo(f"error: the re-audit stopped at {day}: a rule file does not compile "
+                     f"(below); fix it, then run `callaudit nightly --reaudit "
+                     f"{day}..{days[-1]}`", err=True)
+            raise
         except NightFailed as exc:
             totals.failed.append(day)
             log.echo(f"error: {day}: {exc.format_message()}", err=True)
             if not exc.whole_run:
                 continue
-            rest = days[number + 1:]
             log.echo(totals.line(text), err=True)
-            raise NightFailed(
-                f"the re-audit stopped at {day}"
-                + (f"; nights {day}..{rest[-1]} were not re-audited: run `callaudit nightly "
-                   f"--reaudit {day}..{rest[-1]}` again once that is put right" if rest
-                   else "")) from None
+            raise NightFailed(f"the re-audit stopped at {day}: nights {day}..{days[-1]} were "
+                              f"not re-audited; put that right, then run `callaudit nightly "
+                              f"--reaudit {day}..{days[-1]}`") from None
         totals.done.append(result.change)
         log.echo(result.change.line())
         _tell_alerts(result, log, new_only=True)

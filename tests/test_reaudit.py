@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli import main
+from engine.nightly.run import night_lock
 from engine.rules.pack import load_pack, pack_identity
 from tests.conftest import REPO, write_pack
 from tests.test_manager_loop import DONE, HOLDER, PITCH, YES, flaw, say
@@ -283,6 +284,26 @@ def test_a_failed_night_does_not_stop_the_others_and_sets_the_exit_code(tmp_path
             "1 failed") in result.output
     assert f"error: 1 night(s) failed: {D2} (see above)" in result.output
     assert sorted(reaudit_rows(ws, "night")) == [D1, D3]
+
+
+def test_a_cause_every_night_shares_stops_the_range_and_names_the_rest(tmp_path):
+    ws = workspace(tmp_path / "centre")
+    edit_rules(ws)
+    with night_lock(ws / "reports"):  # another nightly run is going
+        result = nightly(ws, "--reaudit", f"{D1}..{D3}")
+    assert result.exit_code == 2
+    assert f"error: {D1}: another nightly run is going" in result.output
+    assert (f"the re-audit stopped at {D1}: nights {D1}..{D3} were not re-audited; put that "
+            f"right, then run `callaudit nightly --reaudit {D1}..{D3}`") in result.output
+    assert "Traceback" not in result.output
+    assert reaudit_rows(ws, "call") == {}
+    (ws / "rules" / "zh-CN" / "consent.yaml").write_text("rules: [\n", encoding="utf-8")
+    result = nightly(ws, "--reaudit", f"{D1}..{D3}")
+    assert result.exit_code == 2
+    assert (f"error: the re-audit stopped at {D1}: a rule file does not compile (below); fix "
+            f"it, then run `callaudit nightly --reaudit {D1}..{D3}`") in result.output
+    assert "consent.yaml:" in result.output and "Traceback" not in result.output
+    assert reaudit_rows(ws, "night") == {}
 
 
 def test_a_range_without_any_transcripts_exits_as_an_empty_night(tmp_path):
