@@ -373,7 +373,7 @@ def _night(config: NightlyConfig, day_text: str, inputs: tuple[Path | str, ...],
         return EXIT_OK if config.on_empty_night == "warn" else EXIT_EMPTY_NIGHT
     log.echo(f"{day}: {result.summary.line()}")
     if result.change.reaudited:
-        log.echo(result.change.line())
+        log.echo(escape_controls(result.change.line()))
     log.echo(
         f"review sample: {len(result.sample.calls)} call(s); report: "
         f"{result.folder / 'report.html'}"
@@ -457,7 +457,7 @@ def _reaudit(config: NightlyConfig, text: str, yes: bool, fail_on_alert: str | N
                               f"not re-audited; put that right, then run `callaudit nightly "
                               f"--reaudit {day}..{days[-1]}`") from None
         totals.done.append(result.change)
-        log.echo(result.change.line())
+        log.echo(escape_controls(result.change.line()))
         _tell_alerts(result, log, new_only=True)
         alerting = alerting or _alerting(result, fail_on_alert)
     log.echo(totals.line(text))

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from cli import main
+from engine.actions.ledger import Ledger
 from engine.nightly.run import night_lock
+from engine.nightly.versions import PackVersion, current_packs, night_versions
 from engine.rules.pack import load_pack, pack_identity
 from tests.conftest import REPO, write_pack
 from tests.test_manager_loop import DONE, HOLDER, PITCH, YES, flaw, say
@@ -160,6 +163,21 @@ def test_each_reaudited_night_has_a_row_by_nightly_reaudit(reaudited):
         "packs_after": [{"pack": new[0], "hash": new[1], "calls": 3}]}
 
 
+def test_the_engine_gives_each_nights_versions_for_other_commands(reaudited):
+    ws, _ = reaudited
+    current = current_packs(ws / "rules")
+    assert [p.label for p in current] == ["en-US-telecom@1.0.0", "zh-CN-telecom@1.1.0"]
+    with Ledger(ws / "callaudit-ledger.db") as ledger:
+        first, last = date.fromisoformat(D1), date.fromisoformat(D4)
+        nights = night_versions(ledger, first, last, current)
+        unknown = night_versions(ledger, last, last)  # no current rules given: not compared
+    assert [n.night.isoformat() for n in nights] == [D1, D2, D3, D4]
+    assert [(bool(n.outdated), bool(n.mixed), n.calls) for n in nights] == [
+        (False, False, 3), (False, False, 3), (False, False, 3), (True, False, 3)]
+    assert nights[3].uses[0].version == PackVersion(*OLD)
+    assert unknown[0].uses[0].current is None and unknown[0].warnings() == []
+
+
 def test_a_line_per_night_tells_its_flips_and_the_last_line_the_total(reaudited):
     ws, result = reaudited
     new = pack_identity(ws / "rules" / "zh-CN")
@@ -270,6 +288,20 @@ def test_the_same_version_with_other_rules_is_told_to_bump_it(tmp_path):
     text = versions(ws, "--from", D1, "--to", D1).output
     assert f"{D1}: mixed: zh-CN-telecom judged this night's calls under 2 versions" in text
     assert "the same version number with different rules: bump `version:`" in text
+
+
+def test_a_pack_the_night_does_not_use_cannot_stop_its_report(tmp_path):
+    ws = workspace(tmp_path / "centre")
+    edit_rules(ws)
+    (ws / "rules" / "en-US" / "pack.yaml").write_bytes(b"name: \xff\xfe\n")  # not UTF-8
+    result = nightly(ws, "--reaudit", f"{D1}..{D1}")
+    assert result.exit_code == 0, result.output
+    page = (ws / "reports" / D1 / "report.html").read_text(encoding="utf-8")
+    new = pack_identity(ws / "rules" / "zh-CN")
+    assert f"<li>{new[0]} ({new[1][7:19]}), 3 calls</li>" in page  # not compared
+    result = versions(ws, "--from", D1, "--to", D1)
+    assert result.exit_code == 2 and "rules/en-US/pack.yaml" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_a_failed_night_does_not_stop_the_others_and_sets_the_exit_code(tmp_path):

@@ -25,6 +25,7 @@ from engine.nightly.analysis import (
 from engine.nightly.config import NightlyConfig
 from engine.nightly.versions import (
     NightVersions,
+    PackVersion,
     ReauditRecord,
     current_packs,
     night_reaudits,
@@ -33,6 +34,7 @@ from engine.nightly.versions import (
 from engine.outputs import atomic_writer, neutralise_cell, write_text, write_xlsx
 from engine.privacy import mask_numbers_in_text, mask_phone
 from engine.report.text import clock
+from engine.rules.problems import RulePackError
 
 if TYPE_CHECKING:
     import pandas
@@ -140,9 +142,13 @@ def write_day_report(
         "SELECT * FROM calls WHERE valid = 0 AND substr(started_at, 1, 10) = ? ORDER BY call_id",
         (day.isoformat(),),
     ).fetchall()
-    # The rules the night's verdicts were made under, against the rules as they are now.
-    versions = (night_versions(ledger, day, day, current_packs(config.rules))
-                or [NightVersions(day, ())])[0]
+    # The rules the night's verdicts were made under, against the rules as they are now
+    # (not compared when a pack the night did not use cannot even be read).
+    try:
+        current: tuple[PackVersion, ...] | None = current_packs(config.rules)
+    except RulePackError:
+        current = None
+    versions = (night_versions(ledger, day, day, current) or [NightVersions(day, ())])[0]
     reaudits = night_reaudits(ledger, day)
 
     tables: dict[str, pandas.DataFrame] = {
