@@ -7,12 +7,13 @@ import contextlib
 import csv
 import errno
 import io
+import json
 import sqlite3
 import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import yaml
 
 from cli_commands import (
     EXIT_OK,
+    EXIT_USAGE,
     RulePackFailed,
     TranscriptInput,
     UserError,
@@ -40,8 +42,16 @@ from engine.nightly.config import LEVELS, NightlyConfig
 from engine.nightly.run import (
     EmptyNight,
     NightlyBusy,
+    NightResult,
     night_inputs,
     run_night,
+)
+from engine.nightly.versions import (
+    NightReaudit,
+    NightVersions,
+    PackVersion,
+    current_packs,
+    night_versions,
 )
 from engine.outputs import OutputRefused, escape_controls, write_text
 from engine.privacy import mask_numbers_in_text
@@ -52,6 +62,10 @@ from engine.workspace import CONFIG_FILE, lay_out, set_up_git
 
 EXIT_ALERT = 5  # --fail-on-alert: an early warning at or above the level was raised
 EXIT_EMPTY_NIGHT = 6  # no transcripts for the date (on_empty_night: fail, the default)
+EXIT_NIGHT_FAILED = EXIT_USAGE  # --reaudit: a night of the range failed (the others ran)
+# A longer --reaudit range needs --yes: each night costs about what its first audit cost,
+# and a typo in a year (2025 for 2026) would otherwise start a year of nights.
+MAX_REAUDIT_NIGHTS = 92
 
 config_option = workspace_config_option(expose=True)
 
@@ -154,7 +168,12 @@ def init_command(folder: Path | None, path: Path | None, no_git: bool) -> None:
 
 
 @click.command("nightly")
-@click.option("--date", "day_text", required=True, help="The night to audit: YYYY-MM-DD.")
+@click.option("--date", "day_text", help="The night to audit: YYYY-MM-DD.")
+@click.option("--reaudit", "reaudit_text", metavar="FROM..TO",
+              help="Re-audit past nights, FROM to TO inclusive (YYYY-MM-DD..YYYY-MM-DD), "
+                   "under the current rules, each change recorded in the ledger's history.")
+@click.option("--yes", is_flag=True,
+              help=f"With --reaudit: go ahead with more than {MAX_REAUDIT_NIGHTS} nights.")
 @click.argument("inputs", nargs=-1, type=TranscriptInput(exists=True))
 @config_option
 @click.option(
@@ -170,7 +189,9 @@ def init_command(folder: Path | None, path: Path | None, no_git: bool) -> None:
                    "are written here.")
 @click.option("--no-mask", is_flag=True, help="Full phone numbers in the report.")
 def nightly_command(
-    day_text: str,
+    day_text: str | None,
+    reaudit_text: str | None,
+    yes: bool,
     inputs: tuple[Path | str, ...],
     config_path: Path,
     fail_on_alert: str | None,
@@ -184,9 +205,24 @@ def nightly_command(
     INPUTS (files, folders or storage URLs) default to the configured transcripts.
     Re-running a night is safe: the ledger records only what is new or changed, and the
     night's files are written whole again. A second run started meanwhile says so and exits.
+
+    `--reaudit FROM..TO` runs each night of the range again under the current rules: calls
+    judged by other rules are re-audited, their earlier findings and unacted actions
+    superseded, each change kept in the ledger's history, and the nights' reports rewritten.
     """
+    if (day_text is None) == (reaudit_text is None):
+        raise UserError("give --date YYYY-MM-DD (one night) or --reaudit FROM..TO (past "
+                        "nights again, under the current rules)"
+                        + (", not both" if day_text is not None else ""))
+    if reaudit_text is not None and inputs:
+        raise UserError("--reaudit reads each night from the configured transcripts: give "
+                        "no INPUTS (they are for one --date)")
+    if yes and reaudit_text is None:
+        raise UserError(f"--yes goes with --reaudit (a range of more than "
+                        f"{MAX_REAUDIT_NIGHTS} nights)")
     # The log starts with the run it is of, so a log mailed from an older run shows as such.
-    log = NightLog([f"callaudit nightly --date {day_text} ({now()})"])
+    what = f"--date {day_text}" if day_text is not None else f"--reaudit {reaudit_text}"
+    log = NightLog([f"callaudit nightly {escape_controls(what)} ({now()})"])
     try:
         config = read_config(config_path)
     except click.ClickException as exc:
@@ -198,7 +234,11 @@ def nightly_command(
     if no_mask:
         config = replace(config, mask=False)
     try:
-        code = _night(config, day_text, inputs, fail_on_alert, workers, cluster, log)
+        if reaudit_text is not None:
+            code = _reaudit(config, reaudit_text, yes, fail_on_alert, workers, cluster, log)
+        else:
+            assert day_text is not None
+            code = _night(config, day_text, inputs, fail_on_alert, workers, cluster, log)
     except click.ClickException as exc:
         log.lines.append(f"Error: {exc.format_message()}")
         log.write(config.reports)
@@ -248,71 +288,200 @@ class NightProgress:
             click.echo("\r\033[K", err=True, nl=False)
 
 
+class NightFailed(UserError):
+    """A night that could not be run, told plainly. `whole_run`: the cause is not the
+    night's own (the ledger, the disk, the cluster, another run going): the nights after
+    it in a --reaudit range would fail alike, so the range stops."""
+
+    def __init__(self, message: str, *, whole_run: bool = True) -> None:
+        super().__init__(message)
+        self.whole_run = whole_run
+
+
+# Errors of writing one night's files that concern that night's folder alone.
+_NIGHT_OWN_ERRNOS = (errno.EACCES, errno.EPERM, errno.ENOTDIR)
+
+
+def _run_one(config: NightlyConfig, day: date, inputs: tuple[Path | str, ...],
+             workers: int | None, cluster: str | None, *, reaudit: bool = False) -> NightResult:
+    """One night run as `run_night` runs it, its failures as NightFailed (EmptyNight and a
+    rule pack that does not compile pass through)."""
+    progress = NightProgress(day) if sys.stderr.isatty() else None
+    try:
+        paths = [str(p) for p in inputs] or None
+        if workers is None and cluster is None:
+            workers = default_workers(paths or night_inputs(config, day)[0])
+        return run_night(config, day, paths, on_record=progress, workers=workers or 1,
+                         cluster=cluster, reaudit=reaudit)
+    except NightlyBusy as exc:
+        raise NightFailed(str(exc)) from None
+    except LedgerError as exc:
+        raise NightFailed(str(exc)) from None
+    except OutputRefused as exc:  # a file of the night's folder that is not callaudit's
+        raise NightFailed(str(exc), whole_run=False) from None
+    except (OSError, TimeoutError) as exc:
+        problem = (_disk_problem(exc, config.reports / day.isoformat())
+                   if isinstance(exc, OSError) else None)
+        if problem:
+            raise NightFailed(problem, whole_run=getattr(exc, "errno", None)
+                              not in _NIGHT_OWN_ERRNOS) from None
+        if cluster is None:
+            raise
+        raise NightFailed(f"cannot use the Dask cluster at {cluster}: {exc}") from None
+    except sqlite3.OperationalError as exc:
+        if "full" in str(exc):
+            raise NightFailed(f"cannot write the ledger {config.database}: the disk is full; "
+                              "free some space, then run the night again") from None
+        if "readonly" in str(exc) or "unable to open" in str(exc):
+            raise NightFailed(f"cannot write the ledger {config.database} ({exc}): point "
+                              f"`database:` in {config.path} at a file you can write"
+                              ) from None
+        raise NightFailed(f"{config.database} is not a callaudit ledger ({exc})") from None
+    except sqlite3.DatabaseError as exc:
+        raise NightFailed(f"{config.database} is not a callaudit ledger ({exc})") from None
+    except RulePackError as exc:
+        raise RulePackFailed(exc.render()) from None
+    finally:
+        if progress is not None:
+            progress.clear()
+
+
+def _transcripts_there(config: NightlyConfig, inputs: tuple[Path | str, ...]) -> None:
+    if not inputs and isinstance(config.transcripts, Path) and not config.transcripts.is_dir():
+        raise UserError(f"the transcripts folder {config.transcripts} does not exist: point "
+                        f"`transcripts:` in {config.path} at the folder the call platform "
+                        "writes to, or give the night's files as arguments")
+
+
+def _tell_alerts(result: NightResult, log: NightLog, *, new_only: bool = False) -> None:
+    for alert in result.alerts:
+        what = (f"{alert.warning_id} — {alert.count} ≥ {alert.threshold} in "
+                f"{alert.window_days} day(s) → {alert.responsible}")
+        if alert.new:
+            log.echo(f"ALERT {alert.level}: {result.day}: {what}" if new_only
+                     else f"ALERT {alert.level}: {what}", err=True)
+        elif not new_only:  # a re-run: told, not raised again (nor counted by --fail-on-alert)
+            log.echo(f"{alert.level} already raised for this night at "
+                     f"{alert.first_raised_at}: {what}", err=True)
+
+
+def _alerting(result: NightResult, fail_on_alert: str | None) -> bool:
+    return bool(fail_on_alert and result.worst_alert
+                and LEVELS.index(result.worst_alert) >= LEVELS.index(fail_on_alert))
+
+
 def _night(config: NightlyConfig, day_text: str, inputs: tuple[Path | str, ...],
            fail_on_alert: str | None, workers: int | None, cluster: str | None,
            log: NightLog) -> int:
     """The night as `nightly_command` runs it; its exit code."""
     day = parse_day(day_text)
     _reports_folder(config, make=True)
-    if not inputs and isinstance(config.transcripts, Path) and not config.transcripts.is_dir():
-        raise UserError(f"the transcripts folder {config.transcripts} does not exist: point "
-                        f"`transcripts:` in {config.path} at the folder the call platform "
-                        "writes to, or give the night's files as arguments")
-    progress = NightProgress(day) if sys.stderr.isatty() else None
+    _transcripts_there(config, inputs)
     try:
-        paths = [str(p) for p in inputs] or None
-        if workers is None and cluster is None:
-            workers = default_workers(paths or night_inputs(config, day)[0])
-        result = run_night(config, day, paths, on_record=progress, workers=workers or 1,
-                           cluster=cluster)
-    except (NightlyBusy, LedgerError, OutputRefused) as exc:
-        raise UserError(str(exc)) from None
+        result = _run_one(config, day, inputs, workers, cluster)
     except EmptyNight as exc:
         log.echo(f"warning: {exc}", err=True)
         return EXIT_OK if config.on_empty_night == "warn" else EXIT_EMPTY_NIGHT
-    except (OSError, TimeoutError) as exc:
-        problem = (_disk_problem(exc, config.reports) if isinstance(exc, OSError)
-                   else None)
-        if problem:
-            raise UserError(problem) from None
-        if cluster is None:
-            raise
-        raise UserError(f"cannot use the Dask cluster at {cluster}: {exc}") from None
-    except sqlite3.OperationalError as exc:
-        if "full" in str(exc):
-            raise UserError(f"cannot write the ledger {config.database}: the disk is full; "
-                            "free some space, then run the night again") from None
-        if "readonly" in str(exc) or "unable to open" in str(exc):
-            raise UserError(f"cannot write the ledger {config.database} ({exc}): point "
-                            f"`database:` in {config.path} at a file you can write") from None
-        raise UserError(f"{config.database} is not a callaudit ledger ({exc})") from None
-    except sqlite3.DatabaseError as exc:
-        raise UserError(f"{config.database} is not a callaudit ledger ({exc})") from None
-    except RulePackError as exc:
-        raise RulePackFailed(exc.render()) from None
-    finally:
-        if progress is not None:
-            progress.clear()
     log.echo(f"{day}: {result.summary.line()}")
+    if result.change.reaudited:
+        log.echo(escape_controls(result.change.line()))
     log.echo(
         f"review sample: {len(result.sample.calls)} call(s); report: "
         f"{result.folder / 'report.html'}"
     )
-    for alert in result.alerts:
-        what = (f"{alert.warning_id} — {alert.count} ≥ {alert.threshold} in "
-                f"{alert.window_days} day(s) → {alert.responsible}")
-        if alert.new:
-            log.echo(f"ALERT {alert.level}: {what}", err=True)
-        else:  # a re-run: told, not raised again (nor counted by --fail-on-alert)
-            log.echo(f"{alert.level} already raised for this night at "
-                     f"{alert.first_raised_at}: {what}", err=True)
-    if (
-        fail_on_alert
-        and result.worst_alert
-        and LEVELS.index(result.worst_alert) >= LEVELS.index(fail_on_alert)
-    ):
-        return EXIT_ALERT
-    return EXIT_OK
+    _tell_alerts(result, log)
+    return EXIT_ALERT if _alerting(result, fail_on_alert) else EXIT_OK
+
+
+def reaudit_range(text: str, yes: bool) -> list[date]:
+    """The nights of a --reaudit FROM..TO range (a single date is a range of one), each
+    date as --date takes it; UserError for anything else."""
+    first_text, dots, last_text = text.strip().partition("..")
+    if not dots:
+        last_text = first_text
+    if not first_text or not last_text:
+        raise UserError(f"--reaudit '{text}' is not a range like 2026-11-20..2026-11-23")
+    try:
+        first, last = parse_day(first_text.strip()), parse_day(last_text.strip())
+    except UserError as exc:
+        raise UserError(f"--reaudit {text}: {exc.format_message()}") from None
+    if first > last:
+        raise UserError(f"--reaudit {text}: {first} is after {last}; give the earlier date "
+                        f"first ({last}..{first})")
+    count = (last - first).days + 1
+    if count > MAX_REAUDIT_NIGHTS and not yes:
+        raise UserError(f"--reaudit {text} spans {count} nights; more than "
+                        f"{MAX_REAUDIT_NIGHTS} at once needs --yes (each night costs about "
+                        "what its first audit did), or give a shorter range")
+    return [first + timedelta(days=n) for n in range(count)]
+
+
+@dataclass
+class ReauditTotals:
+    """What a --reaudit run did, night by night, for its last line."""
+
+    done: list[NightReaudit] = field(default_factory=list)
+    skipped: list[date] = field(default_factory=list)
+    failed: list[date] = field(default_factory=list)
+
+    def line(self, text: str) -> str:
+        changes = (sum(c.reaudited for c in self.done), sum(c.unchanged for c in self.done),
+                   sum(c.to_invalid for c in self.done), sum(c.to_valid for c in self.done))
+        return (f"re-audit {text}: {len(self.done)} night(s) re-audited, {len(self.skipped)} "
+                f"skipped (no transcripts), {len(self.failed)} failed; {changes[0]} call(s) "
+                f"re-audited, {changes[1]} unchanged; {changes[2]} valid→invalid, "
+                f"{changes[3]} invalid→valid")
+
+
+def _reaudit(config: NightlyConfig, text: str, yes: bool, fail_on_alert: str | None,
+             workers: int | None, cluster: str | None, log: NightLog) -> int:
+    """`nightly --reaudit FROM..TO`: each night run again under the current rules (changes
+    recorded in the history by the ledger and `run_night`), a line per night and a total;
+    the exit code."""
+    days = reaudit_range(text, yes)
+    text = f"{days[0]}..{days[-1]}"
+    _reports_folder(config, make=True)
+    _transcripts_there(config, ())
+    totals = ReauditTotals()
+    alerting = False
+    for day in days:
+        try:
+            result = _run_one(config, day, (), workers, cluster, reaudit=True)
+        except EmptyNight:
+            log.echo(f"no transcripts for {day}: skipped")
+            totals.skipped.append(day)
+            continue
+        except RulePackFailed:  # told below, as a night run tells it
+            totals.failed.append(day)
+            log.echo(totals.line(text), err=True)
+            log.echo(f"error: the re-audit stopped at {day}: a rule file does not compile "
+                     f"(below); fix it, then run `callaudit nightly --reaudit "
+                     f"{day}..{days[-1]}`", err=True)
+            raise
+        except NightFailed as exc:
+            totals.failed.append(day)
+            log.echo(f"error: {day}: {exc.format_message()}", err=True)
+            if not exc.whole_run:
+                continue
+            log.echo(totals.line(text), err=True)
+            raise NightFailed(f"the re-audit stopped at {day}: nights {day}..{days[-1]} were "
+                              f"not re-audited; put that right, then run `callaudit nightly "
+                              f"--reaudit {day}..{days[-1]}`") from None
+        totals.done.append(result.change)
+        log.echo(escape_controls(result.change.line()))
+        _tell_alerts(result, log, new_only=True)
+        alerting = alerting or _alerting(result, fail_on_alert)
+    log.echo(totals.line(text))
+    if totals.failed:
+        log.echo(f"error: {len(totals.failed)} night(s) failed: "
+                 f"{', '.join(str(d) for d in totals.failed)} (see above); the others were "
+                 "re-audited", err=True)
+        return EXIT_NIGHT_FAILED
+    if not totals.done:
+        log.echo(f"warning: no transcripts for any night of {text}: nothing re-audited",
+                 err=True)
+        return EXIT_OK if config.on_empty_night == "warn" else EXIT_EMPTY_NIGHT
+    return EXIT_ALERT if alerting else EXIT_OK
 
 
 @click.group("sample")
@@ -669,6 +838,72 @@ def weekly_report(week: str, call_records: Path | None, config_path: Path) -> No
     )
     for line in out.getvalue().splitlines():
         click.echo(escape_controls(line))
+
+
+@report_group.command("versions")
+@click.option("--from", "first_text", required=True, metavar="YYYY-MM-DD",
+              help="The first night (the date the calls started).")
+@click.option("--to", "last_text", required=True, metavar="YYYY-MM-DD",
+              help="The last night, inclusive.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="A table for people, or JSON for scripts.")
+@config_option
+def versions_report(first_text: str, last_text: str, fmt: str, config_path: Path) -> None:
+    """Which rule pack versions each night's verdicts were made under, with counts: a night
+    judged by more than one version of a pack, or by rules other than the current ones
+    (`nightly --reaudit` re-audits it), is flagged."""
+    first, last = _day_option("--from", first_text), _day_option("--to", last_text)
+    if first > last:
+        raise UserError(f"--from {first} is after --to {last}: give the earlier date to --from")
+    config = read_config(config_path)
+    try:
+        current = current_packs(config.rules)
+    except RulePackError as exc:
+        raise RulePackFailed(exc.render()) from None
+    with open_ledger(config.database) as ledger:
+        nights = night_versions(ledger, first, last, current)
+    if fmt == "json":
+        click.echo(json.dumps({"schema": "callaudit.versions/1", "from": first.isoformat(),
+                               "to": last.isoformat(),
+                               "current": [{"pack": p.label, "hash": p.hash} for p in current],
+                               "nights": [n.as_json() for n in nights]},
+                              ensure_ascii=False, indent=2))
+        return
+    for line in versions_table(nights, current, first, last):
+        click.echo(escape_controls(line))
+
+
+def _day_option(name: str, text: str) -> date:
+    try:
+        return parse_day(text)
+    except UserError as exc:
+        raise UserError(f"{name}: {exc.format_message()}") from None
+
+
+def versions_table(nights: list[NightVersions], current: tuple[PackVersion, ...],
+                   first: date, last: date) -> list[str]:
+    """`report versions` as text: the current rules, a row per night and pack version,
+    then the warnings."""
+    lines = ["current rules: " + (", ".join(p.describe() for p in current)
+                                  or "none (no pack folders under the rules folder)")]
+    if not nights:
+        return [*lines, f"no audited calls started from {first} to {last} in the ledger"]
+    rows = [("night", "calls", "rule pack", "hash", "calls", "current")]
+    for night in nights:
+        for number, use in enumerate(night.uses):
+            rows.append((str(night.night) if number == 0 else "",
+                         str(night.calls) if number == 0 else "", use.version.label,
+                         use.version.short, str(use.calls),
+                         {True: "yes", False: "NO", None: "?"}[use.current]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    numeric = {1, 4}
+    lines += ["  ".join(cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+                        for i, cell in enumerate(row)).rstrip() for row in rows]
+    warnings = [w for night in nights for w in night.warnings()]
+    if warnings:
+        lines.append(f"{len(warnings)} warning(s):")
+        lines += [f"  {w}" for w in warnings]
+    return lines
 
 
 # Report files that quote what was said; the others hold counts and verdicts only.

@@ -542,6 +542,11 @@ class Ledger:
         self.db.execute("INSERT INTO history(kind, ref, at, who, event, detail) "
                         "VALUES (?, ?, ?, ?, ?, ?)", (kind, ref, now(), who, event, text))
 
+    def note(self, kind: str, ref: str, who: str, event: str, detail: Any = None) -> None:
+        """One history row, on its own (what a night run did, say)."""
+        with self.transaction():
+            self._history(kind, ref, who, event, detail)
+
     # -- what the policy may ask about a call ------------------------------------------------
 
     def facts_for(self, call: Call) -> dict[str, bool]:
@@ -572,7 +577,11 @@ class Ledger:
             if row == hashes:
                 return ChangeReport(call.call_id, "unchanged", self._actions_of(call.call_id))
             report = ChangeReport(call.call_id, "new" if row is None else "re-audited")
+            before = None
             if row is not None:
+                before = self.db.execute("SELECT rule_pack, rule_pack_hash, valid, violations "
+                                         "FROM calls WHERE call_id = ?",
+                                         (call.call_id,)).fetchone()
                 self._supersede(call.call_id, verdict.rule_pack_hash, report)
             evidence = (prepared.evidence if prepared is not None
                         else [evidence_json(f) for f in audit.findings])
@@ -588,7 +597,34 @@ class Ledger:
                 # stays overturned while the audit finds it again, a missed one counts.
                 report.notes.extend(self._settle(call.call_id, "audit", "reviewers' verdicts "
                                                  "kept across a re-audit"))
+            if before is not None:
+                self._history("call", call.call_id, "audit", "re-audited",
+                              self._reaudit_detail(call.call_id, before, row, hashes, report))
             return report
+
+    def _reaudit_detail(self, call_id: str, before: sqlite3.Row, stored: tuple[str, str, str],
+                        hashes: tuple[str, str, str], report: ChangeReport) -> dict[str, Any]:
+        """What a re-audit changed of a call, for its history: why it was audited again
+        (its transcript, rules or policy changed), the pack and the verdict before and
+        after (after the reviewers' verdicts are applied again), and the findings."""
+        after = self.db.execute("SELECT rule_pack, rule_pack_hash, valid, violations FROM calls "
+                                "WHERE call_id = ?", (call_id,)).fetchone()
+
+        def valid(value: int | None) -> bool | None:
+            return None if value is None else bool(value)
+
+        return {
+            "changed": [what for what, old, new in zip(("transcript", "rules", "policy"),
+                                                       stored, hashes, strict=True)
+                        if old != new],
+            "pack": {"before": before["rule_pack"], "after": after["rule_pack"]},
+            "pack_hash": {"before": before["rule_pack_hash"], "after": after["rule_pack_hash"]},
+            "valid": {"before": valid(before["valid"]), "after": valid(after["valid"])},
+            "violations": {"before": json.loads(before["violations"]),
+                           "after": json.loads(after["violations"])},
+            "findings_added": report.findings_added,
+            "findings_superseded": report.findings_superseded,
+        }
 
     def _actions_of(self, call_id: str) -> list[str]:
         row = self.db.execute("SELECT actions FROM calls WHERE call_id = ?", (call_id,)).fetchone()

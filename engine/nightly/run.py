@@ -28,6 +28,13 @@ from engine.nightly.analysis import (
     mark_alerts,
 )
 from engine.nightly.config import LEVELS, NightlyConfig
+from engine.nightly.versions import (
+    NightReaudit,
+    history_mark,
+    night_reaudit,
+    record_night_reaudit,
+    uses_of,
+)
 from engine.outputs import write_text
 from engine.report.nightly import write_day_report
 from engine.transcripts.remote import is_prefix
@@ -50,6 +57,7 @@ class NightResult:
     sample: Sample
     weekly_sample: Sample | None
     alerts: list[Alert]
+    change: NightReaudit  # what the run changed of calls the ledger held before
 
     @property
     def worst_alert(self) -> str | None:
@@ -113,9 +121,17 @@ def run_night(
     on_record: Callable[[Progress], None] | None = None,
     workers: int = 1,
     cluster: str | None = None,
+    *,
+    reaudit: bool = False,
 ) -> NightResult:
     """The whole nightly job for one date (audited on `workers` local processes, or on the
-    Dask cluster at `cluster`; the ledger and the report are written here either way)."""
+    Dask cluster at `cluster`; the ledger and the report are written here either way).
+
+    A run that audits calls again under changed rules (or changed transcripts or policy)
+    records it: each call's history says what changed (`Ledger.record`), and the night's
+    history a summary (kind "night", event "re-audited") that the report tells. With
+    `reaudit` (`nightly --reaudit`) the night's row is written, by "nightly --reaudit",
+    even when nothing changed: the re-audit was asked for and done."""
     folder = config.reports / day.isoformat()
     with night_lock(config.reports):
         if inputs:
@@ -125,6 +141,7 @@ def run_night(
         chooser = PackChooser(config.rules)
         with Ledger(config.database) as ledger:
             follow_up = FollowUp(load_policy(config.rules / "actions.yaml"), ledger)
+            mark, before = history_mark(ledger), uses_of(ledger, day)
             # Every call is audited again (run_batch's default), so the night's verdicts and
             # findings files hold them all after a re-run or a resumed run; the ledger still
             # records only what is new or changed. A night that finds no transcripts (the
@@ -147,6 +164,10 @@ def run_night(
                     f"no transcripts for {day.isoformat()} in {', '.join(where)}: "
                     "nothing audited, no report written (is the day's export there yet?)"
                 )
+            change = night_reaudit(ledger, day, mark, before, summary.ledger,
+                                   "nightly --reaudit" if reaudit else "nightly")
+            if reaudit or change.reaudited:
+                record_night_reaudit(ledger, change)
             sample = draw_sample(ledger, config, "daily", day.isoformat())
             weekly = (
                 draw_sample(ledger, config, "weekly", iso_week(day))
@@ -169,4 +190,4 @@ def run_night(
             )
             write_day_report(ledger, config, day, folder, sample, weekly, alerts)
             keep_alerts(ledger, day, alerts)
-    return NightResult(day, folder, summary, sample, weekly, alerts)
+    return NightResult(day, folder, summary, sample, weekly, alerts, change)

@@ -23,9 +23,18 @@ from engine.nightly.analysis import (
     weekly_trend,
 )
 from engine.nightly.config import NightlyConfig
+from engine.nightly.versions import (
+    NightVersions,
+    PackVersion,
+    ReauditRecord,
+    current_packs,
+    night_reaudits,
+    night_versions,
+)
 from engine.outputs import atomic_writer, neutralise_cell, write_text, write_xlsx
 from engine.privacy import mask_numbers_in_text, mask_phone
 from engine.report.text import clock
+from engine.rules.problems import RulePackError
 
 if TYPE_CHECKING:
     import pandas
@@ -133,6 +142,14 @@ def write_day_report(
         "SELECT * FROM calls WHERE valid = 0 AND substr(started_at, 1, 10) = ? ORDER BY call_id",
         (day.isoformat(),),
     ).fetchall()
+    # The rules the night's verdicts were made under, against the rules as they are now
+    # (not compared when a pack the night did not use cannot even be read).
+    try:
+        current: tuple[PackVersion, ...] | None = current_packs(config.rules)
+    except RulePackError:
+        current = None
+    versions = (night_versions(ledger, day, day, current) or [NightVersions(day, ())])[0]
+    reaudits = night_reaudits(ledger, day)
 
     tables: dict[str, pandas.DataFrame] = {
         "totals": pandas.DataFrame(
@@ -240,6 +257,14 @@ def write_day_report(
             + [{"kind": "weekly", "call_id": c} for c in (weekly.calls if weekly else ())],
             columns=["kind", "call_id"],
         ),
+        "rule_packs": pandas.DataFrame(
+            [
+                {"pack": u.version.label, "hash": u.version.hash, "calls": u.calls,
+                 "current": u.current}
+                for u in versions.uses
+            ],
+            columns=["pack", "hash", "calls", "current"],
+        ),
         "rule_precision": pandas.DataFrame(
             [
                 {"rule": r, "upheld": u, "overturned": o, "precision": p}
@@ -264,7 +289,10 @@ def write_day_report(
         ("blacklist pending", len(pending)),
         ("alerts", len(alerts)),
     ]
+    if reaudits:
+        body.append(f'<p class="muted">{html.escape(reaudits[-1].headline())}</p>')
     body.append("".join(f'<div class="kpi"><b>{v}</b>{k}</div>' for k, v in kpis))
+    body.append(_packs_section(versions, reaudits))
     body.append("<h2>Early warnings</h2>")
     body.append(
         _table(
@@ -373,6 +401,25 @@ def write_day_report(
     write_text(path, page)
     note_reported(ledger, day, as_of)
     return path
+
+
+def _packs_section(versions: NightVersions, reaudits: list[ReauditRecord]) -> str:
+    """The rule packs the night's current verdicts were made under, a warning when they
+    were more than one version of a pack or not the current rules, and the night's
+    re-audits."""
+    parts = ["<h2>Rule packs</h2>"]
+    if versions.uses:
+        parts.append(f"<p>This night's {versions.calls} call(s) were audited under:</p><ul>"
+                     + "".join(f"<li>{html.escape(u.describe())}"
+                               + (" — current rules" if u.current else
+                                  ' — <span class="warning">not the current rules</span>'
+                                  if u.current is False else "") + "</li>"
+                               for u in versions.uses) + "</ul>")
+    else:
+        parts.append("<p>No calls of this night in the ledger.</p>")
+    parts.extend(f'<p class="warning">⚠ {html.escape(w)}</p>' for w in versions.warnings())
+    parts.extend(f"<p>{html.escape(r.line())}</p>" for r in reaudits)
+    return "\n".join(parts)
 
 
 def _write_tables(tables: dict[str, pandas.DataFrame], folder: Path) -> None:

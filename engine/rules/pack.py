@@ -179,6 +179,28 @@ def load_pack(folder: str | Path) -> RulePack:
     return _compile(folder, files, sources)
 
 
+def pack_identity(folder: str | Path) -> tuple[str, str]:
+    """A pack folder's name@version and content hash, as `load_pack` gives them, without
+    compiling its rules: which rules a verdict made now would be made under. A pack.yaml
+    too broken to name the pack is `?@?` (its files still hash); RulePackError when it
+    cannot be read at all."""
+    folder = Path(folder)
+    header = read_source(folder / PACK_FILE, "the rule pack's pack.yaml",
+                         "save pack.yaml as UTF-8 text", display_path(folder / PACK_FILE))
+    named: dict[str, str] = {}
+    root = parse(SourceFile(header.path, header.text))
+    if root is not None and root.is_mapping():
+        for key, value in root.node.value:
+            node = Node(value, header)
+            if key.value in ("name", "version") and node.is_scalar() and str(value.value).strip():
+                named[key.value] = str(value.value)
+    files = pack_files(folder)
+    extra = _catalogue_files(folder, header)
+    files += [p for p in extra if p.resolve() not in {f.resolve() for f in files}]
+    label = f"{named.get('name', '?')}@{named.get('version', '?')}"
+    return label, content_hash(folder, files)
+
+
 def _catalogue_files(folder: Path, header: SourceFile) -> list[Path]:
     """The catalogue files pack.yaml names (`catalogue: ../products.yaml`), relative to the
     pack folder: one catalogue shared by a workspace's packs. A missing one is an error."""
