@@ -39,6 +39,7 @@ from engine.impact import (
     days_between,
     parse_threshold,
 )
+from engine.nightly.versions import current_packs, night_versions
 from engine.outputs import OutputGuard, write_text
 from engine.report.impact import to_html, to_json, to_text
 from engine.rules.problems import RulePackError
@@ -123,7 +124,9 @@ def impact_command(ctx: click.Context, inputs: tuple[Path | str, ...], before: s
             except RulePackError as exc:
                 raise RulePackFailed(exc.render()) from None
             if ledger is not None and nights:
-                report.versions = _versions(ledger, nights)
+                live = current_packs(old) if old is not None else None
+                report.versions = [v.as_json() for v in
+                                   night_versions(ledger, nights[0], nights[-1], live)]
         finally:
             if ledger is not None:
                 ledger.close()
@@ -247,17 +250,3 @@ def _ledger(path: Path, *, required: bool) -> LedgerView | None:
         raise UserError(f"{path} is not a callaudit ledger: point --db at the one the "
                         "nights wrote")
     return view
-
-
-def _versions(ledger: LedgerView, nights: list[date]) -> list[dict[str, object]]:
-    """Per night, the packs its calls' current verdicts were made under."""
-    assert ledger.db is not None
-    rows = ledger.db.execute(
-        "SELECT substr(started_at, 1, 10) AS night, rule_pack, rule_pack_hash, count(*) "
-        "FROM calls WHERE substr(started_at, 1, 10) BETWEEN ? AND ? "
-        "GROUP BY night, rule_pack, rule_pack_hash ORDER BY night, rule_pack",
-        (nights[0].isoformat(), nights[-1].isoformat())).fetchall()
-    found: dict[str, list[dict[str, object]]] = {}
-    for night, pack, pack_hash, count in rows:
-        found.setdefault(night, []).append({"pack": pack, "hash": pack_hash, "calls": count})
-    return [{"night": night, "packs": packs} for night, packs in found.items()]

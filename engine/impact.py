@@ -336,7 +336,9 @@ class ImpactReport:
     reused_rules: int = 0  # rule runs saved by reuse, summed over calls
     rule_runs: int = 0
     examples: int = 3
-    versions: list[dict[str, Any]] = field(default_factory=list)  # nights -> packs (ledger)
+    # The ledger's nights of the calls, each with the packs its verdicts were made under
+    # (NightVersions.as_json), marked current when they are the rules before the change.
+    versions: list[dict[str, Any]] = field(default_factory=list)
 
     # -- figures `--fail-if` can test ------------------------------------------------------------
 

@@ -70,8 +70,8 @@ def edit_rules(ws: Path) -> None:
     flaw(ws / "rules")
     pack = ws / "rules" / "zh-CN" / "pack.yaml"
     text = pack.read_text(encoding="utf-8")
-    assert "version: 1.0.0" in text
-    pack.write_text(text.replace("version: 1.0.0", "version: 1.1.0"), encoding="utf-8")
+    assert "version: 2.0.0" in text
+    pack.write_text(text.replace("version: 2.0.0", "version: 2.1.0"), encoding="utf-8")
 
 
 def workspace(root: Path) -> Path:
@@ -124,7 +124,7 @@ def test_each_reaudited_call_has_its_change_in_the_history(reaudited):
     ws, result = reaudited
     assert result.exit_code == 0, result.output
     new = pack_identity(ws / "rules" / "zh-CN")
-    assert new[0] == "zh-CN-telecom@1.1.0" and new[1] != OLD[1]
+    assert new[0] == "zh-CN-telecom@2.1.0" and new[1] != OLD[1]
     calls = reaudit_rows(ws, "call")
     assert sorted(calls) == sorted(f"{kind}-{day[-2:]}" for kind in ("FP", "MISS", "OK")
                                    for day in (D1, D2, D3))
@@ -166,7 +166,7 @@ def test_each_reaudited_night_has_a_row_by_nightly_reaudit(reaudited):
 def test_the_engine_gives_each_nights_versions_for_other_commands(reaudited):
     ws, _ = reaudited
     current = current_packs(ws / "rules")
-    assert [p.label for p in current] == ["en-US-telecom@1.0.0", "zh-CN-telecom@1.1.0"]
+    assert [p.label for p in current] == ["en-US-telecom@2.0.0", "zh-CN-telecom@2.1.0"]
     with Ledger(ws / "callaudit-ledger.db") as ledger:
         first, last = date.fromisoformat(D1), date.fromisoformat(D4)
         nights = night_versions(ledger, first, last, current)
@@ -207,7 +207,7 @@ def test_the_versions_view_shows_which_rules_judged_each_night(reaudited):
     assert EMPTY not in rows
     assert "1 warning(s):" in result.output
     assert (f"{D4}: 3 calls audited under {OLD[0]} ({OLD[1][7:19]}), not the current rules "
-            f"(zh-CN-telecom@1.1.0 ({new[1][7:19]})); `callaudit nightly --reaudit "
+            f"(zh-CN-telecom@2.1.0 ({new[1][7:19]})); `callaudit nightly --reaudit "
             f"{D4}..{D4}` re-audits them") in result.output
 
     document = json.loads(versions(ws, "--from", D3, "--to", D4, "--format", "json").output)
@@ -244,7 +244,7 @@ def test_re_running_the_reaudit_changes_nothing_more(reaudited, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0].startswith(
         f"{D1}: re-audited 0 of 3 call(s), 3 unchanged; 0 valid→invalid, 0 invalid→valid; "
-        "under zh-CN-telecom@1.1.0")
+        "under zh-CN-telecom@2.1.0")
     assert query(ws, "SELECT COUNT(*) FROM history WHERE kind = 'call'") == rows
     # Asked for, so the night's row is written all the same, saying nothing changed.
     detail = json.loads(query(ws, "SELECT detail FROM history WHERE kind = 'night' AND ref = ? "

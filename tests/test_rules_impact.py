@@ -4,8 +4,10 @@ against two full audits of the same night, one under each version of the rules."
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
@@ -297,3 +299,59 @@ def test_two_worker_processes_give_the_same_report(centre, monkeypatch):
     for report in (one, two):
         report.pop("seconds")
     assert one == two and one["compared"] > 0
+
+
+def ci_snippet() -> str:
+    """The shell block docs/rules-repository.md gives a rules repository's CI."""
+    text = (REPO / "docs" / "rules-repository.md").read_text(encoding="utf-8")
+    block = text.split("<!-- ci-snippet -->", 1)[1].split("```sh\n", 1)[1]
+    return block.split("```", 1)[0]
+
+
+def test_the_documented_ci_job_passes_a_mild_change_and_fails_one_losing_an_upheld_finding(
+        centre, monkeypatch, tmp_path):
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    workspace = tmp_path / "qa"  # the QA server's workspace, its ledger included
+    shutil.copytree(centre, workspace)
+    checkout = tmp_path / "checkout"  # the rules repository, as CI checks it out
+    shutil.copytree(centre.parent / "rules-before", checkout / "rules")
+    git = ["git", "-C", str(checkout), "-c", "user.name=QA", "-c", "user.email=qa@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "rules"], check=True)
+    subprocess.run([*git, "commit", "-qm", "rules as shipped"], check=True)
+    bin_folder = str(Path(sys.executable).parent)
+    env = {**os.environ, "QA_WORKSPACE": str(workspace), "BASE_REF": "HEAD",
+           "PATH": bin_folder + os.pathsep + os.environ.get("PATH", "")}
+    env.pop("CALLAUDIT_DB", None)
+
+    def ci() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "-euc", ci_snippet()], cwd=checkout, env=env,
+                              capture_output=True, text=True, check=False)
+
+    edit_phrase(checkout / "rules", ORIGINAL, EDITED)  # one sale flips: within the limits
+    passed = ci()
+    assert passed.returncode == 0, passed.stderr
+    assert "<title>Rule change impact" in (checkout / "impact.html").read_text(encoding="utf-8")
+
+    # The edited rules go live, a reviewer upholds a finding only they make, and a change
+    # that takes the phrases back (losing that finding) is proposed.
+    subprocess.run([*git, "commit", "-qam", "fewer acceptance phrases"], check=True)
+    night = invoke(["--rules-root", str(checkout / "rules"), "nightly", "--date",
+                    DAY.isoformat(), "--config", str(workspace / "callaudit.yaml")],
+                   workspace, monkeypatch)
+    assert night.exit_code == 0, night.output
+    findings = [json.loads(line) for line in (workspace / "reports" / DAY.isoformat() /
+                "findings.jsonl").read_text(encoding="utf-8").splitlines()]
+    added = impact_json(centre, monkeypatch, "--before", str(centre.parent / "rules-before"))
+    only_edited = {(e["call_id"], rule) for rule, v in added["rules"].items()
+                   for e in v["added_examples"]}
+    fingerprint = next(f["fingerprint"] for f in findings
+                       if (f["call_id"], f["rule_id"]) in only_edited)
+    review = invoke(["review", fingerprint, "--verdict", "upheld", "--by", "质检A", "--config",
+                     str(workspace / "callaudit.yaml")], workspace, monkeypatch)
+    assert review.exit_code == 0, review.output
+    edit_phrase(checkout / "rules", EDITED, ORIGINAL)
+    failed = ci()
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "FAIL upheld_lost>0: upheld_lost is 1" in failed.stderr

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from engine.actions.ledger import Ledger
 from engine.rules.pack import PACK_FILE, PACK_ROOT_LANGUAGES, pack_identity
@@ -131,7 +131,15 @@ class NightVersions:
                 "warnings": self.warnings()}
 
 
-def night_versions(ledger: Ledger, first: date, last: date,
+class ReadsLedger(Protocol):
+    """A ledger, or a read-only view of one (engine/impact.py): its connection, whose rows
+    are sqlite3.Row."""
+
+    @property
+    def db(self) -> Any: ...
+
+
+def night_versions(ledger: ReadsLedger, first: date, last: date,
                    current: Sequence[PackVersion] | None = None) -> list[NightVersions]:
     """Per night from `first` to `last` (inclusive) with calls in the ledger, by the date the
     calls started: the pack versions their current verdicts were made under, with counts,

@@ -142,8 +142,10 @@ def to_text(report: ImpactReport, seconds: float | None = None) -> str:
     if report.versions:
         lines += ["", "Nights in the ledger, by the rules that audited them"]
         for night in report.versions:
-            packs = ", ".join(f"{shown(p['pack'])} ({p['calls']})" for p in night["packs"])
+            packs = ", ".join(f"{shown(p['pack'])} {p['hash'][7:19]} ({p['calls']} calls)"
+                              for p in night["packs"])
             lines.append(f"  {night['night']}: {packs}")
+            lines += [f"    {shown(w)}" for w in night["warnings"]]
     if report.rejected:
         lines += ["", "Rejected records"] + [f"  {shown(r)}" for r in report.rejected[:20]]
         if len(report.rejected) > 20:
