@@ -55,3 +55,12 @@ def pack_factory(tmp_path: Path):
 def private_ledger(tmp_path, monkeypatch):
     """Every test writes its own ledger, never the user's."""
     monkeypatch.setenv("CALLAUDIT_DB", str(tmp_path / "ledger.db"))
+
+
+def isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """No CALLAUDIT_* variable, and a user data folder (the default ledger's) of our own."""
+    for name in ("CALLAUDIT_DB", "CALLAUDIT_RULES", "CALLAUDIT_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    home.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli import main
+from tests.conftest import isolate
 
 REPO = Path(__file__).resolve().parent.parent
 DAY = date.today() - timedelta(days=3)
@@ -25,14 +26,6 @@ MATCHERS = Path("rules") / "zh-CN" / "matchers.yaml"
 # sales accepted only in those words lose their consent.
 ORIGINAL = "phrases: [同意办理, 同意开通, 我同意, 同意的, 那就办,"
 EDITED = "phrases: [同意的, 那就办,"
-
-
-def isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
-    for name in ("CALLAUDIT_DB", "CALLAUDIT_RULES", "CALLAUDIT_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    home.mkdir(parents=True, exist_ok=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
 
 
 @pytest.fixture(autouse=True)

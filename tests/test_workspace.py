@@ -16,21 +16,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli import main
+from tests.conftest import isolate
 
 REPO = Path(__file__).resolve().parent.parent
 DAY = date.today() - timedelta(days=10)
 NIGHT_SOURCE = REPO / "transcripts" / "labelled" / "zh-mixed.jsonl"
 OPT_OUT_CALL = "ZH-B-023"  # a customer who asks not to be called again: do-not-call
 COMPLAINT_CALL = "ZH-B-031"  # a customer who threatens to complain: a blacklist proposal
-
-
-def isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
-    """No CALLAUDIT_* variable, and a user data folder (the default ledger's) of our own."""
-    for name in ("CALLAUDIT_DB", "CALLAUDIT_RULES", "CALLAUDIT_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    home.mkdir(parents=True, exist_ok=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
 
 
 @pytest.fixture(autouse=True)
