@@ -14,6 +14,7 @@ import click
 
 from cli_commands import EXIT_INTERNAL, App, workspace_config
 from cli_commands.audit import audit_command, check_command
+from cli_commands.console import serve_command, users_group
 from cli_commands.evaluate import eval_command
 from cli_commands.followup import (
     blacklist_group,
@@ -66,6 +67,8 @@ def main(ctx: click.Context, rules_root: Path | None, config_path: Path | None) 
 
 rules_group.add_command(impact_command)  # a module of its own: it reuses the batch audit
 main.add_command(rules_group)
+main.add_command(serve_command)
+main.add_command(users_group)
 main.add_command(check_command)
 main.add_command(audit_command)
 main.add_command(eval_command)

@@ -194,6 +194,28 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (warning_id, night, level)
     );
     """,
+    # 5: the web console's users and sign-in sessions (engine/users.py), and where each
+    # call's transcript was read (the console's call page reads it back from there)
+    """
+    ALTER TABLE calls ADD COLUMN source TEXT;
+    ALTER TABLE calls ADD COLUMN source_offset INTEGER;
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        disabled_at TEXT
+    );
+    CREATE TABLE web_sessions (
+        token_hash TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE INDEX web_sessions_user ON web_sessions(user_name);
+    """,
 )
 
 # Written into every ledger's header (PRAGMA application_id, "cala"): how callaudit tells

@@ -1,0 +1,1 @@
+"""The web console: `callaudit serve` (docs/console.md)."""
