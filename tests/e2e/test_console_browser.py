@@ -181,11 +181,16 @@ def test_a_manager_approves_one_proposal_and_rejects_another_with_a_reason(
     screenshot(page, "blacklist-queue")
 
     page.locator(f"#bl-{approve}").get_by_role("button", name="Approve").click()
+    expect(page.get_by_role("status")).to_contain_text(f"{approve} approved")
     expect(page.locator(f"#bl-{approve}")).to_have_count(0)  # decided: off the queue
     row = page.locator(f"#bl-{reject}")
     row.locator("[name=reason]").fill("号码已转给新机主，投诉不是本人")
     row.get_by_role("button", name="Reject").click()
+    expect(page.get_by_role("status")).to_contain_text(f"{reject} rejected")
     expect(page.locator(f"#bl-{reject}")).to_have_count(0)
+    page.goto("/queues/blacklist?status=all")  # decided, with who decided
+    expect(page.locator(f"#bl-{approve}")).to_contain_text(f"by {MANAGER}")
+    expect(page.locator(f"#bl-{reject}")).to_contain_text("号码已转给新机主，投诉不是本人")
 
     approved = workspace.one("SELECT * FROM blacklist WHERE id = ?", (approve,))
     assert (approved["status"], approved["decided_by"]) == ("approved", MANAGER)
@@ -199,10 +204,10 @@ def test_a_manager_approves_one_proposal_and_rejects_another_with_a_reason(
     assert (history["who"], history["event"]) == (MANAGER, "rejected")
     assert json.loads(history["detail"]) == {"reason": "号码已转给新机主，投诉不是本人"}
     # The CLI reads the same ledger: the decisions and who made them.
-    listed = workspace.cli("blacklist", "list", "--status", "all")
-    lines = {line.split()[0]: line for line in listed.splitlines() if line[:1].isdigit()}
-    assert "approved" in lines[str(approve)] and MANAGER in lines[str(approve)]
-    assert "rejected" in lines[str(reject)] and MANAGER in lines[str(reject)]
+    listed = {e["id"]: e for e in json.loads(workspace.cli("blacklist", "list", "--format",
+                                                           "json"))}
+    assert (listed[approve]["status"], listed[approve]["decided_by"]) == ("approved", MANAGER)
+    assert (listed[reject]["status"], listed[reject]["decided_by"]) == ("rejected", MANAGER)
 
 
 def test_a_qa_reviewer_may_not_decide_a_blacklist_proposal(
@@ -240,7 +245,10 @@ def test_a_qa_reviewer_overturns_a_finding_of_the_review_sample(
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         row.get_by_role("button", name="Overturn").click()
     assert posted.value.status < 400
-    expect(page.locator("main")).to_contain_text(re.compile("overturned", re.IGNORECASE))
+    expect(page.get_by_role("status")).to_contain_text(
+        f"{finding['rule_id']} on {finding['call_id']}: overturned")
+    page.goto(f"/queues/review?night={night}&rule={finding['rule_id']}")
+    expect(page.locator(f"#f-{fingerprint}")).to_contain_text(f"overturned by {QA}")
 
     [review] = workspace.query("SELECT * FROM reviews WHERE fingerprint = ?", (fingerprint,))
     assert (review["verdict"], review["by"], review["note"], review["kind"]) == (
