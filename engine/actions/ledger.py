@@ -216,6 +216,17 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX web_sessions_user ON web_sessions(user_name);
     """,
+    # 6: what the console's pages look up on a ledger of millions of calls (bench/console.py
+    # prints the query plans): a finding's latest review, a night's verdicts counted from
+    # the index alone, an agent's or a number's calls, the queues in their order
+    """
+    CREATE INDEX reviews_fingerprint ON reviews(fingerprint, id);
+    CREATE INDEX calls_started_valid ON calls(started_at, valid);
+    CREATE INDEX calls_agent ON calls(agent_id, started_at);
+    CREATE INDEX calls_phone ON calls(phone);
+    CREATE INDEX blacklist_status ON blacklist(status, id);
+    CREATE INDEX callbacks_status ON callbacks(status, due_date, id);
+    """,
 )
 
 # Written into every ledger's header (PRAGMA application_id, "cala"): how callaudit tells

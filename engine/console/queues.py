@@ -188,10 +188,10 @@ class ReviewSample:
 
 
 def review_sample(ledger: Ledger, night: date, filters: Filters, kind: str = "daily",
-                  sampled_only: bool = False) -> ReviewSample:
-    """The night's findings to review, those not yet reviewed first, and the sample drawn
-    for the night (daily) or its ISO week (weekly): the calls to listen to in full, for
-    violations the audit missed. `sampled_only`: only the sampled calls' findings."""
+                  sampled_only: bool = False, unreviewed_only: bool = False) -> ReviewSample:
+    """The night's findings to review (`unreviewed_only`: those nobody has reviewed), and
+    the sample drawn for the night (daily) or its ISO week (weekly): the calls to listen to
+    in full, for violations the audit missed. `sampled_only`: the sampled calls' findings."""
     period = night.isoformat() if kind == "daily" else \
         f"{night.isocalendar()[0]}-W{night.isocalendar()[1]:02d}"
     row = ledger.db.execute("SELECT calls FROM samplings WHERE kind = ? AND period = ?",
@@ -210,13 +210,17 @@ def review_sample(ledger: Ledger, night: date, filters: Filters, kind: str = "da
             args.append(value)
     latest = ("(SELECT r.{0} FROM reviews r WHERE r.fingerprint = fi.fingerprint AND "
               "r.verdict IN ('upheld', 'overturned') ORDER BY r.id DESC LIMIT 1)")
+    if unreviewed_only:
+        where.append("NOT EXISTS (SELECT 1 FROM reviews r WHERE r.fingerprint = "
+                     "fi.fingerprint AND r.verdict IN ('upheld', 'overturned'))")
+    # In the order of the calls' index (started_at): a page is read off it and stops.
     rows, total = _paged(
         ledger, f"SELECT fi.*, c.agent_id, {latest.format('verdict')} AS review, "
                 f"{latest.format('by')} AS reviewed_by, "
                 f"{latest.format('kind')} AS review_kind "
                 "FROM findings fi JOIN calls c ON c.call_id = fi.call_id",
         "SELECT count(*) FROM findings fi JOIN calls c ON c.call_id = fi.call_id",
-        where, args, "review IS NOT NULL, fi.call_id, fi.rowid", filters.page)
+        where, args, "c.started_at, c.call_id, fi.rowid", filters.page)
     findings = []
     for r in rows:
         evidence = (json.loads(r["evidence"]) or [{}])[0]

@@ -50,7 +50,7 @@ def back(request: Request, path: str, message: str, kind: str = "ok") -> Respons
     """To the queue the form was on (its filters kept), with what happened."""
     form = form_of(request)
     query = {k: form.get(k) for k in ("night", "agent", "rule", "standard", "severity",
-                                      "status", "page", "due", "kind", "sampled")}
+                                      "status", "page", "due", "kind", "sampled", "unreviewed")}
     return RedirectResponse(url(request, path, flash=message, flash_kind=kind, **query), 303)
 
 
@@ -178,9 +178,11 @@ async def review_page(request: Request) -> Response:
     with console_of(request).ledger() as ledger:
         night = filters.night or last_night(ledger)
         sampled = request.query_params.get("sampled") == "1"
-        sample = review_sample(ledger, night, filters, kind, sampled) if night else None
+        unreviewed = request.query_params.get("unreviewed") == "1"
+        sample = (review_sample(ledger, night, filters, kind, sampled, unreviewed)
+                  if night else None)
     return render(request, "queue_review.html", sample=sample, night=night, kind=kind,
-                  sampled=sampled,
+                  sampled=sampled, unreviewed=unreviewed,
                   filters=filters, validity=VALIDITY_STANDARDS, **COMMON, **_flash(request))
 
 
