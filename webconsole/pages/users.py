@@ -1,0 +1,5 @@
+"""placeholder"""
+
+from starlette.routing import BaseRoute
+
+ROUTES: list[BaseRoute] = []
