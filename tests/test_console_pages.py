@@ -365,3 +365,21 @@ def test_every_page_is_served_with_the_workspace_data(config):
     for path in ("/calls", f"/calls/{COMPLAINT_CALL}", "/agents", "/search", "/users"):
         assert client.get(path).status_code == 200, path
     assert client.get("/calls/NO-SUCH-CALL").status_code == 404
+
+
+def test_a_recording_beside_the_transcript_gets_a_player_and_seek_links(config, workspace):
+    recording = workspace / "transcripts" / DAY.isoformat() / f"{COMPLAINT_CALL}.wav"
+    recording.write_bytes(b"RIFF....WAVEfmt not really audio")
+    try:
+        client = signed_in_as(config, "qa1")
+        page = client.get(f"/calls/{COMPLAINT_CALL}").text
+        served = client.get(f"/recordings/{COMPLAINT_CALL}")
+    finally:
+        recording.unlink()
+    assert f'<audio controls preload="metadata" id="recording" src="/recordings/{COMPLAINT_CALL}"' \
+        in page
+    assert re.search(rf'href="/recordings/{COMPLAINT_CALL}#t=[0-9.]+"', page)
+    assert 'class="seek" data-seek=' in page and "/static/seek.js" in page
+    assert served.status_code == 200 and served.content.startswith(b"RIFF")
+    assert client.get("/recordings/..%2F..%2Fcallaudit.yaml").status_code == 404
+    assert client.get("/recordings/NO-SUCH-CALL").status_code == 404
