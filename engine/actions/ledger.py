@@ -672,11 +672,16 @@ class Ledger:
             call.started_at.isoformat() if call.started_at else None, call.related_call_id,
             {True: 1, False: 0, None: None}[verdict.valid], json.dumps(verdict.violations),
             json.dumps(verdict.signals), json.dumps(verdict.outcomes), json.dumps(actions), now(),
+            # Where the transcript was read (file:line) and, for JSON Lines, the byte offset
+            # of its line: the console reads the call back from there.
+            str(call.source) if call.source is not None else None,
+            call.source.offset if call.source is not None else None,
         )
         self.db.execute(
             "INSERT INTO calls(call_id, content_hash, rule_pack, rule_pack_hash, policy_hash, "
             "call_type, agent_id, phone, started_at, related_call_id, valid, violations, "
-            "signals, outcomes, actions, audited_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "signals, outcomes, actions, audited_at, source, source_offset) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(call_id) DO UPDATE SET content_hash=excluded.content_hash, "
             "rule_pack=excluded.rule_pack, rule_pack_hash=excluded.rule_pack_hash, "
             "policy_hash=excluded.policy_hash, call_type=excluded.call_type, "
@@ -684,7 +689,9 @@ class Ledger:
             "related_call_id=excluded.related_call_id, valid=excluded.valid, "
             "violations=excluded.violations, signals=excluded.signals, "
             "outcomes=excluded.outcomes, actions=excluded.actions, "
-            "audited_at=excluded.audited_at, times_audited=calls.times_audited + 1", values)
+            "audited_at=excluded.audited_at, source=excluded.source, "
+            "source_offset=excluded.source_offset, times_audited=calls.times_audited + 1",
+            values)
 
     def _store_findings(self, audit: CallAudit, report: ChangeReport,
                         evidence_of: Sequence[str]) -> None:
