@@ -240,11 +240,16 @@ def test_a_qa_user_may_not_reveal_a_number(config):
 # -- roles and CSRF ---------------------------------------------------------------------------
 
 
+def test_anyone_signed_in_may_read_the_rule_a_finding_links_to(config):
+    response = signed_in_as(config, "mgr").get("/rules/file",
+                                               params={"path": "zh-CN/consent.yaml"})
+    assert response.status_code == 200 and 'id="L1"' in response.text
+
+
 @pytest.mark.parametrize(("who", "method", "path", "data"), [
     ("qa1", "POST", "/reveal", {"call_id": COMPLAINT_CALL}),
     ("comp", "POST", "/reveal", {"call_id": COMPLAINT_CALL}),
     ("mgr", "GET", "/rules", None),
-    ("mgr", "GET", "/rules/file?path=zh-CN/consent.yaml", None),
     ("mgr", "POST", "/rules/try", {"call_id": COMPLAINT_CALL}),
     ("qa1", "GET", "/users", None),
     ("mgr", "POST", "/users/add", {"name": "intruder", "password": "x" * 12, "roles": "admin"}),

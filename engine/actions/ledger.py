@@ -223,9 +223,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX reviews_fingerprint ON reviews(fingerprint, id);
     CREATE INDEX calls_started_valid ON calls(started_at, valid);
     CREATE INDEX calls_agent ON calls(agent_id, started_at);
-    CREATE INDEX calls_phone ON calls(phone);
+    CREATE INDEX calls_phone ON calls(phone, started_at);
     CREATE INDEX blacklist_status ON blacklist(status, id);
+    CREATE INDEX blacklist_call ON blacklist(call_id);
     CREATE INDEX callbacks_status ON callbacks(status, due_date, id);
+    CREATE INDEX callbacks_call ON callbacks(call_id);
+    CREATE INDEX dnc_call ON dnc(call_id);
+    CREATE INDEX agent_flags_call ON agent_flags(call_id);
+    CREATE INDEX reviews_rule ON reviews(rule_id, verdict);
     """,
 )
 
