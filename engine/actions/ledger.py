@@ -221,7 +221,7 @@ MIGRATIONS: tuple[str, ...] = (
     # the index alone, an agent's or a number's calls, the queues in their order
     """
     CREATE INDEX reviews_fingerprint ON reviews(fingerprint, id);
-    CREATE INDEX calls_started_valid ON calls(started_at, valid);
+    CREATE INDEX calls_started_valid ON calls(started_at, valid, agent_id, signals);
     CREATE INDEX calls_agent ON calls(agent_id, started_at);
     CREATE INDEX calls_phone ON calls(phone, started_at);
     CREATE INDEX blacklist_status ON blacklist(status, id);
