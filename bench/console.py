@@ -141,6 +141,10 @@ PAGES = {
     "callbacks queue": "/queues/callbacks",
     "review queue": "/queues/review",
     "call page": "/calls/{call}",
+    "calls of a night": "/calls?night={night}&valid=no",
+    "agents (7 nights)": "/agents",
+    "an agent": "/agents/A001",
+    "search a number": "/search?q={phone}",
 }
 
 
@@ -155,11 +159,12 @@ def time_pages(folder: Path, repeat: int) -> dict[str, list[float]]:
                          follow_redirects=False)
     assert signed.status_code == 303, signed.text
     with Ledger(load_config(folder / "callaudit.yaml").database) as ledger:
-        call = ledger.db.execute("SELECT call_id FROM calls ORDER BY started_at DESC LIMIT 1"
-                                 ).fetchone()[0]
+        call, phone, started_at = ledger.db.execute(
+            "SELECT call_id, phone, started_at FROM calls ORDER BY started_at DESC LIMIT 1"
+        ).fetchone()
     times: dict[str, list[float]] = {}
     for name, path in PAGES.items():
-        target = path.format(call=call)
+        target = path.format(call=call, phone=phone, night=started_at[:10])
         first = client.get(target)
         if first.status_code == 404 and name == "call page":
             continue  # the call page is not in this build

@@ -70,6 +70,9 @@ class SourceRef:
 
     path: str
     line: int | None = None  # 1-based line (JSONL record, dialogue line, CSV row)
+    # JSON Lines: the byte offset of the record's line in the file, so one call can be
+    # read back without parsing the file (the console's call page). Not part of its name.
+    offset: int | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}" if self.line is not None else self.path

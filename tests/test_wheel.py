@@ -21,7 +21,8 @@ import pytest
 pytest.importorskip("venv")  # some distributions ship Python without it
 
 REPO = Path(__file__).resolve().parent.parent
-SOURCES = ("pyproject.toml", "README.md", "cli.py", "cli_commands", "engine", "rules")
+SOURCES = ("pyproject.toml", "README.md", "cli.py", "cli_commands", "engine", "rules",
+           "webconsole")
 DAY = date.today() - timedelta(days=10)
 NIGHT_SOURCE = REPO / "transcripts" / "labelled" / "zh-mixed.jsonl"
 OPT_OUT_CALL = "ZH-B-023"

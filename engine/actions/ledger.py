@@ -221,11 +221,16 @@ MIGRATIONS: tuple[str, ...] = (
     # the index alone, an agent's or a number's calls, the queues in their order
     """
     CREATE INDEX reviews_fingerprint ON reviews(fingerprint, id);
-    CREATE INDEX calls_started_valid ON calls(started_at, valid);
+    CREATE INDEX calls_started_valid ON calls(started_at, valid, agent_id, signals);
     CREATE INDEX calls_agent ON calls(agent_id, started_at);
-    CREATE INDEX calls_phone ON calls(phone);
+    CREATE INDEX calls_phone ON calls(phone, started_at);
     CREATE INDEX blacklist_status ON blacklist(status, id);
+    CREATE INDEX blacklist_call ON blacklist(call_id);
     CREATE INDEX callbacks_status ON callbacks(status, due_date, id);
+    CREATE INDEX callbacks_call ON callbacks(call_id);
+    CREATE INDEX dnc_call ON dnc(call_id);
+    CREATE INDEX agent_flags_call ON agent_flags(call_id);
+    CREATE INDEX reviews_rule ON reviews(rule_id, verdict);
     """,
 )
 
@@ -672,11 +677,16 @@ class Ledger:
             call.started_at.isoformat() if call.started_at else None, call.related_call_id,
             {True: 1, False: 0, None: None}[verdict.valid], json.dumps(verdict.violations),
             json.dumps(verdict.signals), json.dumps(verdict.outcomes), json.dumps(actions), now(),
+            # Where the transcript was read (file:line) and, for JSON Lines, the byte offset
+            # of its line: the console reads the call back from there.
+            str(call.source) if call.source is not None else None,
+            call.source.offset if call.source is not None else None,
         )
         self.db.execute(
             "INSERT INTO calls(call_id, content_hash, rule_pack, rule_pack_hash, policy_hash, "
             "call_type, agent_id, phone, started_at, related_call_id, valid, violations, "
-            "signals, outcomes, actions, audited_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "signals, outcomes, actions, audited_at, source, source_offset) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT(call_id) DO UPDATE SET content_hash=excluded.content_hash, "
             "rule_pack=excluded.rule_pack, rule_pack_hash=excluded.rule_pack_hash, "
             "policy_hash=excluded.policy_hash, call_type=excluded.call_type, "
@@ -684,7 +694,9 @@ class Ledger:
             "related_call_id=excluded.related_call_id, valid=excluded.valid, "
             "violations=excluded.violations, signals=excluded.signals, "
             "outcomes=excluded.outcomes, actions=excluded.actions, "
-            "audited_at=excluded.audited_at, times_audited=calls.times_audited + 1", values)
+            "audited_at=excluded.audited_at, source=excluded.source, "
+            "source_offset=excluded.source_offset, times_audited=calls.times_audited + 1",
+            values)
 
     def _store_findings(self, audit: CallAudit, report: ChangeReport,
                         evidence_of: Sequence[str]) -> None:

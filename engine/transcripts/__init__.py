@@ -278,7 +278,7 @@ def load_file(path: Path | RemoteFile) -> Iterator[LoadResult]:
     try:
         with path.open("rb") if isinstance(path, RemoteFile) else open_regular(path) as handle:
             if suffix in JSONL_SUFFIXES and suffix != ".json":
-                yield from read_jsonl(name, handle)
+                yield from read_jsonl(name, handle, first_offset=0)
                 return
             data = handle.read()
     except NotRegularFile as exc:

@@ -18,14 +18,20 @@ def _call_id_of(obj: object) -> str | None:
 
 
 def read_jsonl(
-    path: str, lines: Iterable[bytes], first_line: int = 1
+    path: str, lines: Iterable[bytes], first_line: int = 1, first_offset: int | None = None
 ) -> Iterator[Call | Rejected]:
     """Each line of a JSON Lines file (or of a shard of one, starting at `first_line`) as a
-    Call or a Rejected record, one at a time."""
+    Call or a Rejected record, one at a time. With `first_offset` (the byte offset of the
+    first line in the file; the lines then keep their line ends), each record's source
+    carries the byte offset of its line."""
+    offset = first_offset
     for number, raw in enumerate(lines, start=first_line):
+        at = offset
+        if offset is not None:
+            offset += len(raw)
         if not raw.strip():
             continue
-        source = SourceRef(path, number)
+        source = SourceRef(path, number, at)
         try:
             line = decode_line(raw)
         except UndecodableError as exc:
@@ -57,7 +63,7 @@ def read_json_document(path: str, data: bytes) -> Iterator[Call | Rejected]:
     try:
         document = orjson.loads(data)
     except orjson.JSONDecodeError:
-        yield from read_jsonl(path, data.splitlines(keepends=True))
+        yield from read_jsonl(path, data.splitlines(keepends=True), first_offset=0)
         return
     records = document if isinstance(document, list) else [document]
     for number, obj in enumerate(records, start=1):
@@ -68,3 +74,15 @@ def read_json_document(path: str, data: bytes) -> Iterator[Call | Rejected]:
         except RecordError as exc:
             excerpt = orjson.dumps(obj)[:200].decode("utf-8", "replace")
             yield Rejected(source, exc.reason, exc.hint, _call_id_of(obj), excerpt)
+
+
+def read_jsonl_at(path: str, offset: int, line: int | None = None) -> Call | Rejected:
+    """The one record whose line starts at byte `offset` of a JSON Lines file (read back
+    where a night found it); OSError when the file cannot be read."""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        raw = handle.readline()
+    for result in read_jsonl(path, [raw], line or 1, offset):
+        return result
+    return Rejected(SourceRef(path, line, offset), "no record at this place in the file",
+                    "the file changed since the night read it")

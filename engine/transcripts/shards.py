@@ -40,6 +40,7 @@ class LinesShard:
     path: str
     first_line: int
     data: bytes
+    offset: int = 0  # the byte offset of its first line in the file
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ def plan_shards(
 def _line_shards(path: Path | RemoteFile, size: int) -> Iterator[LinesShard | Rejected]:
     name = str(path)
     line = 1
+    offset = 0
     pending: list[bytes] = []  # the start of a line longer than one block
     blank = True
     try:
@@ -83,8 +85,9 @@ def _line_shards(path: Path | RemoteFile, size: int) -> Iterator[LinesShard | Re
                 data = b"".join([*pending, block[:cut]]) if pending else block[:cut]
                 pending = [block[cut:]] if cut < len(block) else []
                 blank = blank and data.isspace()
-                yield LinesShard(name, line, data)
+                yield LinesShard(name, line, data, offset)
                 line += data.count(b"\n")
+                offset += len(data)
     except NotRegularFile as exc:
         yield not_regular(path, exc.mode)
         return
@@ -94,7 +97,7 @@ def _line_shards(path: Path | RemoteFile, size: int) -> Iterator[LinesShard | Re
     if pending:
         data = b"".join(pending)
         blank = blank and data.isspace()
-        yield LinesShard(name, line, data)
+        yield LinesShard(name, line, data, offset)
     if blank:
         yield empty_file(path)
 
@@ -104,4 +107,5 @@ def load_shard(shard: Shard) -> Iterator[Call | Rejected]:
     if isinstance(shard, CallsShard):
         yield from shard.items
     else:
-        yield from read_jsonl(shard.path, io.BytesIO(shard.data), shard.first_line)
+        yield from read_jsonl(shard.path, io.BytesIO(shard.data), shard.first_line,
+                              shard.offset)

@@ -30,7 +30,11 @@ async def home(request: Request) -> Response:
         figures = night_figures(ledger, night)
         trend = weekly_validity(ledger, night)
         standards = violations_of(ledger, night)
+    # Each warning's calls: its category on the calls list (a rule, or a standard/signal).
+    categories = {w.id: ({"rule": w.value} if w.kind == "rule" else {"standard": w.value})
+                  for w in console_of(request).config.warnings}
     return render(request, "home.html", night=night, figures=figures, trend=trend,
+                  categories=categories,
                   chart=trend_svg([(p.first.isoformat(), p.validity) for p in trend]),
                   standards=standards)
 
