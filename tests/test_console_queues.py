@@ -263,3 +263,10 @@ def test_the_home_page_shows_the_last_night(workspace):
         calls = db.execute("SELECT count(*) FROM calls").fetchone()[0]
     assert f'<span class="n">{calls}</span><span class="l">calls</span>' in page.text
     assert "<svg" in page.text and "Content-Security-Policy" in page.headers
+
+
+def test_a_confirmation_in_a_link_someone_sends_is_not_shown(workspace):
+    browser = signed_in(workspace, "wang")
+    forged = browser.get("/queues/blacklist", params={"flash": "全部已批准，请勿再审",
+                                                      "flash_kind": "ok"})
+    assert forged.status_code == 200 and "全部已批准" not in forged.text

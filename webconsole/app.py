@@ -10,6 +10,7 @@ readers while a writer works, and a decision is one transaction, as on the CLI.
 from __future__ import annotations
 
 import hmac
+import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -63,6 +64,36 @@ TEMPLATES = Environment(loader=PackageLoader("webconsole", "templates"),
 TEMPLATES.filters["masked"] = lambda text: mask_numbers_in_text(text or "")
 TEMPLATES.filters["phone"] = lambda number: mask_phone(number) or ""
 TEMPLATES.globals["ROLES"] = ROLES
+
+
+def _when(stamp: str | None) -> str:
+    """A ledger time (ISO, UTC) as people read it: '2026-12-08 01:03 UTC'."""
+    if not stamp:
+        return ""
+    text = str(stamp).replace("T", " ")
+    if text.endswith("+00:00"):
+        return text[:16] + " UTC"
+    return text[:16] + (f" ({text[19:]})" if len(text) > 19 else "")
+
+
+def _detail(text: str | None) -> str:
+    """A history row's or an order's JSON as words: 'reason: 客户已撤回投诉; to: approved'."""
+    if not text:
+        return ""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return str(text)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_detail(json.dumps(v, ensure_ascii=False))}"
+                         for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_detail(json.dumps(v, ensure_ascii=False)) for v in value)
+    return "" if value is None else str(value)
+
+
+TEMPLATES.filters["when"] = _when
+TEMPLATES.filters["detail"] = _detail
 
 
 def url(request: Request, path: str, **query: Any) -> str:

@@ -11,7 +11,7 @@ def trend_svg(points: list[tuple[str, float | None]], width: int = 600,
               height: int = 180) -> Markup:
     """A line of shares (0..1) over labelled points; a gap where a point has no value."""
     left, bottom, top = 40, 30, 10
-    inner_w, inner_h = width - left - 10, height - bottom - top
+    inner_w, inner_h = width - left - 30, height - bottom - top  # room for the last label
     step = inner_w / max(len(points) - 1, 1)
     parts = [f'<svg class="trend" viewBox="0 0 {width} {height}" role="img" '
              f'aria-label="Validity rate by week">']

@@ -24,6 +24,10 @@ class NightFigures:
     def validity(self) -> float | None:
         return self.valid / self.sales if self.sales else None
 
+    @property
+    def callbacks_due_by(self) -> date:
+        return self.night + timedelta(days=1)
+
 
 def last_night(ledger: Ledger) -> date | None:
     """The latest night with audited calls."""
@@ -42,8 +46,10 @@ def night_figures(ledger: Ledger, night: date) -> NightFigures:
     calls, sales, valid, invalid = ledger.db.execute(
         "SELECT count(*), count(valid), coalesce(sum(valid = 1), 0), coalesce(sum(valid = 0), 0) "
         "FROM calls WHERE started_at >= ? AND started_at < ?", (low, high)).fetchone()
+    # Worked the morning after the night: those due by then.
     due = ledger.db.execute("SELECT count(*) FROM callbacks WHERE status = 'open' AND "
-                            "due_date <= ?", (night.isoformat(),)).fetchone()[0]
+                            "due_date <= ?", ((night + timedelta(days=1)).isoformat(),)
+                            ).fetchone()[0]
     pending = ledger.db.execute("SELECT count(*) FROM blacklist WHERE status = 'pending'"
                                 ).fetchone()[0]
     alerts = tuple((r[0], r[1], r[2], r[3]) for r in ledger.db.execute(

@@ -151,11 +151,13 @@ def test_the_home_page_shows_the_nights_figures(page: Any, workspace: Workspace)
                           "WHERE started_at >= ? AND started_at < ?", (low, high))
     assert (calls["calls"], calls["sales"]) == (42, 13)  # the night as the CLI audited it
     pending = workspace.one("SELECT count(*) AS n FROM blacklist WHERE status = 'pending'")
+    due_by = (workspace.night + timedelta(days=1)).isoformat()  # worked the morning after
     due = workspace.one("SELECT count(*) AS n FROM callbacks WHERE status = 'open' AND "
-                        "due_date <= ?", (night,))
+                        "due_date <= ?", (due_by,))
     for number, label in ((calls["calls"], "calls"), (calls["sales"], "sales"),
                           (calls["valid"], "valid"), (calls["invalid"], "invalid"),
-                          (due["n"], "callbacks due"), (pending["n"], "blacklist pending")):
+                          (due["n"], f"callbacks due by {due_by}"),
+                          (pending["n"], "blacklist pending")):
         expect(page.get_by_role("link", name=f"{number} {label}", exact=True)).to_be_visible()
     validity = f"{calls['valid'] / calls['sales'] * 100:.1f}%"
     expect(page.locator(".figure", has_text="validity rate")).to_contain_text(validity)
@@ -254,6 +256,31 @@ def test_a_qa_reviewer_overturns_a_finding_of_the_review_sample(
     assert (review["verdict"], review["by"], review["note"], review["kind"]) == (
         "overturned", QA, "客户原话是同意，机器误判", "review")
     assert review["call_id"] == finding["call_id"] and recent(review["at"])
+
+
+def test_a_manager_works_a_callback_from_an_attempt_to_done(page: Any,
+                                                           workspace: Workspace) -> None:
+    sign_in(page, MANAGER, then="/queues/callbacks")
+    rows = page.locator("tr[id^='cb-']")
+    expect(rows.first).to_be_visible()
+    callback_id = int(rows.first.get_attribute("id")[3:])
+    row = page.locator(f"#cb-{callback_id}")
+    row.get_by_label("Outcome").select_option("unreachable")
+    row.get_by_label("Note").fill("无人接听")
+    row.get_by_role("button", name="Record").click()
+    expect(page.get_by_role("status")).to_contain_text(f"callback {callback_id}")
+    row = page.locator(f"#cb-{callback_id}")
+    expect(row).to_contain_text("1 attempt")
+    row.get_by_label("Outcome").select_option("done")
+    row.get_by_label("Note").fill("客户确认退订")
+    row.get_by_role("button", name="Record").click()
+    expect(page.locator(f"#cb-{callback_id}")).to_have_count(0)  # closed: off the open queue
+    order = workspace.one("SELECT status, attempts, closed_by FROM callbacks WHERE id = ?",
+                          (callback_id,))
+    assert (order["status"], order["attempts"], order["closed_by"]) == ("done", 2, MANAGER)
+    events = workspace.query("SELECT who, event FROM history WHERE kind = 'callback' AND "
+                             "ref = ? AND who = ?", (str(callback_id), MANAGER))
+    assert len(events) == 2  # each result on record, as `callbacks import` records it
 
 
 # -- a call --------------------------------------------------------------------------------------

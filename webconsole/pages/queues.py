@@ -5,6 +5,8 @@ and changes nothing."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import date
 
 from starlette.requests import Request
@@ -51,12 +53,24 @@ def back(request: Request, path: str, message: str, kind: str = "ok") -> Respons
     form = form_of(request)
     query = {k: form.get(k) for k in ("night", "agent", "rule", "standard", "severity",
                                       "status", "page", "due", "kind", "sampled", "unreviewed")}
-    return RedirectResponse(url(request, path, flash=message, flash_kind=kind, **query), 303)
+    return RedirectResponse(url(request, path, flash=message, flash_kind=kind,
+                                flash_sig=_signature(request, message, kind), **query), 303)
+
+
+def _signature(request: Request, message: str, kind: str) -> str:
+    """What makes a message in the address the console's own: a link someone sends cannot
+    put words in the confirmation box (keyed by the session's secret CSRF token)."""
+    key = request.state.session.csrf.encode()
+    return hmac.new(key, f"{kind}\0{message}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _flash(request: Request) -> dict[str, str]:
-    return {"flash": request.query_params.get("flash", ""),
-            "flash_kind": request.query_params.get("flash_kind", "ok")}
+    q = request.query_params
+    message, kind = q.get("flash", ""), q.get("flash_kind", "ok")
+    if not message or not hmac.compare_digest(q.get("flash_sig", ""),
+                                              _signature(request, message, kind)):
+        return {}
+    return {"flash": message, "flash_kind": kind if kind in ("ok", "error") else "ok"}
 
 
 COMMON = {"standards": STANDARDS, "severities": SEVERITIES}
