@@ -103,3 +103,21 @@ def test_transcribe_command_resumes_and_says_how_fast(tmp_path):
     assert len(_records(out)) == 1
     forced = CliRunner().invoke(main, [*args, "--no-resume"])
     assert "transcribed 1 recording(s)" in forced.output
+
+
+def test_check_quotes_each_evidence_turn_with_its_time_in_the_recording(tmp_path):
+    # Straight from the recording, and from the transcript `transcribe` wrote of it; the
+    # customer's number in the file name stays masked.
+    named = tmp_path / "C7_A042_13800138000.wav"
+    shutil.copy(STEREO, named)
+    out = tmp_path / "calls.jsonl"
+    made = CliRunner().invoke(main, ["transcribe", str(named), "--out", str(out)])
+    assert made.exit_code == 0, made.output
+    for source in (named, out):
+        result = CliRunner().invoke(main, ["check", str(source)])
+        assert result.exit_code == 0, result.output
+        assert "recording: " in result.output and "evidence times are from its start" \
+            in result.output
+        assert "[00:09 in C7_A042_138****8000.wav] customer #4: please ⟦stop calling⟧" \
+            in result.output, result.output
+        assert "13800138000.wav" not in result.output
