@@ -121,3 +121,41 @@ def test_check_quotes_each_evidence_turn_with_its_time_in_the_recording(tmp_path
         assert "[00:09 in C7_A042_138****8000.wav] customer #4: please ⟦stop calling⟧" \
             in result.output, result.output
         assert "13800138000.wav" not in result.output
+
+
+@pytest.mark.parametrize("where", ["recordings", "transcripts"])
+def test_nightly_transcribes_a_folder_of_recordings_once(tmp_path, where, counted):
+    assert CliRunner().invoke(main, ["init", str(tmp_path), "--no-git"]).exit_code == 0
+    config = tmp_path / "callaudit.yaml"
+    if where == "recordings":  # `recordings:` in callaudit.yaml
+        config.write_text(config.read_text(encoding="utf-8") + "recordings: audio\n",
+                          encoding="utf-8")
+        night = tmp_path / "audio" / "2026-11-23"
+    else:  # the night's transcripts folder holds recordings
+        night = tmp_path / "transcripts" / "2026-11-23"
+    night.mkdir(parents=True)
+    shutil.copy(STEREO, night / "good.wav")
+    shutil.copy(AUDIO / "stereo_optout.json", night / "good.json")
+    (night / "broken.wav").write_bytes(b"RIFF....")
+    args = ["nightly", "--date", "2026-11-23", "--config", str(config)]
+
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert "2026-11-23: recordings: transcribed 1 recording(s)" in first.output
+    assert "1 could not be read" in first.output
+    transcripts = tmp_path / "transcripts" / "2026-11-23" / "recordings.jsonl"
+    assert [r["call_id"] for r in _records(transcripts)] == ["REC-stereo_optout"]
+    out = tmp_path / "reports" / "2026-11-23"
+    verdicts = _records(out / "verdicts.jsonl")
+    assert [v["call_id"] for v in verdicts] == ["REC-stereo_optout"]
+    (reject,) = _records(out / "rejects.jsonl")
+    assert reject["file"].endswith("broken.wav") and reject["call_id"] == "broken"
+    assert "not a readable WAV file" in reject["reason"]
+    assert len(counted) == 2  # the good recording and the broken one, each tried once
+
+    counted.clear()
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0, again.output
+    assert "transcribed 0 recording(s)" in again.output and "1 unchanged, skipped" in again.output
+    assert counted == [(night / "broken.wav").resolve()]  # only the failed one is tried again
+    assert [v["call_id"] for v in _records(out / "verdicts.jsonl")] == ["REC-stereo_optout"]
