@@ -159,3 +159,76 @@ def test_nightly_transcribes_a_folder_of_recordings_once(tmp_path, where, counte
     assert "transcribed 0 recording(s)" in again.output and "1 unchanged, skipped" in again.output
     assert counted == [(night / "broken.wav").resolve()]  # only the failed one is tried again
     assert [v["call_id"] for v in _records(out / "verdicts.jsonl")] == ["REC-stereo_optout"]
+
+
+# -- Mandarin through whisper and vosk: stand-ins with the API the wrappers call ---------------
+
+SCRIPT = [("agent", 0.5), ("customer", 3.5), ("agent", 5.5), ("customer", 9.5), ("agent", 12.5)]
+def _fake_faster_whisper(calls: list[dict]) -> object:
+    class Segment:
+        def __init__(self, text: str) -> None:
+            self.text, self.avg_logprob = text, -0.2
+
+    class WhisperModel:
+        def __init__(self, path: str, device: str, compute_type: str) -> None:
+            calls.append({"model": path, "device": device, "compute_type": compute_type})
+
+        def transcribe(self, audio, language: str, **extra):
+            calls.append({"language": language, "samples": len(audio), **extra})
+            return iter([Segment(" 以后别再"), Segment("给我打电话了 ")]), None
+
+    return type("faster_whisper", (), {"WhisperModel": WhisperModel})
+
+
+def _fake_vosk(calls: list[dict]) -> object:
+    class Model:
+        def __init__(self, path: str) -> None:
+            calls.append({"model": path})
+
+    class KaldiRecognizer:
+        def __init__(self, model: Model, rate: int) -> None:
+            calls.append({"rate": rate})
+            self.pcm = b""
+
+        def AcceptWaveform(self, pcm: bytes) -> bool:
+            self.pcm += pcm
+            return True
+
+        def FinalResult(self) -> str:
+            return json.dumps({"text": "以后 别 再 给 我 打 电话 了"}, ensure_ascii=False)
+
+    return type("vosk", (), {"Model": Model, "KaldiRecognizer": KaldiRecognizer,
+                             "SetLogLevel": staticmethod(lambda level: None)})
+
+
+@pytest.mark.parametrize("engine", ["whisper", "vosk"])
+def test_mandarin_engines_give_chinese_turns_at_the_recorded_times(engine, tmp_path,
+                                                                    monkeypatch):
+    import sys
+
+    from engine.audio.transcribe import load_engine, transcribe_recording
+
+    calls: list[dict] = []
+    fake = _fake_faster_whisper(calls) if engine == "whisper" else _fake_vosk(calls)
+    monkeypatch.setitem(sys.modules, "faster_whisper" if engine == "whisper" else "vosk", fake)
+    model = tmp_path / "model"
+    model.mkdir()
+    options = TranscribeOptions(engine=engine, model=model, language="zh",
+                                hints=("以后别再", "打电话"))
+    recording = tmp_path / "zh_call.wav"  # no sidecar: the language is the option's
+    shutil.copy(STEREO, recording)
+    record = transcribe_recording(recording, load_engine(options), options)
+    turns = record["turns"]
+    assert {t["text"] for t in turns} == ({"以后别再给我打电话了"} if engine == "whisper"
+                                          else {"以后 别 再 给 我 打 电话 了"})
+    for speaker, start in SCRIPT:  # the turn times come from the audio, whatever the engine
+        assert any(t["speaker"] == speaker and abs(t["start"] - start) < 0.3 for t in turns)
+    assert record["language"] == "zh" and record["recording"]["engine"] == engine
+    assert calls[0]["model"] == str(model)
+    if engine == "whisper":
+        assert calls[0]["compute_type"] == "int8"
+        assert all(c["language"] == "zh" and c["hotwords"] == "以后别再 打电话"
+                   for c in calls[1:])
+        assert all(t["confidence"] == 0.0 for t in turns)  # avg_logprob, clamped to 0..1
+    else:
+        assert all(c["rate"] == 16_000 for c in calls[1:])
