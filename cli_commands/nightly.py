@@ -36,6 +36,7 @@ from cli_commands import config_option as workspace_config_option
 from cli_commands.followup import write_csv, write_text_file
 from engine.actions.ledger import Ledger, LedgerError, now
 from engine.actions.policy import load_policy
+from engine.audio.wav import AudioError
 from engine.model import Call
 from engine.nightly.analysis import agent_metrics, draw_sample, totals, week_days
 from engine.nightly.config import LEVELS, NightlyConfig
@@ -341,13 +342,17 @@ def _run_one(config: NightlyConfig, day: date, inputs: tuple[Path | str, ...],
         raise NightFailed(f"{config.database} is not a callaudit ledger ({exc})") from None
     except RulePackError as exc:
         raise RulePackFailed(exc.render()) from None
+    except AudioError as exc:  # the speech engine cannot load: no recording can be done
+        raise NightFailed(f"cannot transcribe the night's recordings: {exc.reason} — "
+                          f"{exc.hint}") from None
     finally:
         if progress is not None:
             progress.clear()
 
 
 def _transcripts_there(config: NightlyConfig, inputs: tuple[Path | str, ...]) -> None:
-    if not inputs and isinstance(config.transcripts, Path) and not config.transcripts.is_dir():
+    if (not inputs and isinstance(config.transcripts, Path) and not config.transcripts.is_dir()
+            and config.recordings is None):
         raise UserError(f"the transcripts folder {config.transcripts} does not exist: point "
                         f"`transcripts:` in {config.path} at the folder the call platform "
                         "writes to, or give the night's files as arguments")
@@ -382,6 +387,8 @@ def _night(config: NightlyConfig, day_text: str, inputs: tuple[Path | str, ...],
     except EmptyNight as exc:
         log.echo(f"warning: {exc}", err=True)
         return EXIT_OK if config.on_empty_night == "warn" else EXIT_EMPTY_NIGHT
+    if result.transcribed:
+        log.echo(f"{day}: recordings: {result.transcribed}")
     log.echo(f"{day}: {result.summary.line()}")
     if result.change.reaudited:
         log.echo(escape_controls(result.change.line()))

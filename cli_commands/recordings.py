@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import sys
 from pathlib import Path
 
 import click
-import orjson
 
 from cli_commands import EXIT_OK, App, UserError, output_errors, workspace_option
+from engine.audio.batch import Outcome, Speed, start, transcribe_batch
 from engine.audio.engines import ENGINES
-from engine.audio.transcribe import (
-    TranscribeOptions,
-    cached_engine,
-    pack_hints,
-    read_metadata_csv,
-    transcribe_recording,
-)
+from engine.audio.transcribe import TranscribeOptions, pack_hints, read_metadata_csv
 from engine.audio.wav import AudioError
-from engine.outputs import OutputGuard, atomic_writer, first_line_has
+from engine.outputs import OutputGuard, first_line_has
 from engine.transcripts import AUDIO_SUFFIXES, expand_inputs
 
-_options: TranscribeOptions | None = None
 # How the first line of a file transcribe wrote looks: each call records its recording.
 TRANSCRIBED_MARKER = '"recording":{"file":'
-
-
-def _start(options: TranscribeOptions) -> None:
-    global _options
-    _options = options
-    cached_engine(options)  # load the model once per process, before the first file
-
-
-def _one(path: Path) -> tuple[Path, dict | None, str | None]:
-    assert _options is not None
-    try:
-        return path, transcribe_recording(path, cached_engine(_options), _options), None
-    except AudioError as exc:
-        return path, None, f"{exc.reason} — {exc.hint}"
 
 
 def recordings_in(inputs: tuple[Path, ...]) -> tuple[list[Path], list[str]]:
@@ -79,17 +57,25 @@ def recordings_in(inputs: tuple[Path, ...]) -> tuple[list[Path], list[str]]:
               help="Pass the rule pack's phrases to engines that take hints (whisper).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes transcribing in parallel (each loads the model once).")
+@click.option("--no-resume", is_flag=True,
+              help="Transcribe every recording again, even those unchanged since the last "
+                   "run into the same --out.")
 @workspace_option
 @click.pass_obj
 def transcribe_command(app: App, recordings: tuple[Path, ...], out_file: Path, engine_name: str,
                        model: Path | None, language: str, agent_channel: str,
                        name_pattern: str, metadata_csv: Path | None, hints_from_rules: bool,
-                       workers: int) -> None:
+                       workers: int, no_resume: bool) -> None:
     """Transcribe RECORDINGS (files or folders) into calls for `callaudit audit`.
 
     Stereo recordings are split into agent and customer by channel; a mono recording is
     transcribed with speaker 'unknown', and the audit says which rules it could not apply.
     A recording's metadata comes from <name>.json beside it, --metadata, or --name-pattern.
+
+    Long batches resume: a recording transcribed into the same --out before, unchanged
+    (size, content hash, engine, model and options), is copied from it, not transcribed
+    again; the state is kept in a hidden file beside --out. At a terminal, progress shows
+    audio minutes transcribed per minute of wall time.
     """
     # Refused before a model is loaded: the output must not replace a recording, the
     # metadata, or a transcript file transcribe did not write.
@@ -104,7 +90,7 @@ def transcribe_command(app: App, recordings: tuple[Path, ...], out_file: Path, e
     options = TranscribeOptions(engine_name, model, language, agent_channel, name_pattern,
                                 metadata, hints)
     try:
-        _start(options)
+        start(options)  # a model that cannot load is told before any file is read
     except AudioError as exc:
         raise UserError(f"{exc.reason} — {exc.hint}") from None
     files, problems = recordings_in(recordings)
@@ -112,29 +98,21 @@ def transcribe_command(app: App, recordings: tuple[Path, ...], out_file: Path, e
         click.echo(f"rejected: {problem}", err=True)
     if not files:
         raise UserError("no recordings found (.wav, or other audio with sox/ffmpeg installed)")
-    done = failed = 0
-    seconds = 0.0
-    pool = (multiprocessing.get_context("spawn").Pool(workers, _start, (options,))
-            if workers > 1 else None)
-    results = pool.imap(_one, files) if pool else map(_one, files)
-    with (
-        output_errors(out_file),
-        atomic_writer(out_file, guard) as handle,
-        click.progressbar(
-            results, length=len(files), label="transcribing", file=sys.stderr,
-            item_show_func=lambda r: f"{seconds / 60:.1f} audio min" if r else None,
-        ) as bar,
-    ):
-        for path, record, problem in bar:
-            if record is None:
-                failed += 1
-                click.echo(f"\nrejected: {path}: {problem}", err=True)
-                continue
-            done += 1
-            seconds += record["recording"]["seconds"]
-            handle.write(orjson.dumps(record) + b"\n")
-    if pool:
-        pool.close()
-    click.echo(f"transcribed {done} recording(s), {seconds / 60:.1f} audio minutes"
-               + (f"; {failed} could not be read" if failed else "") + f" → {out_file}")
+    showing = sys.stderr.isatty()
+
+    def shown(outcome: Outcome, speed: Speed) -> None:
+        path, record, problem = outcome
+        if record is None:
+            click.echo(("\r\033[K" if showing else "") + f"rejected: {path}: {problem}",
+                       err=True)
+        if showing:  # a person watching at a terminal: never in a log or a pipe
+            click.echo(f"\r\033[Ktranscribing: {speed.done + speed.skipped + speed.failed}"
+                       f"/{len(files)}, {speed.progress()}", err=True, nl=False)
+
+    with output_errors(out_file):
+        speed = transcribe_batch(files, out_file, options, guard=guard, workers=workers,
+                                 resume=not no_resume, on_item=shown)
+    if showing:
+        click.echo("\r\033[K", err=True, nl=False)
+    click.echo(f"{speed.summary()} → {out_file}")
     raise SystemExit(EXIT_OK)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import itertools
 import json
 import multiprocessing
 import multiprocessing.pool
@@ -123,6 +124,7 @@ def run_batch(
     select: Callable[[Call], bool] | None = None,
     skip_audited: bool = False,
     publish_empty: bool = True,
+    rejected: Iterable[Rejected] = (),
 ) -> BatchSummary:
     """Audit every call in the inputs and write DIR/verdicts.jsonl, findings.jsonl,
     rejects.jsonl and summary.json; with `follow_up`, run the action policy on each call
@@ -132,7 +134,8 @@ def run_batch(
     done, so a reader never sees a half-written night; a run that stops early leaves the
     previous results as they were and no partial files behind. With `publish_empty` false,
     a batch that found no call at all (a night whose export is not there yet) leaves them
-    as they were too.
+    as they were too. `rejected`: records already refused on the way in (recordings that
+    could not be transcribed), listed among the batch's rejects.
     """
     inputs = list(inputs)
     created = not out_dir.exists()
@@ -168,7 +171,7 @@ def run_batch(
                     loaded = _not_yet_audited(loaded, chooser, follow_up, summary)
                 outcomes = _audited_here(loaded, chooser, summary, mask,
                                          serialize=follow_up is None)
-            for item in outcomes:
+            for item in itertools.chain(rejected, outcomes):
                 if on_record:
                     on_record(item)
                 if isinstance(item, Rejected):

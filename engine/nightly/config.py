@@ -28,6 +28,10 @@ reports: reports                # one folder per night: reports/2026-11-23/
 mask_phone_numbers: true        # in every report; false shows full numbers
 retention_days: 365             # `callaudit purge` removes the words of older calls
 on_empty_night: fail            # no transcripts for the date: fail (exit 6) or warn (exit 0)
+# Recordings instead of (or beside) transcripts: one folder per day (recordings/2026-11-23/),
+# transcribed into the night's transcripts folder before the audit. A day folder of
+# transcripts: that holds recordings is transcribed the same way without this key.
+# recordings: recordings
 
 # Human review, as the centre's practice: 10% of valid sales daily for the listening
 # review, 5% weekly for quality supervisors; agents flagged by failed calls get more.
@@ -90,6 +94,9 @@ class NightlyConfig:
     trend_weeks: int = 6
     retention_days: int = 365
     on_empty_night: str = "fail"  # a night with no transcripts: "fail" (exit 6) or "warn"
+    # Where the call platform stores recordings, one folder per day (recordings/2026-11-23/):
+    # each night transcribes its own into the night's transcripts before the audit.
+    recordings: Path | None = None
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
 
@@ -105,6 +112,7 @@ KEYS = frozenset(
         "warnings",
         "report",
         "on_empty_night",
+        "recordings",
     }
 )
 
@@ -170,6 +178,7 @@ def load_config(path: Path) -> NightlyConfig:
         else 365,
         on_empty_night=(fields["on_empty_night"].choice("on_empty_night", ("fail", "warn"))
                         or "fail") if "on_empty_night" in fields else "fail",
+        recordings=folder("recordings", "recordings") if "recordings" in fields else None,
     )
     errors = [p for p in source.problems if p.level == "error"]
     if errors:

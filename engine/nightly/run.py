@@ -17,7 +17,7 @@ from engine.actions.policy import load_policy
 from engine.actions.runner import FollowUp
 from engine.audit import PackChooser
 from engine.batch import BatchSummary, Progress, run_batch
-from engine.model import Call
+from engine.model import Call, Rejected, SourceRef
 from engine.nightly.analysis import (
     Alert,
     Sample,
@@ -58,6 +58,7 @@ class NightResult:
     weekly_sample: Sample | None
     alerts: list[Alert]
     change: NightReaudit  # what the run changed of calls the ledger held before
+    transcribed: str | None = None  # the night's recordings: what transcribing them did
 
     @property
     def worst_alert(self) -> str | None:
@@ -114,6 +115,65 @@ def night_inputs(config: NightlyConfig, day: date) -> tuple[list[str], StartedOn
     return [str(config.transcripts)], StartedOn(day.isoformat())
 
 
+RECORDINGS_OUT = "recordings.jsonl"  # in the night's transcripts folder
+
+
+def night_recordings(config: NightlyConfig, day: date) -> tuple[list[Path], Path] | None:
+    """The night's recordings and where their transcripts go: the day's folder of
+    `recordings:` when configured, and any recordings in the day's transcripts folder; all
+    transcribed into <transcripts>/<date>/recordings.jsonl. None when there are none."""
+    from engine.transcripts import AUDIO_SUFFIXES, expand_inputs
+
+    folders = [config.recordings / day.isoformat()] if config.recordings else []
+    if isinstance(config.transcripts, Path):
+        folders.append(config.transcripts / day.isoformat())
+    found = [item for folder in folders if folder.is_dir()
+             for item in expand_inputs([folder])
+             if isinstance(item, Path) and item.suffix.lower() in AUDIO_SUFFIXES]
+    if not found:
+        return None
+    if not isinstance(config.transcripts, Path):
+        from engine.audio.wav import AudioError
+
+        raise AudioError("recordings are transcribed into a local transcripts folder",
+                         "point `transcripts:` at a local folder, or transcribe the "
+                         "recordings first (callaudit transcribe)")
+    return sorted(found), config.transcripts / day.isoformat() / RECORDINGS_OUT
+
+
+def transcribe_night(config: NightlyConfig, day: date, workers: int = 1
+                     ) -> tuple[list[str], list[Rejected], str] | None:
+    """The night's recordings transcribed (resumed: a re-run transcribes only what is new
+    or changed). The audit's inputs then (the night's transcripts, without the audio), the
+    recordings that failed as rejects of the night, and the summary line; None when the
+    night has no recordings."""
+    from engine.audio.batch import transcribe_batch
+    from engine.audio.transcribe import TranscribeOptions
+    from engine.outputs import OutputGuard, first_line_has
+    from engine.transcripts import AUDIO_SUFFIXES, expand_inputs
+
+    found = night_recordings(config, day)
+    if found is None:
+        return None
+    files, out = found
+    out.parent.mkdir(parents=True, exist_ok=True)
+    failed: list[Rejected] = []
+
+    def failures(outcome: tuple[Path, dict | None, str | None], _: object) -> None:
+        path, record, problem = outcome
+        if record is None:
+            reason, _, hint = (problem or "could not be transcribed").partition(" — ")
+            failed.append(Rejected(SourceRef(str(path)), reason, hint or
+                                   "check the recording plays", path.stem))
+
+    speed = transcribe_batch(files, out, TranscribeOptions(), workers=workers,
+                             guard=OutputGuard(first_line_has('"recording":{"file":')),
+                             on_item=failures)
+    inputs = sorted(str(item) for item in expand_inputs([out.parent])
+                    if isinstance(item, Path) and item.suffix.lower() not in AUDIO_SUFFIXES)
+    return inputs, failed, speed.summary()
+
+
 def run_night(
     config: NightlyConfig,
     day: date,
@@ -134,8 +194,14 @@ def run_night(
     even when nothing changed: the re-audit was asked for and done."""
     folder = config.reports / day.isoformat()
     with night_lock(config.reports):
+        rejected: list[Rejected] = []
+        transcribed = None
+        night = None if inputs else transcribe_night(config, day, workers)
         if inputs:
             paths, select = inputs, None
+        elif night is not None:
+            paths, rejected, transcribed = night[0], night[1], night[2]
+            select = None
         else:
             paths, select = night_inputs(config, day)
         chooser = PackChooser(config.rules)
@@ -155,6 +221,7 @@ def run_night(
                 follow_up=follow_up,
                 select=select,
                 publish_empty=False,
+                rejected=rejected,
                 workers=workers,
                 cluster=cluster,
             )
@@ -190,4 +257,4 @@ def run_night(
             )
             write_day_report(ledger, config, day, folder, sample, weekly, alerts)
             keep_alerts(ledger, day, alerts)
-    return NightResult(day, folder, summary, sample, weekly, alerts, change)
+    return NightResult(day, folder, summary, sample, weekly, alerts, change, transcribed)

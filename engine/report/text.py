@@ -7,6 +7,7 @@ cursor, clear the screen or reorder a line on the reader's terminal."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 from engine.audit import CallAudit
 from engine.findings import Evidence, Finding
@@ -52,7 +53,18 @@ def quoted_turn(evidence: Evidence, style: Style, mask: bool) -> str:
     return f"{before}{marked}{after}"
 
 
-def format_finding(finding: Finding, style: Style = _plain, mask: bool = True) -> list[str]:
+def recording_of(call: Call) -> str | None:
+    """The recording a transcribed call came from (`callaudit transcribe` keeps it)."""
+    recording = dict(call.extra).get("recording")
+    if isinstance(recording, dict) and isinstance(recording.get("file"), str):
+        return recording["file"]
+    return None
+
+
+def format_finding(finding: Finding, style: Style = _plain, mask: bool = True,
+                   recording: str | None = None) -> list[str]:
+    """`recording`: the file the call was transcribed from; each evidence turn then says
+    where in it the turn starts ([00:09 in C001.wav]), for a reviewer to jump to."""
     colour = SEVERITY_COLOURS.get(finding.severity, "white")
     lines = [
         f"{style(shown(finding.severity.upper()), fg=colour, bold=True)}  "
@@ -64,8 +76,11 @@ def format_finding(finding: Finding, style: Style = _plain, mask: bool = True) -
         lines.append(f"  {shown(detail)}")
     if finding.waiver:
         lines.append(style(f"  WAIVED: {shown(finding.waiver)}", fg="cyan"))
+    if recording and mask:  # file names often hold the customer's number
+        recording = mask_numbers_in_text(recording)
+    where = f" in {shown(Path(recording).name)}" if recording else ""
     for item in finding.evidence:
-        lines.append(f"  [{clock(item.start)}] {shown(item.speaker)} #{item.turn + 1}: "
+        lines.append(f"  [{clock(item.start)}{where}] {shown(item.speaker)} #{item.turn + 1}: "
                      f"{quoted_turn(item, style, mask)}")
     lines.append(style(f"  rule: {shown(finding.rule_source)}", dim=True))
     return lines
@@ -89,7 +104,12 @@ def format_call_audit(result: CallAudit, style: Style = _plain, mask: bool = Tru
         state = style("VALID", fg="green", bold=True)
     else:
         state = style("INVALID", fg="red", bold=True) + f" ({', '.join(verdict.violations)})"
-    lines = [shown(" · ".join(facts)), f"verdict: {state}"]
+    lines = [shown(" · ".join(facts))]
+    recording = recording_of(call)
+    if recording:
+        named = mask_numbers_in_text(recording) if mask else recording
+        lines.append(f"recording: {shown(named)} (evidence times are from its start)")
+    lines.append(f"verdict: {state}")
     if verdict.signals:
         lines.append(f"signals: {shown(', '.join(verdict.signals))}")
     for note in verdict.notes:
@@ -98,7 +118,7 @@ def format_call_audit(result: CallAudit, style: Style = _plain, mask: bool = Tru
         lines.append("no findings")
     for finding in result.findings:
         lines.append("")
-        lines.extend(format_finding(finding, style, mask))
+        lines.extend(format_finding(finding, style, mask, recording))
     return "\n".join(lines)
 
 
