@@ -218,3 +218,24 @@ def test_a_wav_codec_libsndfile_cannot_read_is_named(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "av", None)
     with pytest.raises(AudioError, match="MP3 in a WAV file: install callaudit\\[av\\]"):
         read_recording(wav)
+
+
+def test_the_workspace_says_how_its_platform_lays_out_calls(tmp_path):
+    from engine.nightly.config import load_config
+    from engine.rules.problems import RulePackError
+
+    config = tmp_path / "callaudit.yaml"
+    config.write_text("recordings:\n  pair: '{call_id}_A.wav,{call_id}_C.wav'\n"
+                      "  call_records:\n    file: 话单.csv\n"
+                      "    columns: {call_id: 录音编号, agent_id: 坐席工号}\n", encoding="utf-8")
+    loaded = load_config(config)
+    assert loaded.pair == ("{call_id}_A.wav", "{call_id}_C.wav")
+    assert loaded.call_records == (tmp_path / "话单.csv").resolve()
+    assert loaded.call_record_columns == (("call_id", "录音编号"), ("agent_id", "坐席工号"))
+    config.write_text("recordings:\n  pair: '{call_id}_A.wav'\n  call_records:\n"
+                      "    columns: {call_idd: 录音编号}\n", encoding="utf-8")
+    with pytest.raises(RulePackError) as wrong:
+        load_config(config)
+    assert [(p.location.line, p.message) for p in wrong.value.problems] == [
+        (2, "a pair is two file names separated by a comma, not '{call_id}_A.wav'"),
+        (4, "unknown key 'call_idd' in columns")]
