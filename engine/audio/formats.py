@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy
+if TYPE_CHECKING:  # numpy is imported when a recording is read: `cli` starts without it
+    import numpy
 
 RATE = 16_000  # what the speech engines take: 16 kHz, 16-bit, mono per channel
 
@@ -60,6 +62,8 @@ def read_recording(path: Path, rate: int = RATE) -> Recording:
 def resample(samples: numpy.ndarray, source: int, target: int) -> numpy.ndarray:
     """16-bit samples from `source` Hz to `target` Hz: output sample i is the signal at
     i / target seconds (times are kept), low-passed first when the rate goes down."""
+    import numpy
+
     if source == target or samples.size == 0:
         return samples.astype(numpy.int16, copy=False)
     signal = samples.astype(numpy.float64)
@@ -116,6 +120,7 @@ def _unreadable(path: Path, why: str) -> AudioError:
 
 def _decode_av(path: Path, described: str | None) -> tuple[numpy.ndarray, int, str]:
     import av
+    import numpy
 
     try:
         with av.open(str(path)) as container:
