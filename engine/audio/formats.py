@@ -143,6 +143,8 @@ def _decode_av(path: Path, described: str | None) -> tuple[numpy.ndarray, int, s
         raise AudioError(f"{described} ({exc})",
                          "check the file plays; re-export it as WAV or MP3") from None
     samples = numpy.concatenate(parts) if parts else numpy.zeros((0, channels), numpy.int16)
+    if described and described.startswith("audio in"):  # the moov atom was past the sniff
+        described = codec + described[len("audio"):]
     return samples, rate, described or f"{codec} ({container.format.name})"
 
 
