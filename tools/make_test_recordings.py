@@ -4,8 +4,9 @@
 
 Each line of a scripted call is spoken by espeak-ng, converted by sox to 16 kHz 16-bit
 mono, and placed at its start time on the agent's (left) or the customer's (right)
-channel; the mono version mixes both. CI does not need either tool: the WAV files are
-committed, and the tests read them.
+channel; the mono version mixes both. The WAV files are committed and tests/test_audio.py
+reads them; tests/test_audio_formats.py calls `tracks` and `write` to make short calls it
+converts to the formats call platforms store (so it needs espeak-ng and sox).
 """
 
 from __future__ import annotations
@@ -44,6 +45,19 @@ def spoken(words: str, scratch: Path) -> array.array:
     return samples
 
 
+def tracks(script: list[tuple[str, float, str]], seconds: float, scratch: Path
+           ) -> tuple[array.array, array.array]:
+    """The agent's and the customer's channel of a scripted call, each line at its time."""
+    length = int(seconds * RATE)
+    agent, customer = array.array("h", bytes(2 * length)), array.array("h", bytes(2 * length))
+    for speaker, start, words in script:
+        samples = spoken(words, scratch)
+        track = agent if speaker == "agent" else customer
+        at = int(start * RATE)
+        track[at : at + len(samples)] = samples[: length - at]
+    return agent, customer
+
+
 def write(path: Path, channels: list[array.array]) -> None:
     with wave.open(str(path), "wb") as handle:
         handle.setnchannels(len(channels))
@@ -59,14 +73,8 @@ def write(path: Path, channels: list[array.array]) -> None:
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    length = int(16.0 * RATE)
-    agent, customer = array.array("h", bytes(2 * length)), array.array("h", bytes(2 * length))
     with tempfile.TemporaryDirectory() as scratch:
-        for speaker, start, words in SCRIPT:
-            samples = spoken(words, Path(scratch))
-            track = agent if speaker == "agent" else customer
-            at = int(start * RATE)
-            track[at : at + len(samples)] = samples[: length - at]
+        agent, customer = tracks(SCRIPT, 16.0, Path(scratch))
     write(OUT / "stereo_optout.wav", [agent, customer])
     pairs = zip(agent, customer, strict=True)
     mono = array.array("h", (max(-32768, min(32767, a + c)) for a, c in pairs))

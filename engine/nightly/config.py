@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.rules.base import SIGNALS, STANDARDS
@@ -97,6 +97,10 @@ class NightlyConfig:
     # Where the call platform stores recordings, one folder per day (recordings/2026-11-23/):
     # each night transcribes its own into the night's transcripts before the audit.
     recordings: Path | None = None
+    # recordings: how the platform lays out a call (docs/workspace.md, `recordings`).
+    pair: tuple[str, str] | None = None  # the agent's and the customer's file names
+    call_records: Path | None = None  # the platform's call-record CSV
+    call_record_columns: tuple[tuple[str, str], ...] = ()  # (our name, the CSV's column)
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
 
@@ -178,12 +182,46 @@ def load_config(path: Path) -> NightlyConfig:
         else 365,
         on_empty_night=(fields["on_empty_night"].choice("on_empty_night", ("fail", "warn"))
                         or "fail") if "on_empty_night" in fields else "fail",
-        recordings=folder("recordings", "recordings") if "recordings" in fields else None,
     )
+    # `recordings:` is the recordings' folder, or a mapping: folder, pair, call_records.
+    if "recordings" in fields and fields["recordings"].is_mapping():
+        where, pair, records, columns = _recordings(fields["recordings"], base)
+        config = replace(config, recordings=where, pair=pair, call_records=records,
+                         call_record_columns=columns)
+    elif "recordings" in fields:
+        config = replace(config, recordings=folder("recordings", "recordings"))
     errors = [p for p in source.problems if p.level == "error"]
     if errors:
         raise RulePackError(errors)
     return config
+
+
+def _recordings(node: Node, base: Path) -> tuple[
+        Path | None, tuple[str, str] | None, Path | None, tuple[tuple[str, str], ...]]:
+    from engine.audio.transcribe import CALL_RECORD_COLUMNS, parse_pair
+
+    f = node.mapping("recordings", frozenset({"folder", "pair", "call_records"})) or {}
+    where = None
+    if "folder" in f and (name := f["folder"].text("folder")) is not None:
+        where = (base / Path(name).expanduser()).resolve()
+    pair = None
+    if "pair" in f:
+        text = f["pair"].text("pair")
+        try:
+            pair = parse_pair(text) if text is not None else None
+        except ValueError as exc:
+            f["pair"].error(str(exc), 'write e.g. "{call_id}_A.wav,{call_id}_C.wav"')
+    records: Path | None = None
+    columns: tuple[tuple[str, str], ...] = ()
+    if "call_records" in f:
+        r = f["call_records"].mapping("call_records", frozenset({"file", "columns"})) or {}
+        if "file" in r and (name := r["file"].text("file")) is not None:
+            records = (base / Path(name).expanduser()).resolve()
+        if "columns" in r:
+            mapped = r["columns"].mapping("columns", frozenset(CALL_RECORD_COLUMNS)) or {}
+            columns = tuple((ours, theirs) for ours, value in mapped.items()
+                            if (theirs := value.text(ours)) is not None)
+    return where, pair, records, columns
 
 
 def _warnings(node: Node) -> list[WarningRule]:
