@@ -3,8 +3,9 @@
     python -m bench.recordings                 # render the scripted calls, then measure
     python -m bench.recordings FILE.wav ...    # measure given renderings (FILE.txt: script)
 
-The scripted calls below are spoken by espeak-ng and written twice: as 16 kHz 16-bit PCM
-and as 8 kHz μ-law, what telephone platforms record (sox). Each rendering is transcribed
+The scripted calls below are spoken by espeak-ng and written as 16 kHz 16-bit PCM and in
+the formats telephone platforms record: 8 kHz μ-law and A-law, 32-bit extensible WAV, MP3
+and Opus. Each rendering is transcribed
 with the default engine (Sphinx), and the word match (1 − WER against the script) and the
 seconds of CPU per second of audio are printed per rendering. A μ-law file that this
 callaudit cannot read is converted by sox to 8 kHz 16-bit PCM first (the narrowband audio
@@ -50,7 +51,11 @@ def word_errors(reference: list[str], heard: list[str]) -> int:
 
 
 def render(script: list[str], folder: Path, name: str) -> list[Path]:
-    """One call: its lines one after another, a second apart, 16 kHz PCM and 8 kHz μ-law."""
+    """One call: its lines one after another, a second apart, as 16 kHz PCM and in each
+    format telephone platforms store (sox writes the WAV encodings, libsndfile MP3 and
+    Opus)."""
+    import soundfile
+
     parts = []
     for number, line in enumerate(script):
         raw = folder / f"{name}-{number}.wav"
@@ -61,14 +66,27 @@ def render(script: list[str], folder: Path, name: str) -> list[Path]:
     subprocess.run(["sox", "-n", "-r", "22050", "-c", "1", str(silence), "trim", "0", "1"],
                    check=True)
     joined = [p for part in parts for p in (part, str(silence))]
-    wide, narrow = folder / f"{name}-16k-pcm.wav", folder / f"{name}-8k-ulaw.wav"
+    wide = folder / f"{name}-16k-pcm.wav"
     subprocess.run(["sox", *joined, "-r", "16000", "-c", "1", "-b", "16", "-e", "signed",
                     str(wide)], check=True)
-    subprocess.run(["sox", *joined, "-r", "8000", "-c", "1", "-e", "u-law", str(narrow)],
-                   check=True)
-    for path in (wide, narrow):
+    made = [wide]
+    for kind, options in (("8k-ulaw", ["-r", "8000", "-e", "u-law"]),
+                          ("8k-alaw", ["-r", "8000", "-e", "a-law"]),
+                          ("16k-32bit-ext", ["-r", "16000", "-b", "32", "-e", "signed"])):
+        target = folder / f"{name}-{kind}.wav"
+        subprocess.run(["sox", str(wide), *options, str(target)], check=True)
+        made.append(target)
+    narrow = folder / f"{name}-8k-pcm.wav"
+    subprocess.run(["sox", str(wide), "-r", "8000", str(narrow)], check=True)
+    samples, rate = soundfile.read(narrow, dtype="int16")
+    for kind, suffix, container, subtype in (("8k-mp3", ".mp3", "MP3", "MPEG_LAYER_III"),
+                                             ("8k-opus", ".ogg", "OGG", "OPUS")):
+        target = folder / f"{name}-{kind}{suffix}"
+        soundfile.write(target, samples, rate, format=container, subtype=subtype)
+        made.append(target)
+    for path in made:
         path.with_suffix(".txt").write_text(" ".join(script) + "\n", encoding="utf-8")
-    return [wide, narrow]
+    return made
 
 
 def readable(path: Path, folder: Path) -> Path:
