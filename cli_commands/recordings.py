@@ -8,9 +8,17 @@ from pathlib import Path
 import click
 
 from cli_commands import EXIT_OK, App, UserError, output_errors, workspace_option
-from engine.audio.batch import Outcome, Speed, start, transcribe_batch
+from engine.audio.batch import Outcome, Speed, label, start, transcribe_batch
 from engine.audio.engines import ENGINES
-from engine.audio.transcribe import TranscribeOptions, pack_hints, read_metadata_csv
+from engine.audio.transcribe import (
+    DEFAULT_PAIR,
+    TranscribeOptions,
+    pack_hints,
+    pair_recordings,
+    parse_pair,
+    read_call_records,
+    read_metadata_csv,
+)
 from engine.audio.wav import AudioError
 from engine.outputs import OutputGuard, first_line_has
 from engine.transcripts import AUDIO_SUFFIXES, expand_inputs
@@ -53,6 +61,13 @@ def recordings_in(inputs: tuple[Path, ...]) -> tuple[list[Path], list[str]]:
               help='Metadata from file names, e.g. "{call_id}_{agent_id}_{customer_phone}".')
 @click.option("--metadata", "metadata_csv", type=click.Path(dir_okay=False, path_type=Path),
               help="CSV with a 'file' column and call_id, agent_id, customer_phone, ...")
+@click.option("--pair", "pair_text",
+              help='Two mono files per call: "{call_id}_A.wav,{call_id}_C.wav" (agent, '
+                   'customer); default "{call_id}-agent,{call_id}-customer", or the '
+                   "workspace's recordings.pair.")
+@click.option("--call-records", type=click.Path(dir_okay=False, path_type=Path),
+              help="The platform's call-record CSV (agent, number, start time, product); "
+                   "default the workspace's recordings.call_records.")
 @click.option("--hints-from-rules", is_flag=True,
               help="Pass the rule pack's phrases to engines that take hints (whisper).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -64,13 +79,16 @@ def recordings_in(inputs: tuple[Path, ...]) -> tuple[list[Path], list[str]]:
 @click.pass_obj
 def transcribe_command(app: App, recordings: tuple[Path, ...], out_file: Path, engine_name: str,
                        model: Path | None, language: str, agent_channel: str,
-                       name_pattern: str, metadata_csv: Path | None, hints_from_rules: bool,
-                       workers: int, no_resume: bool) -> None:
+                       name_pattern: str, metadata_csv: Path | None, pair_text: str | None,
+                       call_records: Path | None, hints_from_rules: bool, workers: int,
+                       no_resume: bool) -> None:
     """Transcribe RECORDINGS (files or folders) into calls for `callaudit audit`.
 
     Stereo recordings are split into agent and customer by channel; a mono recording is
     transcribed with speaker 'unknown', and the audit says which rules it could not apply.
     A recording's metadata comes from <name>.json beside it, --metadata, or --name-pattern.
+    Two mono files of one call (--pair names them) become one call, agent and customer;
+    --call-records adds the platform's agent, number and start time to each call.
 
     Long batches resume: a recording transcribed into the same --out before, unchanged
     (size, content hash, engine, model and options), is copied from it, not transcribed
@@ -79,16 +97,29 @@ def transcribe_command(app: App, recordings: tuple[Path, ...], out_file: Path, e
     """
     # Refused before a model is loaded: the output must not replace a recording, the
     # metadata, or a transcript file transcribe did not write.
+    config = app.config  # callaudit.yaml's recordings: settings, inside a workspace
+    try:
+        pair = parse_pair(pair_text) if pair_text else (config.pair if config else None)
+    except ValueError as exc:
+        raise UserError(f"--pair: {exc}") from None
+    records_file = call_records or (config.call_records if config else None)
     inputs = {path: "one of the recordings" for path in recordings}
-    guard = OutputGuard(first_line_has(TRANSCRIBED_MARKER),
-                        {**inputs, **({metadata_csv: "the metadata file"} if metadata_csv
-                                      else {})})
+    if metadata_csv:
+        inputs[metadata_csv] = "the metadata file"
+    if records_file:
+        inputs[records_file] = "the call records"
+    guard = OutputGuard(first_line_has(TRANSCRIBED_MARKER), inputs)
     with output_errors(out_file):
         guard.check(out_file)
     metadata = read_metadata_csv(metadata_csv) if metadata_csv else {}
+    columns = dict(config.call_record_columns) if config else {}  # the platform's headers
+    try:
+        records = read_call_records(records_file, columns) if records_file else {}
+    except AudioError as exc:
+        raise UserError(f"{exc.reason} — {exc.hint}") from None
     hints = pack_hints(app.rules_root, language) if hints_from_rules else ()
     options = TranscribeOptions(engine_name, model, language, agent_channel, name_pattern,
-                                metadata, hints)
+                                metadata, hints, records)
     try:
         start(options)  # a model that cannot load is told before any file is read
     except AudioError as exc:
@@ -96,21 +127,25 @@ def transcribe_command(app: App, recordings: tuple[Path, ...], out_file: Path, e
     files, problems = recordings_in(recordings)
     for problem in problems:
         click.echo(f"rejected: {problem}", err=True)
-    if not files:
+    # Two mono files of a call become one item; a lone half is refused, the batch goes on.
+    calls, lone = pair_recordings(files, pair or DEFAULT_PAIR)
+    for path, error in lone:
+        click.echo(f"rejected: {path}: {error.reason} — {error.hint}", err=True)
+    if not calls:
         raise UserError("no recordings found (.wav, or other audio with sox/ffmpeg installed)")
     showing = sys.stderr.isatty()
 
     def shown(outcome: Outcome, speed: Speed) -> None:
         path, record, problem = outcome
         if record is None:
-            click.echo(("\r\033[K" if showing else "") + f"rejected: {path}: {problem}",
-                       err=True)
+            click.echo(("\r\033[K" if showing else "")
+                       + f"rejected: {label(path)}: {problem}", err=True)
         if showing:  # a person watching at a terminal: never in a log or a pipe
             click.echo(f"\r\033[Ktranscribing: {speed.done + speed.skipped + speed.failed}"
-                       f"/{len(files)}, {speed.progress()}", err=True, nl=False)
+                       f"/{len(calls)}, {speed.progress()}", err=True, nl=False)
 
     with output_errors(out_file):
-        speed = transcribe_batch(files, out_file, options, guard=guard, workers=workers,
+        speed = transcribe_batch(calls, out_file, options, guard=guard, workers=workers,
                                  resume=not no_resume, on_item=shown)
     if showing:
         click.echo("\r\033[K", err=True, nl=False)

@@ -1,11 +1,13 @@
 """Long batches of recordings: resume (a recording transcribed before and unchanged is not
 transcribed again) and the speed of a run in audio minutes per minute of wall time.
+An item of a batch is a recording file, or a call recorded as two mono files (PairedCall).
 
 The state lives beside the output, hidden (`.calls.jsonl.transcribed.json` beside
 `calls.jsonl`), so `audit` never reads it as a transcript. For each recording it keeps
 the size, the modification time, a SHA-256 of the content, and a digest of everything else
 that shapes its record (engine, model, language, agent channel, name pattern, hints, the
-metadata row and sidecar). A recording whose entry matches, and whose record the earlier
+metadata row, call-record row and sidecar); a paired call's entry covers both files, so a
+changed half redoes the call. A recording whose entry matches, and whose record the earlier
 output still holds, is copied from that output; anything else is transcribed again. The
 output is still written whole, atomically, every run."""
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from engine.audio.transcribe import TranscribeOptions
+from engine.audio.transcribe import PairedCall, TranscribeOptions, name_fields
 from engine.outputs import write_text
 
 STATE_SCHEMA = "callaudit.transcribe-state/1"
@@ -38,9 +41,34 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def settings_digest(options: TranscribeOptions, path: Path) -> str:
-    """What else, beside the audio, decides the record of `path`."""
-    sidecar = path.with_suffix(".json")
+Item = Path | PairedCall  # one recording file, or a call's agent and customer files
+
+
+def label(item: Item) -> str:
+    """How an item is named to the user: its file, or a pair's two files."""
+    if isinstance(item, PairedCall):
+        return f"{item.agent} + {item.customer.name}"
+    return str(item)
+
+
+def _call_record(options: TranscribeOptions, item: Item) -> dict[str, Any]:
+    """The call-record row transcribe_recording would merge into the item's record."""
+    if isinstance(item, PairedCall):
+        name, call_id = item.agent.name, item.call_id
+    else:
+        name = item.name
+        try:
+            call_id = name_fields(item, options.name_pattern).get("call_id", item.stem)
+        except re.error:  # a pattern naming a field twice: the transcriber says so
+            call_id = item.stem
+    return options.call_records.get(name) or options.call_records.get(str(call_id)) or {}
+
+
+def settings_digest(options: TranscribeOptions, item: Item) -> str:
+    """What else, beside the audio, decides the record of `item`."""
+    path = item.agent if isinstance(item, PairedCall) else item
+    sidecar = (path.with_name(item.call_id + path.suffix) if isinstance(item, PairedCall)
+               else path).with_suffix(".json")
     parts = {
         "version": TRANSCRIBER_VERSION,
         "engine": options.engine,
@@ -50,6 +78,8 @@ def settings_digest(options: TranscribeOptions, path: Path) -> str:
         "name_pattern": options.name_pattern,
         "hints": list(options.hints),
         "metadata": options.metadata.get(path.name, {}),
+        "call_record": _call_record(options, item),
+        "paired": isinstance(item, PairedCall),
         "sidecar": _sha256(sidecar) if sidecar.is_file() else None,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
@@ -70,19 +100,29 @@ class Seen:
                                                            other.settings)
 
 
-def seen_now(path: Path, options: TranscribeOptions) -> Seen | None:
+def seen_now(item: Item, options: TranscribeOptions) -> Seen | None:
     """The recording as it is now (None when it cannot be read: it is transcribed, and
-    the transcriber says what is wrong)."""
+    the transcriber says what is wrong). A paired call is seen as both its files: sizes
+    added, the newest time, and a hash of both hashes (agent's, then customer's)."""
     try:
-        stat = path.stat()
-        return Seen(str(path), stat.st_size, stat.st_mtime_ns, _sha256(path),
-                    settings_digest(options, path))
+        if isinstance(item, PairedCall):
+            stats = [item.agent.stat(), item.customer.stat()]
+            both = f"{_sha256(item.agent)}+{_sha256(item.customer)}"
+            return Seen(str(item.agent), sum(s.st_size for s in stats),
+                        max(s.st_mtime_ns for s in stats),
+                        hashlib.sha256(both.encode()).hexdigest(),
+                        settings_digest(options, item))
+        stat = item.stat()
+        return Seen(str(item), stat.st_size, stat.st_mtime_ns, _sha256(item),
+                    settings_digest(options, item))
     except OSError:
         return None
 
 
-def _key(path: Path) -> str:
-    return os.path.abspath(path)
+def _key(item: Item) -> str:
+    if isinstance(item, PairedCall):  # both files: re-pairing a half makes another call
+        return f"{os.path.abspath(item.agent)} + {os.path.abspath(item.customer)}"
+    return os.path.abspath(item)
 
 
 def _earlier_records(out_file: Path) -> dict[str, dict]:
@@ -115,16 +155,16 @@ def _earlier_state(out_file: Path) -> dict[str, Seen]:
 class Plan:
     """Which recordings to transcribe and which earlier records to keep."""
 
-    files: list[Path]
-    kept: dict[Path, dict] = field(default_factory=dict)  # unchanged: the earlier record
-    now: dict[Path, Seen] = field(default_factory=dict)
+    files: list[Item]
+    kept: dict[Item, dict] = field(default_factory=dict)  # unchanged: the earlier record
+    now: dict[Item, Seen] = field(default_factory=dict)
 
     @property
-    def todo(self) -> list[Path]:
+    def todo(self) -> list[Item]:
         return [p for p in self.files if p not in self.kept]
 
 
-def plan(files: Iterable[Path], out_file: Path, options: TranscribeOptions,
+def plan(files: Iterable[Item], out_file: Path, options: TranscribeOptions,
          resume: bool = True) -> Plan:
     result = Plan(list(files))
     state = _earlier_state(out_file) if resume else {}
@@ -137,15 +177,17 @@ def plan(files: Iterable[Path], out_file: Path, options: TranscribeOptions,
         before = state.get(_key(path))
         if before is not None and before.same_audio(seen) and before.file in records:
             record = records[before.file]
-            record["recording"]["file"] = str(path)
+            record["recording"]["file"] = seen.file
+            if isinstance(path, PairedCall):
+                record["recording"]["files"] = [str(path.agent), str(path.customer)]
             result.kept[path] = record
     return result
 
 
-def save_state(out_file: Path, done: dict[Path, Seen]) -> None:
+def save_state(out_file: Path, done: dict[Item, Seen]) -> None:
     """The state of this run's output: the recordings it holds a record of."""
-    data = {"schema": STATE_SCHEMA,
-            "recordings": {_key(p): asdict(s) for p, s in sorted(done.items())}}
+    entries = {_key(p): asdict(s) for p, s in done.items()}
+    data = {"schema": STATE_SCHEMA, "recordings": dict(sorted(entries.items()))}
     write_text(state_path(out_file), json.dumps(data, indent=1) + "\n")
 
 
@@ -182,7 +224,7 @@ class Speed:
         return line
 
 
-Outcome = tuple[Path, dict | None, str | None]  # path, record or None, problem
+Outcome = tuple[Item, dict | None, str | None]  # item, record or None, problem
 
 
 def in_order(batch: Plan, transcribed: Iterator[Outcome]) -> Iterator[tuple[Outcome, bool]]:
@@ -215,7 +257,7 @@ def start(options: TranscribeOptions) -> None:
     cached_engine(options)
 
 
-def one(path: Path) -> Outcome:
+def one(path: Item) -> Outcome:
     from engine.audio.transcribe import cached_engine, transcribe_recording
     from engine.audio.wav import AudioError
 
@@ -226,7 +268,7 @@ def one(path: Path) -> Outcome:
         return path, None, f"{exc.reason} — {exc.hint}"
 
 
-def transcribe_batch(files: list[Path], out_file: Path, options: TranscribeOptions, *,
+def transcribe_batch(files: list[Item], out_file: Path, options: TranscribeOptions, *,
                      guard: Any = None, workers: int = 1, resume: bool = True,
                      on_item: Callable[[Outcome, Speed], None] | None = None,
                      clock: Callable[[], float] | None = None) -> Speed:
@@ -249,7 +291,7 @@ def transcribe_batch(files: list[Path], out_file: Path, options: TranscribeOptio
             pool = multiprocessing.get_context("spawn").Pool(min(workers, len(todo)), start,
                                                               (options,))
     transcribed = pool.imap(one, todo) if pool else map(one, todo)
-    holds: dict[Path, Seen] = {}
+    holds: dict[Item, Seen] = {}
     try:
         with atomic_writer(out_file, guard) as handle:
             for outcome, kept in in_order(batch, iter(transcribed)):
