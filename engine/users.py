@@ -163,7 +163,7 @@ def set_disabled(ledger: Ledger, name: str, disabled: bool, by: str) -> None:
 @dataclass(frozen=True)
 class Session:
     user: User
-    csrf: str  # the token every form of this session must send back
+    csrf: str  # the token every form must send back while this sign-in lasts
 
 
 def _token_hash(token: str) -> str:

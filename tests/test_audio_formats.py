@@ -59,18 +59,25 @@ def sox(*args: object) -> None:
     subprocess.run(["sox", *map(str, args)], check=True, capture_output=True)
 
 
-@pytest.fixture(scope="module")
-def calls(tmp_path_factory) -> Path:
-    """The original (16 kHz 16-bit PCM stereo, agent left) and its conversions."""
+def synthetic_call(folder: Path, script: list = SCRIPT, seconds: float = SECONDS) -> Path:
+    """SCRIPT spoken by espeak-ng as a call: FOLDER/original.wav, 16 kHz 16-bit PCM stereo,
+    the agent on the left (tools/make_test_recordings.py)."""
     spec = importlib.util.spec_from_file_location("make_test_recordings",
                                                   REPO / "tools" / "make_test_recordings.py")
     maker = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("make_test_recordings", maker)
     spec.loader.exec_module(maker)
-    folder = tmp_path_factory.mktemp("formats")
-    agent, customer = maker.tracks(SCRIPT, SECONDS, folder)
+    agent, customer = maker.tracks(script, seconds, folder)
     original = folder / "original.wav"
     maker.write(original, [agent, customer])
+    return original
+
+
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory) -> Path:
+    """The original (16 kHz 16-bit PCM stereo, agent left) and its conversions."""
+    folder = tmp_path_factory.mktemp("formats")
+    original = synthetic_call(folder)
     sox(original, "-r", "8000", "-e", "u-law", folder / "ulaw.wav")
     sox(original, "-r", "8000", "-e", "a-law", folder / "alaw.wav")
     sox(original, "-b", "32", "-e", "signed-integer", folder / "ext32.wav")

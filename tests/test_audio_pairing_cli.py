@@ -4,12 +4,9 @@ goes on, and resume that redoes a call when either half changes."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,8 +15,7 @@ from click.testing import CliRunner
 from cli import main
 from engine.audio import batch as audio_batch
 from engine.audio import transcribe as audio_transcribe
-from engine.audio.engines import Heard
-from tests.conftest import REPO
+from tests.test_audio_formats import Stub, sox, synthetic_call
 
 TOOLS = ("espeak-ng", "sox")
 MISSING = [tool for tool in TOOLS if shutil.which(tool) is None]
@@ -41,32 +37,10 @@ CALL_RECORDS = ("录音编号,坐席工号,客户号码,开始时间,产品名�
                 "C2,A018,13900139000,2026-11-23T10:05:00+08:00,流量包\n")
 
 
-class Stub:
-    """Hears something in every utterance: these tests look at calls, not words."""
-
-    name = "stub"
-
-    def transcribe(self, pcm: bytes) -> Heard:
-        return Heard("words")
-
-
-def sox(*args: object) -> None:
-    subprocess.run(["sox", *map(str, args)], check=True, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def original(tmp_path_factory) -> Path:
     """A short synthetic call: 16 kHz stereo, agent left, customer right."""
-    spec = importlib.util.spec_from_file_location("make_test_recordings",
-                                                  REPO / "tools" / "make_test_recordings.py")
-    maker = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("make_test_recordings", maker)
-    spec.loader.exec_module(maker)
-    folder = tmp_path_factory.mktemp("pairing")
-    agent, customer = maker.tracks(SCRIPT, SECONDS, folder)
-    path = folder / "original.wav"
-    maker.write(path, [agent, customer])
-    return path
+    return synthetic_call(tmp_path_factory.mktemp("pairing"), SCRIPT, SECONDS)
 
 
 @pytest.fixture
