@@ -8,25 +8,12 @@ from datetime import date, timedelta
 
 from engine.actions.ledger import Ledger
 from engine.console.calls import PAGE_SIZE, CallPage, _row
-from engine.nightly.analysis import AgentMetrics
 
 COMPLAINT = '"complaint_risk"'  # as it stands in calls.signals (a JSON list)
 
 
 def _range(first: date, last: date) -> tuple[str, str]:
     return first.isoformat(), (last + timedelta(days=1)).isoformat()
-
-
-def agents_between(ledger: Ledger, first: date, last: date) -> list[AgentMetrics]:
-    """Per agent over the nights FIRST..LAST, worst invalid rate first: counted by SQLite
-    over the calls_started range."""
-    low, high = _range(first, last)
-    rows = ledger.db.execute(
-        "SELECT coalesce(agent_id, '?'), count(*), count(valid), coalesce(sum(valid = 1), 0), "
-        "coalesce(sum(valid = 0), 0), coalesce(sum(instr(signals, ?) > 0), 0) FROM calls "
-        "WHERE started_at >= ? AND started_at < ? GROUP BY 1", (COMPLAINT, low, high))
-    found = [AgentMetrics(*r) for r in rows]
-    return sorted(found, key=lambda m: (-(m.invalid_rate or 0), -m.invalid, m.agent_id))
 
 
 @dataclass(frozen=True)

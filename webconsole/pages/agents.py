@@ -9,8 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from engine.console.agents import agent_calls, agent_last_night, agent_weeks, agents_between
+from engine.console.agents import agent_calls, agent_last_night, agent_weeks
 from engine.console.home import last_night
+from engine.nightly.analysis import agent_metrics
 from webconsole.app import console_of, render, signed_in
 from webconsole.charts import trend_svg
 from webconsole.pages.calls import call_url, date_param, page_param
@@ -25,7 +26,7 @@ async def agents(request: Request) -> Response:
         first = date_param(request, "from") or last - timedelta(days=6)
         if first > last:
             first, last = last, first
-        rows = agents_between(ledger, first, last)
+        rows = agent_metrics(ledger, first, last)
     return render(request, "agents.html", rows=rows, first=first, last=last)
 
 
